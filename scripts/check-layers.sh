@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Enforces the layer rules of DESIGN 3.2 by grepping includes: uv.h only in src/net, BoringSSL
+# headers only in src/tls, yaml-cpp only in src/config/load.cc, and every include pointing down.
+set -euo pipefail
+root="${1:-$(cd "$(dirname "$0")/.." && pwd)}"
+cd "$root/src"
+fail=0
+bad() { echo "layer rule: $*" >&2; fail=1; }
+
+while IFS= read -r hit; do bad "uv.h outside src/net: $hit"; done < <(grep -rn '#include <uv.h>\|#include "uv.h"' --include='*.h' --include='*.cc' . | grep -v '^./net/' || true)
+while IFS= read -r hit; do bad "BoringSSL outside src/tls: $hit"; done < <(grep -rn '#include <openssl/' --include='*.h' --include='*.cc' . | grep -v '^./tls/' || true)
+while IFS= read -r hit; do bad "yaml-cpp outside config/load.cc: $hit"; done < <(grep -rn '#include <yaml-cpp/' --include='*.h' --include='*.cc' . | grep -v '^./config/load.cc:' || true)
+
+# Allowed includes per layer (DESIGN 3.2); server may include everything.
+declare -A allowed=(
+  [base]="base"
+  [config]="config base"
+  [http]="http base"
+  [tls]="tls base"
+  [net]="net tls base"
+  [upstream]="upstream net http config base"
+  [proxy]="proxy upstream net http config base"
+  [admin]="admin upstream base"
+)
+for layer in "${!allowed[@]}"; do
+  [ -d "$layer" ] || continue
+  while IFS=: read -r file _ inc; do
+    dep=$(sed -E 's/.*#include "([a-z0-9_]+)\/.*/\1/' <<<"$inc")
+    [[ " ${allowed[$layer]} " == *" $dep "* ]] || bad "$file includes $dep/ (not allowed from $layer/)"
+  done < <(grep -rn '#include "[a-z0-9_]*/' --include='*.h' --include='*.cc' "$layer" || true)
+done
+[ "$fail" = 0 ] && echo "layer rules: ok"
+exit "$fail"

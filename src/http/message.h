@@ -1,0 +1,61 @@
+#pragma once
+// Parsed HTTP/1.x message heads. Every string_view points into the caller's input buffer and is
+// valid until the caller consumes those bytes (DESIGN 3.4 rule 2): nothing here allocates per
+// message once the header vector has grown to its working size.
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+#include <vector>
+
+namespace portcullis::http {
+
+struct Header {
+  std::string_view name;   // as received (case preserved); compare with iequals()
+  std::string_view value;  // leading/trailing OWS stripped
+};
+
+enum class Method : uint8_t { Get, Head, Post, Put, Delete, Options, Patch, Trace, Connect, Other };
+
+// How the message body is delimited (RFC 9112 §6.3).
+enum class Framing : uint8_t {
+  None,           // no body
+  ContentLength,  // exactly content_length bytes
+  Chunked,        // chunked transfer coding
+  UntilClose,     // responses only: body ends when the upstream closes
+};
+
+struct RequestHead {
+  std::string_view method_text;
+  Method method = Method::Other;
+  std::string_view target;        // request-target as sent (origin-form, absolute-form, ...)
+  std::string_view path;          // target up to '?' (for absolute-form: the path part)
+  std::string_view query;         // after '?', without it; empty if none
+  bool has_query = false;         // distinguishes "/a?" from "/a"
+  int version_minor = 1;          // HTTP/1.<minor>; only 0 and 1 are accepted
+  std::vector<Header> headers;
+  std::string_view host;          // Host header value (or authority of absolute-form); empty if none
+  Framing framing = Framing::None;
+  uint64_t content_length = 0;
+  bool keep_alive = true;         // from version + Connection header
+  bool expect_continue = false;   // "Expect: 100-continue" present
+  size_t head_bytes = 0;          // bytes of request line + headers + final CRLF
+  void clear();
+};
+
+struct ResponseHead {
+  int status = 0;
+  std::string_view reason;
+  int version_minor = 1;
+  std::vector<Header> headers;
+  Framing framing = Framing::None;  // already accounts for HEAD requests, 1xx, 204, 304
+  uint64_t content_length = 0;
+  bool keep_alive = true;
+  size_t head_bytes = 0;
+  void clear();
+};
+
+bool iequals(std::string_view a, std::string_view b);
+// True if the comma-separated list `value` contains `token` (case-insensitive, OWS-trimmed).
+bool listContains(std::string_view value, std::string_view token);
+
+}  // namespace portcullis::http

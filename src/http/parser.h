@@ -1,0 +1,72 @@
+#pragma once
+// Strict HTTP/1.1 message-head parsers (RFC 9110/9112). Pure: bytes in, a head or an error out.
+//
+// Incremental by rescanning: parse() is called with all unconsumed bytes each time more arrive.
+// It remembers how far it has already searched for the blank line ending the head, so repeated
+// calls on a trickling client cost O(new bytes), and only parses the head once it is complete
+// (the picohttpparser approach). The whole head must therefore be contiguous, which the
+// connection's input buffer guarantees; limits bound how large it may get.
+//
+// Rejections are deliberately strict because a proxy that disagrees with its upstream about
+// where a request ends is a request-smuggling hole (RFC 9112 §6.3, §11.2).
+#include <cstddef>
+#include <string_view>
+
+#include "http/message.h"
+
+namespace portcullis::http {
+
+struct ParserLimits {
+  size_t request_line = 8 * 1024;   // longer -> UriTooLong (414)
+  size_t header_bytes = 32 * 1024;  // whole head; larger -> HeaderTooLarge (431)
+  size_t header_count = 100;        // more -> HeaderTooLarge (431)
+};
+
+enum class ParseError : uint8_t {
+  None,
+  BadRequest,       // 400: syntax, smuggling patterns, bad framing, bad Host, bare CR, ...
+  UriTooLong,       // 414
+  HeaderTooLarge,   // 431
+  NotImplemented,   // 501: Transfer-Encoding we do not implement (other than final chunked)
+  VersionNotSupported,  // 505: HTTP/2.0 over h1, HTTP/1.2+, HTTP/0.9...
+};
+
+enum class ParseStatus : uint8_t { NeedMore, Complete, Error };
+
+class RequestParser {
+ public:
+  explicit RequestParser(ParserLimits limits = {}) : limits_(limits) {}
+  // `input` is every unconsumed byte, starting at the first byte of the request. On Complete,
+  // `out` is filled and out.head_bytes tells how many bytes the head took (the body, if any,
+  // starts right after). On Error, error() says why. Call reset() before the next message.
+  ParseStatus parse(std::string_view input, RequestHead& out);
+  ParseError error() const { return error_; }
+  // Human-readable reason for the last error (static string, for logs and the 400 body).
+  const char* errorDetail() const { return detail_; }
+  void reset() { scanned_ = 0; error_ = ParseError::None; detail_ = ""; }
+
+ private:
+  ParserLimits limits_;
+  size_t scanned_ = 0;
+  ParseError error_ = ParseError::None;
+  const char* detail_ = "";
+};
+
+class ResponseParser {
+ public:
+  explicit ResponseParser(ParserLimits limits = {}) : limits_(limits) {}
+  // `request_method` decides framing: responses to HEAD, and 1xx/204/304, have no body.
+  // 1xx heads are returned as Complete with status 1xx; the caller skips them and parses again.
+  ParseStatus parse(std::string_view input, Method request_method, ResponseHead& out);
+  ParseError error() const { return error_; }
+  const char* errorDetail() const { return detail_; }
+  void reset() { scanned_ = 0; error_ = ParseError::None; detail_ = ""; }
+
+ private:
+  ParserLimits limits_;
+  size_t scanned_ = 0;
+  ParseError error_ = ParseError::None;
+  const char* detail_ = "";
+};
+
+}  // namespace portcullis::http
