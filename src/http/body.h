@@ -33,7 +33,9 @@ class BodyDecoder {
 
  private:
   enum class State : uint8_t { Length, ChunkSize, ChunkExt, ChunkSizeLf, ChunkData, ChunkDataCr,
-                               ChunkDataLf, Trailer, TrailerLf, TrailerLineStart, Until, Done };
+                               ChunkDataLf, Trailer, TrailerLf, TrailerLineStart, Until, Done,
+                               Error };
+  DecodeStep fail();
   State state_ = State::Done;
   Framing framing_ = Framing::None;
   uint64_t remaining_ = 0;

@@ -33,6 +33,18 @@ enum class ParseError : uint8_t {
 
 enum class ParseStatus : uint8_t { NeedMore, Complete, Error };
 
+namespace detail {
+// Progress of the byte scan that finds the end of a head, kept between parse() calls so each
+// byte is examined once. Offsets are from the start of the caller's input. Private to parser.cc.
+struct HeadScan {
+  size_t line_start = 0;    // first byte of the line being scanned
+  size_t head_start = 0;    // first byte of the start line (after skipped empty lines)
+  size_t head_end = 0;      // one past the blank line ending the head; 0 while incomplete
+  size_t lines = 0;         // complete non-empty lines so far (start line + field lines)
+  bool past_method = false; // request line: the SP after the method has been seen
+};
+}  // namespace detail
+
 class RequestParser {
  public:
   explicit RequestParser(ParserLimits limits = {}) : limits_(limits) {}
@@ -43,11 +55,13 @@ class RequestParser {
   ParseError error() const { return error_; }
   // Human-readable reason for the last error (static string, for logs and the 400 body).
   const char* errorDetail() const { return detail_; }
-  void reset() { scanned_ = 0; error_ = ParseError::None; detail_ = ""; }
+  void reset() { scanned_ = 0; scan_ = {}; error_ = ParseError::None; detail_ = ""; }
 
  private:
+  ParseStatus fail(ParseError error, const char* detail);
   ParserLimits limits_;
   size_t scanned_ = 0;
+  detail::HeadScan scan_;
   ParseError error_ = ParseError::None;
   const char* detail_ = "";
 };
@@ -60,11 +74,13 @@ class ResponseParser {
   ParseStatus parse(std::string_view input, Method request_method, ResponseHead& out);
   ParseError error() const { return error_; }
   const char* errorDetail() const { return detail_; }
-  void reset() { scanned_ = 0; error_ = ParseError::None; detail_ = ""; }
+  void reset() { scanned_ = 0; scan_ = {}; error_ = ParseError::None; detail_ = ""; }
 
  private:
+  ParseStatus fail(ParseError error, const char* detail);
   ParserLimits limits_;
   size_t scanned_ = 0;
+  detail::HeadScan scan_;
   ParseError error_ = ParseError::None;
   const char* detail_ = "";
 };

@@ -1,1 +1,191 @@
-int main() { return 0; }
+// portcullis: CLI, start-up and the control thread.
+//
+// Exit codes: 0 ok (or -t: config valid), 2 configuration error ("file:line:col: message"),
+// 64 bad command-line usage (EX_USAGE), 1 runtime failure (e.g. a port cannot be bound).
+#include <signal.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "base/log.h"
+#include "config/load.h"
+#include "net/socket.h"
+#include "server/runtime_builder.h"
+#include "server/worker.h"
+
+namespace pc = portcullis;
+
+namespace {
+
+constexpr int kExitRuntime = 1;
+constexpr int kExitConfig = 2;
+constexpr int kExitUsage = 64;
+
+const char* kUsage =
+    "usage: portcullis [-c FILE] [-t] [--ready-file PATH] [--log-level debug|info|warn|error]\n"
+    "  -c, --config FILE    configuration file (default: conf/portcullis.yaml)\n"
+    "  -t, --test           check the configuration (YAML, certificates, upstream names) and exit\n"
+    "  --ready-file PATH    once every listener is bound, write \"<name> <host>:<port>\" lines here\n"
+    "  --log-level LEVEL    debug, info (default), warn or error\n"
+    "  -h, --help           show this help\n"
+    "  -V, --version        show the version\n";
+
+struct Options {
+  std::string config = "conf/portcullis.yaml";
+  std::string ready_file;
+  bool test_only = false;
+};
+
+int usageError(const std::string& msg) {
+  std::fprintf(stderr, "portcullis: %s\n%s", msg.c_str(), kUsage);
+  return kExitUsage;
+}
+
+// Returns -1 to continue, else an exit code.
+int parseArgs(int argc, char** argv, Options& o) {
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    auto value = [&](std::string& out) -> bool {
+      if (i + 1 >= argc) return false;
+      out = argv[++i];
+      return true;
+    };
+    if (a == "-c" || a == "--config") {
+      if (!value(o.config)) return usageError(a + " needs a file");
+    } else if (a.rfind("--config=", 0) == 0) {
+      o.config = a.substr(9);
+    } else if (a == "-t" || a == "--test") {
+      o.test_only = true;
+    } else if (a == "--ready-file") {
+      if (!value(o.ready_file)) return usageError(a + " needs a path");
+    } else if (a == "--log-level") {
+      std::string lv;
+      if (!value(lv)) return usageError(a + " needs a level");
+      using L = pc::base::log::Level;
+      if (lv == "debug") pc::base::log::setLevel(L::Debug);
+      else if (lv == "info") pc::base::log::setLevel(L::Info);
+      else if (lv == "warn") pc::base::log::setLevel(L::Warn);
+      else if (lv == "error") pc::base::log::setLevel(L::Error);
+      else return usageError("unknown log level '" + lv + "'");
+    } else if (a == "-h" || a == "--help") {
+      std::fputs(kUsage, stdout);
+      return 0;
+    } else if (a == "-V" || a == "--version") {
+      std::puts("portcullis 0.1.0");
+      return 0;
+    } else {
+      return usageError("unknown argument '" + a + "'");
+    }
+  }
+  return -1;
+}
+
+bool writeReadyFile(const std::string& path, const std::string& text) {
+  std::string tmp = path + ".tmp";
+  {
+    std::ofstream f(tmp, std::ios::trunc);
+    if (!f) return false;
+    f << text;
+    if (!f.flush()) return false;
+  }
+  return std::rename(tmp.c_str(), path.c_str()) == 0;  // atomic: readers never see half a file
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Options opt;
+  if (int rc = parseArgs(argc, argv, opt); rc >= 0) return rc;
+
+  auto loaded = pc::config::loadFile(opt.config);
+  if (!loaded) {
+    std::fprintf(stderr, "%s\n", loaded.error().message.c_str());
+    return kExitConfig;
+  }
+  auto cfg = std::make_shared<const pc::config::Config>(std::move(*loaded));
+  auto built = pc::server::buildRuntime(cfg);
+  if (!built) {
+    std::fprintf(stderr, "%s\n", built.error().message.c_str());
+    return kExitConfig;
+  }
+  if (opt.test_only) {
+    std::fprintf(stderr, "portcullis: configuration %s is ok\n", opt.config.c_str());
+    return 0;
+  }
+
+  // Signals are taken synchronously by this (control) thread with sigwait; every thread
+  // inherits the mask, so no worker is ever interrupted. A peer closing mid-write must not
+  // kill the process: EPIPE comes back as an error instead.
+  ::signal(SIGPIPE, SIG_IGN);
+  sigset_t sigs;
+  sigemptyset(&sigs);
+  sigaddset(&sigs, SIGINT);
+  sigaddset(&sigs, SIGTERM);
+  sigaddset(&sigs, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
+
+  unsigned nworkers = cfg->workers ? cfg->workers : std::max(1u, std::thread::hardware_concurrency());
+
+  // Bind every listener once per worker before starting anything, so a bind error stops the
+  // start cleanly. With port 0 the first bind picks the port and the others join it.
+  std::vector<std::vector<pc::server::WorkerListener>> per_worker(nworkers);
+  std::string ready;
+  for (size_t i = 0; i < cfg->listeners.size(); ++i) {
+    const auto& l = cfg->listeners[i];
+    uint16_t port = l.port;
+    for (unsigned w = 0; w < nworkers; ++w) {
+      auto fd = pc::net::bindReusePort(l.host, port);
+      if (!fd) {
+        std::fprintf(stderr, "portcullis: listener '%s': %s\n", l.name.c_str(), fd.error().message.c_str());
+        for (auto& v : per_worker)
+          for (auto& x : v) ::close(x.fd);
+        return kExitRuntime;
+      }
+      if (port == 0) port = *pc::net::boundPort(*fd);
+      pc::server::WorkerListener wl;
+      wl.fd = *fd;
+      wl.info.name = l.name;
+      wl.info.tls = l.tls.has_value();
+      wl.info.https_port = l.redirect_to_https ? l.redirect_to_https->https_port : 443;
+      wl.tls = built->tls[i];
+      per_worker[w].push_back(std::move(wl));
+    }
+    std::string host = l.host.find(':') != std::string::npos ? "[" + l.host + "]" : l.host;
+    ready += l.name + " " + host + ":" + std::to_string(port) + "\n";
+    pc::base::log::info("listening on ", host, ":", port, " (", l.name, l.tls ? ", tls" : ", redirect to https", ")");
+  }
+
+  std::vector<std::unique_ptr<pc::server::Worker>> workers;
+  for (unsigned w = 0; w < nworkers; ++w) {
+    workers.push_back(std::make_unique<pc::server::Worker>(static_cast<int>(w), built->runtime,
+                                                           std::move(per_worker[w])));
+    workers.back()->start();
+  }
+  pc::base::log::info("portcullis started: ", nworkers, " workers, config ", opt.config);
+  if (!opt.ready_file.empty() && !writeReadyFile(opt.ready_file, ready)) {
+    pc::base::log::error("cannot write ready file ", opt.ready_file, ": ", std::strerror(errno));
+  }
+
+  for (;;) {
+    int sig = 0;
+    if (sigwait(&sigs, &sig) != 0) continue;
+    if (sig == SIGHUP) {
+      pc::base::log::warn("SIGHUP: reload is not implemented yet; configuration unchanged");
+      continue;
+    }
+    pc::base::log::info("signal ", sig, ": draining (up to ", cfg->timeouts.shutdown_grace.count(), " ms)");
+    break;
+  }
+  auto grace = static_cast<uint64_t>(cfg->timeouts.shutdown_grace.count());
+  for (auto& w : workers) w->drain(grace);
+  for (auto& w : workers) w->join();
+  pc::base::log::info("portcullis stopped");
+  return 0;
+}

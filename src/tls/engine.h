@@ -4,9 +4,16 @@
 // socket. It never does I/O and never calls back, so it can be tested engine-to-engine in memory.
 //
 // Contract: after every feedCiphertext()/writePlaintext()/readPlaintext()/shutdown() the caller
-// must drainCiphertext() and send what it returns (handshake messages, alerts, records).
+// must drainCiphertext() and send what it returns (handshake messages, alerts, records). That
+// includes the calls that fail: a fatal error leaves an alert to send before closing. A client
+// engine has its ClientHello ready to drain as soon as forClient() returns.
+//
+// The cycle after each socket read: feedCiphertext(bytes); readPlaintext(in) (one call reads
+// everything available); drainCiphertext(out) and write it. A failed engine stays failed: every
+// later call returns the same error.
 #include <cstddef>
 #include <memory>
+#include <string>
 #include <string_view>
 
 #include "base/buffer.h"
@@ -15,13 +22,27 @@
 
 namespace portcullis::tls {
 
+enum class TlsVersion { Tls1_0, Tls1_1, Tls1_2, Tls1_3 };
+
+// What a client engine offers. Tests use the version and cipher knobs to play old clients.
+struct ClientOptions {
+  std::string sni;                        // empty: no server_name extension
+  std::string alpn;                       // comma-separated, in preference order ("h2,http/1.1")
+  TlsVersion min_version = TlsVersion::Tls1_2;
+  TlsVersion max_version = TlsVersion::Tls1_3;
+  std::string tls12_ciphers;              // OpenSSL-style list; empty: BoringSSL's default
+};
+
 class Engine {
  public:
   // Keeps `ctx` alive for the life of the engine.
   static base::Result<Engine> forServer(std::shared_ptr<const Context> ctx);
   // Client side, used by tests (and later by TLS to upstreams). `sni` may be empty.
   // Verification is off: tests talk to self-signed certificates.
+  // `alpn` is a comma-separated list, may be empty. Same as forClient(ClientOptions{sni, alpn}).
   static base::Result<Engine> forClient(std::string_view sni, std::string_view alpn);
+  static base::Result<Engine> forClient(const ClientOptions& opts);
+  // A moved-from engine may only be destroyed or assigned to.
   Engine(Engine&&) noexcept;
   Engine& operator=(Engine&&) noexcept;
   ~Engine();
@@ -36,7 +57,7 @@ class Engine {
   base::Result<void> writePlaintext(std::string_view app);
   // Moves pending ciphertext to `out`; returns bytes moved.
   size_t drainCiphertext(base::Buffer& out);
-  // Queues close_notify.
+  // Queues close_notify (once; a no-op before the handshake completes or after a fatal error).
   void shutdown();
 
   bool handshakeDone() const;
@@ -44,7 +65,11 @@ class Engine {
   std::string_view alpn() const;         // negotiated protocol, empty if none
   std::string_view serverName() const;   // SNI sent by the client, empty if none
   bool sessionReused() const;
-  // Frees per-connection buffers while idle (no-op when BoringSSL already releases them).
+  std::string_view protocolVersion() const;  // "TLSv1.3", "TLSv1.2"; for logs and tests
+  std::string_view cipherName() const;       // e.g. "ECDHE-ECDSA-AES128-GCM-SHA256"; empty before
+  // Frees per-connection buffers while idle: BoringSSL frees its record buffers itself, but the
+  // two memory BIOs keep the capacity of their largest burst, so when both are empty they are
+  // swapped for fresh ones. Call when a keep-alive connection goes idle.
   void releaseBuffers();
 
  private:

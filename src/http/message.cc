@@ -1,0 +1,65 @@
+#include "http/message.h"
+
+namespace portcullis::http {
+namespace {
+
+constexpr char toLowerAscii(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c; }
+constexpr bool isOws(char c) { return c == ' ' || c == '\t'; }
+
+}  // namespace
+
+// Resets every field but keeps the header vector's capacity: a keep-alive connection parses many
+// heads into the same struct, and reusing the storage is what makes the hot path allocation-free.
+void RequestHead::clear() {
+  method_text = {};
+  method = Method::Other;
+  target = {};
+  path = {};
+  query = {};
+  has_query = false;
+  version_minor = 1;
+  headers.clear();
+  host = {};
+  framing = Framing::None;
+  content_length = 0;
+  keep_alive = true;
+  expect_continue = false;
+  head_bytes = 0;
+}
+
+void ResponseHead::clear() {
+  status = 0;
+  reason = {};
+  version_minor = 1;
+  headers.clear();
+  framing = Framing::None;
+  content_length = 0;
+  keep_alive = true;
+  head_bytes = 0;
+}
+
+// ASCII-only on purpose: field names and the tokens compared here are ASCII by grammar
+// (RFC 9110 §5.1), and locale-dependent folding would make "chunked" match differently per host.
+bool iequals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (toLowerAscii(a[i]) != toLowerAscii(b[i])) return false;
+  }
+  return true;
+}
+
+// RFC 9110 §5.6.1: list elements are separated by "," with optional whitespace, and a recipient
+// must accept (and ignore) empty elements such as "close,,".
+bool listContains(std::string_view value, std::string_view token) {
+  while (true) {
+    size_t comma = value.find(',');
+    std::string_view element = value.substr(0, comma);
+    while (!element.empty() && isOws(element.front())) element.remove_prefix(1);
+    while (!element.empty() && isOws(element.back())) element.remove_suffix(1);
+    if (!element.empty() && iequals(element, token)) return true;
+    if (comma == std::string_view::npos) return false;
+    value.remove_prefix(comma + 1);
+  }
+}
+
+}  // namespace portcullis::http

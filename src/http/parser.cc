@@ -1,0 +1,524 @@
+#include "http/parser.h"
+
+#include <array>
+#include <cstdint>
+
+#include "http/uri.h"
+
+namespace portcullis::http {
+namespace {
+
+// What went wrong, if anything; the parsers copy it into error_/detail_.
+struct Failure {
+  ParseError error = ParseError::None;
+  const char* detail = "";
+  bool failed() const { return error != ParseError::None; }
+};
+
+Failure badRequest(const char* detail) { return {ParseError::BadRequest, detail}; }
+
+// RFC 9110 §5.6.2: tchar = "!" / "#" / "$" / "%" / "&" / "'" / "*" / "+" / "-" / "." / "^" /
+// "_" / "`" / "|" / "~" / DIGIT / ALPHA.
+constexpr std::array<bool, 256> makeTcharTable() {
+  std::array<bool, 256> t{};
+  for (int c = '0'; c <= '9'; ++c) t[c] = true;
+  for (int c = 'a'; c <= 'z'; ++c) t[c] = true;
+  for (int c = 'A'; c <= 'Z'; ++c) t[c] = true;
+  for (char c : std::string_view("!#$%&'*+-.^_`|~")) t[static_cast<unsigned char>(c)] = true;
+  return t;
+}
+constexpr std::array<bool, 256> kTchar = makeTcharTable();
+
+bool isTchar(char c) { return kTchar[static_cast<unsigned char>(c)]; }
+bool isToken(std::string_view s) {
+  if (s.empty()) return false;
+  for (char c : s) {
+    if (!isTchar(c)) return false;
+  }
+  return true;
+}
+bool isDigit(char c) { return c >= '0' && c <= '9'; }
+bool isOws(char c) { return c == ' ' || c == '\t'; }
+std::string_view trimOws(std::string_view s) {
+  while (!s.empty() && isOws(s.front())) s.remove_prefix(1);
+  while (!s.empty() && isOws(s.back())) s.remove_suffix(1);
+  return s;
+}
+// RFC 9110 §5.5: field values are VCHAR / obs-text / SP / HTAB. NUL, DEL and other controls are
+// refused everywhere in a head because peers disagree on them (NUL truncates C strings, a bare
+// CR is a line end to some parsers): RFC 9110 §5.5 "MUST either reject ... or replace".
+bool isForbiddenControl(char ch) {
+  auto c = static_cast<unsigned char>(ch);
+  return (c < 0x20 && c != '\t') || c == 0x7f;
+}
+
+// Calls fn(element) for every comma-separated element of `list` (RFC 9110 §5.6.1), OWS-trimmed
+// and including empty ones ("5," has two), until fn returns false. Returns false if fn did.
+template <class Fn>
+bool forEachListElement(std::string_view list, Fn fn) {
+  while (true) {
+    size_t comma = list.find(',');
+    if (!fn(trimOws(list.substr(0, comma)))) return false;
+    if (comma == std::string_view::npos) return true;
+    list.remove_prefix(comma + 1);
+  }
+}
+
+enum class ScanStatus : uint8_t { NeedMore, Complete, Error };
+
+// Contract: examines input[pos..) one byte at a time, advancing `pos` and `s`, until the blank
+// line ending the head is found (Complete; s.head_end set), the input runs out (NeedMore), or a
+// byte proves the head invalid (Error, `f` set). Every decision depends only on the bytes up to
+// the one being examined, so the outcome is the same however the input was split across calls,
+// and limits fire as soon as they are exceeded instead of after the peer finishes sending.
+//
+// Checked here (cheap, per byte): CRLF structure, control characters, limits, obs-fold, and
+// for requests the method characters (so binary garbage, e.g. TLS sent to port 80, gets a 400
+// at once). The grammar of each line is checked afterwards by the head parsers.
+ScanStatus scanHead(std::string_view in, size_t& pos, detail::HeadScan& s,
+                    const ParserLimits& limits, bool request, Failure& f) {
+  if (pos > in.size()) {  // the caller broke the "all unconsumed bytes" contract: start over
+    pos = 0;
+    s = {};
+  }
+  for (size_t i = pos; i < in.size(); ++i) {
+    char c = in[i];
+    bool prev_cr = i > 0 && in[i - 1] == '\r';
+    if (request && s.lines == 0 && c != '\r' && c != '\n' &&
+        i - s.line_start >= limits.request_line) {
+      f = {ParseError::UriTooLong, "request line too long"};
+      return ScanStatus::Error;
+    }
+    if (i >= limits.header_bytes) {
+      f = {ParseError::HeaderTooLarge, "header section too large"};
+      return ScanStatus::Error;
+    }
+    // RFC 9112 §2.2: a bare CR must be rejected (or replaced); a bare LF line ending we reject
+    // too, since only strict CRLF keeps us agreeing with every upstream on where lines end.
+    if (prev_cr && c != '\n') {
+      f = badRequest("bare CR in header section");
+      return ScanStatus::Error;
+    }
+    if (c == '\n') {
+      if (!prev_cr) {
+        f = badRequest("bare LF in header section");
+        return ScanStatus::Error;
+      }
+      bool empty_line = i - 1 == s.line_start;
+      if (empty_line && s.lines == 0) {
+        // RFC 9112 §2.2: a server SHOULD ignore at least one empty line before the request
+        // line. These bytes still count towards header_bytes, which bounds how many we skip.
+        if (!request) {
+          f = badRequest("empty line before status line");
+          return ScanStatus::Error;
+        }
+        s.line_start = s.head_start = i + 1;
+        continue;
+      }
+      if (empty_line) {
+        s.head_end = i + 1;
+        pos = i + 1;
+        return ScanStatus::Complete;
+      }
+      ++s.lines;
+      if (s.lines - 1 > limits.header_count) {
+        f = {ParseError::HeaderTooLarge, "too many header fields"};
+        return ScanStatus::Error;
+      }
+      s.line_start = i + 1;
+      continue;
+    }
+    if (c == '\r') continue;
+    if (isForbiddenControl(c)) {
+      f = badRequest("control character in header section");
+      return ScanStatus::Error;
+    }
+    if (i == s.line_start && s.lines > 0 && isOws(c)) {
+      // RFC 9112 §5.2: obs-fold is deprecated; a server MUST reject it (or replace it) unless
+      // within message/http. Also covers whitespace before the first field (RFC 9112 §2.2).
+      f = badRequest("obsolete line folding");
+      return ScanStatus::Error;
+    }
+    if (request && s.lines == 0 && !s.past_method) {
+      if (c == ' ' && i > s.line_start) {
+        s.past_method = true;
+      } else if (!isTchar(c)) {
+        f = badRequest("invalid method");
+        return ScanStatus::Error;
+      }
+    }
+  }
+  pos = in.size();
+  return ScanStatus::NeedMore;
+}
+
+// Returns the minor version for "HTTP/1.0" and "HTTP/1.1"; -1 for any other well-formed
+// "HTTP/x.y" (505); -2 for anything else (400). RFC 9112 §2.3: the name is case-sensitive.
+int classifyVersion(std::string_view v) {
+  if (v.size() != 8 || v.substr(0, 5) != "HTTP/" || !isDigit(v[5]) || v[6] != '.' ||
+      !isDigit(v[7])) {
+    return -2;
+  }
+  if (v[5] == '1' && (v[7] == '0' || v[7] == '1')) return v[7] - '0';
+  return -1;
+}
+
+// Parses the field lines between the start line and the blank line. `lines` is everything after
+// the start line's CRLF, up to and including the final CRLF; the scan has already guaranteed
+// CRLF endings, no control characters and no obs-fold.
+Failure parseFieldLines(std::string_view lines, std::vector<Header>& headers) {
+  while (true) {
+    size_t eol = lines.find("\r\n");
+    if (eol == 0 || eol == std::string_view::npos) return {};
+    std::string_view line = lines.substr(0, eol);
+    lines.remove_prefix(eol + 2);
+    size_t colon = line.find(':');
+    if (colon == std::string_view::npos) return badRequest("header line without colon");
+    std::string_view name = line.substr(0, colon);
+    if (name.empty()) return badRequest("empty header name");
+    if (!isToken(name)) {
+      // RFC 9112 §5.1: no whitespace is allowed between the field name and colon; a server MUST
+      // reject it with 400, since other parsers may strip it and see a different header.
+      if (isOws(name.back())) return badRequest("whitespace between header name and colon");
+      return badRequest("invalid header name");
+    }
+    headers.push_back(Header{name, trimOws(line.substr(colon + 1))});
+  }
+}
+
+// Folds one Content-Length field value into `length`. RFC 9110 §8.6: 1*DIGIT; a list of
+// identical values (from a proxy that merged fields) may be taken as one, differing values are an
+// error (RFC 9112 §6.3 item 5). Values above INT64_MAX are refused so every layer can hold them
+// in an off_t. Empty elements are refused too: nothing legitimate sends "5,".
+bool foldContentLength(std::string_view value, bool& seen, uint64_t& length) {
+  constexpr uint64_t kMax = INT64_MAX;
+  return forEachListElement(value, [&](std::string_view element) {
+    if (element.empty()) return false;
+    uint64_t v = 0;
+    for (char c : element) {
+      if (!isDigit(c)) return false;
+      auto d = static_cast<uint64_t>(c - '0');
+      if (v > (kMax - d) / 10) return false;
+      v = v * 10 + d;
+    }
+    if (seen && v != length) return false;
+    seen = true;
+    length = v;
+    return true;
+  });
+}
+
+// Transfer codings of all Transfer-Encoding fields, in order (RFC 9112 §6.1).
+struct Codings {
+  size_t count = 0;
+  size_t chunked = 0;
+  bool last_is_chunked = false;
+  bool has_empty = false;
+  bool malformed = false;
+};
+
+void foldTransferCodings(std::string_view value, Codings& c) {
+  (void)forEachListElement(value, [&](std::string_view element) {
+    if (element.empty()) {
+      c.has_empty = true;
+      return true;
+    }
+    // transfer-coding = token *( OWS ";" OWS transfer-parameter ); chunked takes no parameters.
+    size_t semi = element.find(';');
+    std::string_view name = trimOws(element.substr(0, semi));
+    bool chunked = iequals(name, "chunked");
+    if (!isToken(name) || (chunked && semi != std::string_view::npos)) c.malformed = true;
+    ++c.count;
+    if (chunked) ++c.chunked;
+    c.last_is_chunked = chunked;
+    return true;
+  });
+}
+
+Method methodFromText(std::string_view m) {
+  // RFC 9110 §9.1: method names are case-sensitive, so "get" is an unknown method, not GET.
+  if (m == "GET") return Method::Get;
+  if (m == "HEAD") return Method::Head;
+  if (m == "POST") return Method::Post;
+  if (m == "PUT") return Method::Put;
+  if (m == "DELETE") return Method::Delete;
+  if (m == "OPTIONS") return Method::Options;
+  if (m == "PATCH") return Method::Patch;
+  if (m == "TRACE") return Method::Trace;
+  if (m == "CONNECT") return Method::Connect;
+  return Method::Other;
+}
+
+void splitPathQuery(std::string_view t, RequestHead& out) {
+  size_t q = t.find('?');
+  out.path = t.substr(0, q);
+  if (q != std::string_view::npos) {
+    out.has_query = true;
+    out.query = t.substr(q + 1);
+  }
+}
+
+// RFC 9112 §3.2: origin-form for everything, absolute-form (which a server MUST accept, §3.2.2),
+// asterisk-form only for OPTIONS (§3.2.4) and authority-form only for CONNECT (§3.2.3).
+// `authority` receives the absolute-form's authority, empty otherwise.
+Failure parseTarget(RequestHead& out, std::string_view& authority) {
+  std::string_view t = out.target;
+  for (char c : t) {
+    // VCHAR only. '#' is refused: a fragment is never part of a request-target (§3.2), and
+    // upstreams disagree on whether to strip it before routing.
+    auto u = static_cast<unsigned char>(c);
+    if (u <= 0x20 || u >= 0x7f || c == '#') return badRequest("invalid character in request-target");
+  }
+  if (out.method == Method::Connect) {
+    auto a = parseAuthority(t);
+    if (!a || a->port.empty()) return badRequest("CONNECT needs an authority-form target");
+    return {};
+  }
+  if (t.front() == '/') {
+    splitPathQuery(t, out);
+    return {};
+  }
+  if (t == "*") {
+    if (out.method != Method::Options) return badRequest("asterisk-form is only for OPTIONS");
+    out.path = t;
+    return {};
+  }
+  size_t sep = t.find("://");
+  if (sep == std::string_view::npos ||
+      !(iequals(t.substr(0, sep), "http") || iequals(t.substr(0, sep), "https"))) {
+    return badRequest("unsupported request-target form");
+  }
+  std::string_view rest = t.substr(sep + 3);
+  size_t end = rest.find_first_of("/?");
+  authority = rest.substr(0, end);
+  // parseAuthority refuses '@', so userinfo ("http://user@host/") is rejected here as RFC 9110
+  // §4.2.4 asks of recipients that would otherwise have to deal with it.
+  if (!parseAuthority(authority)) return badRequest("invalid authority in request-target");
+  rest = end == std::string_view::npos ? std::string_view() : rest.substr(end);
+  if (rest.empty() || rest.front() == '?') {
+    // RFC 9112 §3.2.1: an empty path is sent as "/" in origin-form. A view of a literal is
+    // fine: it has static storage.
+    out.path = "/";
+    size_t q = rest.find('?');
+    if (q != std::string_view::npos) {
+      out.has_query = true;
+      out.query = rest.substr(q + 1);
+    }
+  } else {
+    splitPathQuery(rest, out);
+  }
+  return {};
+}
+
+Failure parseRequestHead(std::string_view head, size_t start, RequestHead& out) {
+  std::string_view rest = head.substr(start);
+  size_t eol = rest.find("\r\n");
+  std::string_view line = rest.substr(0, eol);
+  rest.remove_prefix(eol + 2);
+
+  // RFC 9112 §3: method SP request-target SP HTTP-version, single SPs. Extra spaces make parsers
+  // disagree on what the target is, so they are errors, not whitespace to skip.
+  size_t sp1 = line.find(' ');
+  if (sp1 == std::string_view::npos || sp1 == 0) return badRequest("malformed request line");
+  std::string_view after = line.substr(sp1 + 1);
+  size_t sp2 = after.find(' ');
+  if (sp2 == std::string_view::npos) return badRequest("malformed request line");
+  out.method_text = line.substr(0, sp1);
+  out.target = after.substr(0, sp2);
+  std::string_view version = after.substr(sp2 + 1);
+  if (!isToken(out.method_text)) return badRequest("invalid method");
+  int minor = classifyVersion(version);
+  if (minor == -1) return {ParseError::VersionNotSupported, "unsupported HTTP version"};
+  if (minor < 0) return badRequest("malformed HTTP version");
+  out.version_minor = minor;
+  if (out.target.empty()) return badRequest("malformed request line");
+  out.method = methodFromText(out.method_text);
+  std::string_view target_authority;
+  if (Failure f = parseTarget(out, target_authority); f.failed()) return f;
+
+  if (Failure f = parseFieldLines(rest, out.headers); f.failed()) return f;
+
+  bool has_cl = false;
+  Codings te;
+  bool has_te = false;
+  size_t host_count = 0;
+  std::string_view host;
+  bool conn_close = false;
+  bool conn_keep_alive = false;
+  for (const Header& h : out.headers) {
+    if (iequals(h.name, "content-length")) {
+      if (!foldContentLength(h.value, has_cl, out.content_length)) {
+        return badRequest("invalid or conflicting Content-Length");
+      }
+    } else if (iequals(h.name, "transfer-encoding")) {
+      has_te = true;
+      foldTransferCodings(h.value, te);
+    } else if (iequals(h.name, "host")) {
+      ++host_count;
+      host = h.value;
+    } else if (iequals(h.name, "connection")) {
+      conn_close = conn_close || listContains(h.value, "close");
+      conn_keep_alive = conn_keep_alive || listContains(h.value, "keep-alive");
+    } else if (iequals(h.name, "expect")) {
+      out.expect_continue = out.expect_continue || (minor == 1 && iequals(h.value, "100-continue"));
+    }
+  }
+
+  // Framing, RFC 9112 §6.3. Every ambiguity is a 400 and a closed connection: a proxy that
+  // guesses differently from its upstream is a request-smuggling hole (§11.2).
+  if (has_te) {
+    if (has_cl) return badRequest("both Transfer-Encoding and Content-Length");  // §6.3 item 3
+    if (minor == 0) return badRequest("Transfer-Encoding in an HTTP/1.0 request");  // §6.1
+    // Only a lone "chunked" is accepted: we implement no other coding, and a request whose final
+    // coding is not chunked has no determinable length (§6.3 item 4).
+    if (te.count != 1 || te.chunked != 1 || te.has_empty || te.malformed) {
+      return badRequest("unsupported Transfer-Encoding");
+    }
+    out.framing = Framing::Chunked;
+  } else if (has_cl) {
+    out.framing = Framing::ContentLength;
+  }
+
+  // Host, RFC 9112 §3.2: an HTTP/1.1 request without Host, or with several, or with an invalid
+  // one, gets a 400. An empty Host is legal only without an authority, which a reverse proxy
+  // cannot route, so 1.1 needs a real one; 1.0 clients may omit it.
+  if (host_count > 1) return badRequest("multiple Host headers");
+  if (host_count == 1 && !host.empty() && !parseAuthority(host)) return badRequest("invalid Host");
+  if (minor == 1 && (host_count == 0 || host.empty())) return badRequest("missing or empty Host");
+  if (!target_authority.empty()) {
+    // §3.2.2 says to ignore Host in favour of the target. We also refuse a mismatch, so an
+    // upstream that routes by the Host header it receives cannot be steered elsewhere.
+    if (!host.empty() && !iequals(host, target_authority)) {
+      return badRequest("Host does not match the request-target");
+    }
+    out.host = target_authority;
+  } else {
+    out.host = host;
+  }
+
+  // RFC 9112 §9.3: 1.1 is persistent unless "close"; 1.0 only with "keep-alive".
+  out.keep_alive = minor == 1 ? !conn_close : (conn_keep_alive && !conn_close);
+  return {};
+}
+
+Failure parseResponseHead(std::string_view head, Method request_method, ResponseHead& out) {
+  size_t eol = head.find("\r\n");
+  std::string_view line = head.substr(0, eol);
+  std::string_view rest = head.substr(eol + 2);
+
+  // RFC 9112 §4: HTTP-version SP 3DIGIT SP [reason-phrase]. A missing final SP with an empty
+  // reason ("HTTP/1.1 200") is accepted: some servers send it and it is unambiguous.
+  size_t sp = line.find(' ');
+  if (sp == std::string_view::npos) return badRequest("malformed status line");
+  int minor = classifyVersion(line.substr(0, sp));
+  if (minor == -1) return {ParseError::VersionNotSupported, "unsupported HTTP version"};
+  if (minor < 0) return badRequest("malformed HTTP version");
+  out.version_minor = minor;
+  std::string_view after = line.substr(sp + 1);
+  if (after.size() < 3 || !isDigit(after[0]) || !isDigit(after[1]) || !isDigit(after[2]) ||
+      (after.size() > 3 && after[3] != ' ')) {
+    return badRequest("malformed status code");
+  }
+  out.status = (after[0] - '0') * 100 + (after[1] - '0') * 10 + (after[2] - '0');
+  if (out.status < 100 || out.status > 599) return badRequest("status code out of range");
+  out.reason = after.size() > 4 ? after.substr(4) : std::string_view();
+
+  if (Failure f = parseFieldLines(rest, out.headers); f.failed()) return f;
+
+  bool has_cl = false;
+  Codings te;
+  bool has_te = false;
+  bool conn_close = false;
+  bool conn_keep_alive = false;
+  bool bodiless = request_method == Method::Head || out.status < 200 || out.status == 204 ||
+                  out.status == 304;
+  for (const Header& h : out.headers) {
+    if (iequals(h.name, "connection")) {
+      conn_close = conn_close || listContains(h.value, "close");
+      conn_keep_alive = conn_keep_alive || listContains(h.value, "keep-alive");
+    } else if (bodiless) {
+      // RFC 9112 §6.3 item 1: these responses end at the blank line whatever CL/TE say (for HEAD
+      // and 304 they describe the representation, and are forwarded as sent).
+    } else if (iequals(h.name, "content-length")) {
+      if (!foldContentLength(h.value, has_cl, out.content_length)) {
+        return badRequest("invalid or conflicting Content-Length");
+      }
+    } else if (iequals(h.name, "transfer-encoding")) {
+      has_te = true;
+      foldTransferCodings(h.value, te);
+    }
+  }
+
+  if (bodiless) {
+    out.framing = Framing::None;
+    out.content_length = 0;
+  } else if (has_te) {
+    // §6.3 item 3 lets TE override CL, but an upstream sending both is broken or compromised;
+    // refusing (502) is safer than picking one.
+    if (has_cl) return badRequest("both Transfer-Encoding and Content-Length");
+    // §6.1: TE in an HTTP/1.0 message means faulty framing.
+    if (minor == 0) return badRequest("Transfer-Encoding in an HTTP/1.0 response");
+    if (te.count == 0 || te.malformed) return badRequest("malformed Transfer-Encoding");
+    if (te.chunked > 1) return badRequest("chunked applied more than once");  // §6.1 MUST NOT
+    // §6.3 item 4: chunked last -> chunked; otherwise the body runs until the connection closes.
+    out.framing = te.last_is_chunked ? Framing::Chunked : Framing::UntilClose;
+  } else if (has_cl) {
+    out.framing = Framing::ContentLength;
+  } else {
+    out.framing = Framing::UntilClose;  // §6.3 item 8
+  }
+
+  out.keep_alive = minor == 1 ? !conn_close : (conn_keep_alive && !conn_close);
+  if (out.framing == Framing::UntilClose) out.keep_alive = false;  // the close ends the body
+  return {};
+}
+
+}  // namespace
+
+ParseStatus RequestParser::fail(ParseError error, const char* detail) {
+  error_ = error;
+  detail_ = detail;
+  return ParseStatus::Error;
+}
+
+ParseStatus ResponseParser::fail(ParseError error, const char* detail) {
+  error_ = error;
+  detail_ = detail;
+  return ParseStatus::Error;
+}
+
+ParseStatus RequestParser::parse(std::string_view input, RequestHead& out) {
+  if (error_ != ParseError::None) return ParseStatus::Error;
+  if (scan_.head_end == 0 || scan_.head_end > input.size()) {
+    Failure f;
+    switch (scanHead(input, scanned_, scan_, limits_, /*request=*/true, f)) {
+      case ScanStatus::NeedMore: return ParseStatus::NeedMore;
+      case ScanStatus::Error: return fail(f.error, f.detail);
+      case ScanStatus::Complete: break;
+    }
+  }
+  out.clear();
+  Failure f = parseRequestHead(input.substr(0, scan_.head_end), scan_.head_start, out);
+  if (f.failed()) return fail(f.error, f.detail);
+  out.head_bytes = scan_.head_end;
+  return ParseStatus::Complete;
+}
+
+ParseStatus ResponseParser::parse(std::string_view input, Method request_method, ResponseHead& out) {
+  if (error_ != ParseError::None) return ParseStatus::Error;
+  if (scan_.head_end == 0 || scan_.head_end > input.size()) {
+    Failure f;
+    switch (scanHead(input, scanned_, scan_, limits_, /*request=*/false, f)) {
+      case ScanStatus::NeedMore: return ParseStatus::NeedMore;
+      case ScanStatus::Error: return fail(f.error, f.detail);
+      case ScanStatus::Complete: break;
+    }
+  }
+  out.clear();
+  Failure f = parseResponseHead(input.substr(0, scan_.head_end), request_method, out);
+  if (f.failed()) return fail(f.error, f.detail);
+  out.head_bytes = scan_.head_end;
+  return ParseStatus::Complete;
+}
+
+}  // namespace portcullis::http

@@ -1,0 +1,395 @@
+#include "net/connection.h"
+
+#include <arpa/inet.h>
+#include <uv.h>
+
+#include "base/log.h"
+
+namespace portcullis::net {
+namespace {
+// After close() has flushed everything: how long to keep discarding the peer's input before
+// closing (nginx lingering_timeout is 5 s; a client that has not stopped sending by then is not
+// reading our response either).
+constexpr uint64_t kLingerMs = 2000;
+// While close() waits for pending output to drain: the most a peer that stopped reading can
+// hold the socket, restarted on every completed write.
+constexpr uint64_t kCloseFlushMs = 30000;
+// Plain-TCP reads go straight into the input buffer's tail; at least this much room per read.
+constexpr size_t kMinReadRoom = 16 * 1024;
+
+uv_stream_t* asStream(uv_tcp_t* t) { return reinterpret_cast<uv_stream_t*>(t); }
+uv_handle_t* asHandle(void* h) { return static_cast<uv_handle_t*>(h); }
+
+std::string ipOf(const sockaddr_storage& ss) {
+  char buf[INET6_ADDRSTRLEN] = "";
+  if (ss.ss_family == AF_INET)
+    inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(&ss)->sin_addr, buf, sizeof buf);
+  else if (ss.ss_family == AF_INET6)
+    inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6*>(&ss)->sin6_addr, buf, sizeof buf);
+  return buf;
+}
+}  // namespace
+
+Connection::Connection(Loop& loop, ConnectionHandler* handler)
+    : loop_(loop),
+      handler_(handler),
+      tcp_(new uv_tcp_t),
+      timer_(new uv_timer_t),
+      write_req_(new uv_write_t) {}
+
+Connection::~Connection() = default;
+
+bool Connection::init() {
+  // uv_tcp_init creates no socket (that happens on accept/connect), so it only fails on bugs.
+  if (uv_tcp_init(loop_.native(), tcp_.get()) != 0) return false;
+  tcp_->data = this;
+  ++open_handles_;
+  uv_timer_init(loop_.native(), timer_.get());
+  timer_->data = this;
+  ++open_handles_;
+  return true;
+}
+
+Connection* Connection::accept(Loop& loop, uv_stream_s* server, ConnectionHandler* handler,
+                               std::shared_ptr<const tls::Context> tls) {
+  auto* c = new Connection(loop, handler);
+  if (!c->init()) {
+    delete c;
+    return nullptr;
+  }
+  if (uv_accept(server, asStream(c->tcp_.get())) != 0) {
+    c->closing_ = c->notified_ = true;
+    c->closeHandles();
+    return nullptr;
+  }
+  uv_tcp_nodelay(c->tcp_.get(), 1);
+  sockaddr_storage ss{};
+  int len = sizeof ss;
+  if (uv_tcp_getpeername(c->tcp_.get(), reinterpret_cast<sockaddr*>(&ss), &len) == 0) c->peer_ip_ = ipOf(ss);
+  len = sizeof ss;
+  if (uv_tcp_getsockname(c->tcp_.get(), reinterpret_cast<sockaddr*>(&ss), &len) == 0)
+    c->local_port_ = ntohs(ss.ss_family == AF_INET ? reinterpret_cast<sockaddr_in*>(&ss)->sin_port
+                                                   : reinterpret_cast<sockaddr_in6*>(&ss)->sin6_port);
+  if (tls) {
+    auto engine = tls::Engine::forServer(std::move(tls));
+    if (!engine) {
+      base::log::warn("tls: cannot create session: ", engine.error().message);
+      c->closing_ = c->notified_ = true;
+      c->closeHandles();
+      return nullptr;
+    }
+    c->tls_ = std::make_unique<tls::Engine>(std::move(*engine));
+  }
+  return c;
+}
+
+Connection* Connection::connect(Loop& loop, const Address& to, ConnectionHandler* handler,
+                                uint64_t timeout_ms) {
+  auto* c = new Connection(loop, handler);
+  if (!c->init()) {
+    delete c;
+    return nullptr;
+  }
+  c->connect_req_ = std::make_unique<uv_connect_t>();
+  c->connect_req_->data = c;
+  c->connecting_ = true;
+  int rc = uv_tcp_connect(c->connect_req_.get(), c->tcp_.get(), to.sa(), &Connection::onConnect);
+  if (rc != 0) {
+    c->closing_ = c->notified_ = true;
+    c->closeHandles();
+    return nullptr;
+  }
+  c->setTimeout(timeout_ms);
+  return c;
+}
+
+void Connection::onConnect(uv_connect_t* req, int status) {
+  auto* c = static_cast<Connection*>(req->data);
+  if (c->closing_) return;  // cancelled by abort(); the handler already knows
+  c->connecting_ = false;
+  c->clearTimeout();
+  if (status != 0) {
+    c->closing_ = c->notified_ = true;  // onConnected(failure) is this connection's last word
+    ConnectionHandler* h = std::exchange(c->handler_, nullptr);
+    c->closeHandles();
+    if (h) h->onConnected(*c, status);
+    return;
+  }
+  uv_tcp_nodelay(c->tcp_.get(), 1);
+  sockaddr_storage ss{};
+  int len = sizeof ss;
+  if (uv_tcp_getpeername(c->tcp_.get(), reinterpret_cast<sockaddr*>(&ss), &len) == 0) c->peer_ip_ = ipOf(ss);
+  c->startReading();
+  c->handler_->onConnected(*c, 0);
+  if (!c->closing_) c->flush();  // anything written while connecting
+}
+
+void Connection::startReading() {
+  if (reading_ || eof_ || paused_) return;
+  if (uv_read_start(asStream(tcp_.get()), &Connection::onAlloc, &Connection::onRead) == 0) reading_ = true;
+}
+
+void Connection::pauseReading() {
+  paused_ = true;
+  if (reading_ && !lingering_) {
+    uv_read_stop(asStream(tcp_.get()));
+    reading_ = false;
+  }
+}
+
+void Connection::resumeReading() {
+  if (!paused_) return;
+  paused_ = false;
+  if (!closing_ && !connecting_) startReading();
+}
+
+void Connection::onAlloc(uv_handle_t* h, size_t, uv_buf_t* buf) {
+  auto* c = static_cast<Connection*>(h->data);
+  if (c->tls_ || c->lingering_) {
+    buf->base = c->loop_.scratch();
+    buf->len = Loop::kScratchSize;
+    return;
+  }
+  c->input_.reserveTail(kMinReadRoom);
+  buf->base = c->input_.tail();
+  buf->len = c->input_.tailRoom();
+}
+
+void Connection::onRead(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) {
+  static_cast<Connection*>(s->data)->onReadable(nread, buf);
+}
+
+void Connection::onReadable(long nread, const uv_buf_t* buf) {
+  if (nread == 0) return;  // EAGAIN
+  if (lingering_) {
+    if (nread < 0) closeHandles();  // EOF or error: the peer is done, close now
+    return;
+  }
+  if (closing_) return;
+  if (nread > 0) {
+    if (tls_) {
+      handleTlsInput(buf->base, static_cast<size_t>(nread));
+    } else {
+      input_.commit(static_cast<size_t>(nread));
+      handler_->onData(*this);
+    }
+    return;
+  }
+  if (nread == UV_EOF) {
+    eof_ = true;
+    uv_read_stop(asStream(tcp_.get()));
+    reading_ = false;
+    handler_->onEof(*this);
+    return;
+  }
+  abort(CloseReason::PeerReset);
+}
+
+void Connection::handleTlsInput(const char* data, size_t len) {
+  auto fed = tls_->feedCiphertext(std::string_view(data, len));
+  size_t before = input_.size();
+  base::Result<size_t> got = fed ? tls_->readPlaintext(input_) : base::Result<size_t>(fed.error());
+  // Handshake messages and alerts the engine produced must go out whatever happened.
+  tls_->drainCiphertext(wire_);
+  if (!got) {
+    base::log::debug("tls: ", got.error().message);
+    if (!wire_.empty()) {  // best effort: let the peer see the alert
+      uv_buf_t b = uv_buf_init(wire_.data(), static_cast<unsigned>(wire_.size()));
+      uv_try_write(asStream(tcp_.get()), &b, 1);
+    }
+    abort(CloseReason::TlsError);
+    return;
+  }
+  startWrite();
+  if (closing_) return;
+  if (input_.size() > before) {
+    handler_->onData(*this);
+    if (closing_) return;
+  }
+  if (tls_->peerClosed() && !eof_) {
+    eof_ = true;
+    uv_read_stop(asStream(tcp_.get()));
+    reading_ = false;
+    handler_->onEof(*this);
+  }
+}
+
+size_t Connection::pendingBytes() const { return staging_.size() + wire_.size() + inflight_.size(); }
+
+void Connection::flush() {
+  if (closing_ && !close_after_flush_) return;
+  if (tls_ && !staging_.empty()) {
+    auto r = tls_->writePlaintext(staging_.view());
+    staging_.clear();
+    if (!r) {
+      abort(CloseReason::TlsError);
+      return;
+    }
+    tls_->drainCiphertext(wire_);
+  }
+  if (pendingBytes() > kHighWatermark) was_above_high_ = true;
+  startWrite();
+}
+
+void Connection::startWrite() {
+  if (writing_ || connecting_ || wire_.empty() || handles_closing_) return;
+  uv_buf_t b = uv_buf_init(wire_.data(), static_cast<unsigned>(wire_.size()));
+  // Most writes fit in the socket buffer: write synchronously and queue nothing.
+  int n = uv_try_write(asStream(tcp_.get()), &b, 1);
+  if (n > 0) {
+    wire_.consume(static_cast<size_t>(n));
+  } else if (n < 0 && n != UV_EAGAIN) {
+    abort(CloseReason::PeerReset);
+    return;
+  }
+  if (!wire_.empty()) {
+    // Ping-pong: the bytes move to inflight_, which uv_write reads until onWrite; new output
+    // accumulates in wire_ (whose old storage is reused) meanwhile.
+    inflight_.swap(wire_);
+    b = uv_buf_init(inflight_.data(), static_cast<unsigned>(inflight_.size()));
+    write_req_->data = this;
+    writing_ = true;
+    if (uv_write(write_req_.get(), asStream(tcp_.get()), &b, 1, &Connection::onWrite) != 0) {
+      writing_ = false;
+      abort(CloseReason::PeerReset);
+    }
+    return;
+  }
+  onWriteDone(0);
+}
+
+void Connection::onWrite(uv_write_t* req, int status) {
+  auto* c = static_cast<Connection*>(req->data);
+  c->writing_ = false;
+  c->inflight_.clear();
+  if (status == UV_ECANCELED) return;  // handle closing
+  if (status < 0) {
+    c->abort(CloseReason::PeerReset);
+    return;
+  }
+  if (c->close_after_flush_ && !c->lingering_) c->setTimeout(kCloseFlushMs);
+  c->startWrite();
+}
+
+void Connection::onWriteDone(int) {
+  if (close_after_flush_) {
+    if (pendingBytes() == 0 && !lingering_) linger();
+    return;
+  }
+  if (was_above_high_ && pendingBytes() <= kLowWatermark && !closing_) {
+    was_above_high_ = false;
+    handler_->onDrained(*this);
+  }
+}
+
+void Connection::setTimeout(uint64_t ms) {
+  if (handles_closing_) return;
+  uv_timer_start(timer_.get(), &Connection::onTimer, ms, 0);
+}
+
+void Connection::clearTimeout() {
+  if (handles_closing_) return;
+  uv_timer_stop(timer_.get());
+}
+
+void Connection::onTimer(uv_timer_t* t) { static_cast<Connection*>(t->data)->fireTimeout(); }
+
+void Connection::fireTimeout() {
+  if (closing_) {  // close-flush or linger deadline
+    closeHandles();
+    return;
+  }
+  if (connecting_) {
+    connecting_ = false;
+    closing_ = notified_ = true;
+    ConnectionHandler* h = std::exchange(handler_, nullptr);
+    closeHandles();
+    if (h) h->onConnected(*this, UV_ETIMEDOUT);
+    return;
+  }
+  handler_->onTimeout(*this);
+}
+
+void Connection::close() {
+  if (closing_) return;
+  closing_ = true;
+  close_after_flush_ = true;
+  notifyClose(CloseReason::Local);
+  if (connecting_) {
+    closeHandles();
+    return;
+  }
+  if (tls_) {
+    tls_->shutdown();
+    if (!staging_.empty()) {
+      if (tls_->writePlaintext(staging_.view())) staging_.clear();
+    }
+    tls_->drainCiphertext(wire_);
+  }
+  setTimeout(kCloseFlushMs);
+  startWrite();
+  if (pendingBytes() == 0 && !lingering_ && !handles_closing_) linger();
+}
+
+void Connection::linger() {
+  lingering_ = true;
+  if (eof_) {
+    closeHandles();
+    return;
+  }
+  // Half-close so the peer sees the end of our response, then drain its input until it closes
+  // or the linger deadline passes.
+  shutdown_req_ = std::make_unique<uv_shutdown_t>();
+  shutdown_req_->data = this;
+  if (uv_shutdown(shutdown_req_.get(), asStream(tcp_.get()), &Connection::onShutdown) != 0) {
+    closeHandles();
+    return;
+  }
+  setTimeout(kLingerMs);
+  paused_ = false;
+  if (!reading_) {
+    if (uv_read_start(asStream(tcp_.get()), &Connection::onAlloc, &Connection::onRead) == 0) reading_ = true;
+  }
+}
+
+void Connection::onShutdown(uv_shutdown_t* req, int status) {
+  auto* c = static_cast<Connection*>(req->data);
+  if (status < 0 && status != UV_ECANCELED) c->closeHandles();
+}
+
+void Connection::abort(CloseReason why) {
+  if (!closing_) {
+    closing_ = true;
+    notifyClose(why);
+  }
+  closeHandles();
+}
+
+void Connection::notifyClose(CloseReason why) {
+  if (notified_) return;
+  notified_ = true;
+  ConnectionHandler* h = std::exchange(handler_, nullptr);
+  if (h) h->onClose(*this, why);
+}
+
+void Connection::closeHandles() {
+  if (handles_closing_ || open_handles_ == 0) return;
+  handles_closing_ = true;
+  uv_close(asHandle(timer_.get()), &Connection::onHandleClosed);
+  uv_close(asHandle(tcp_.get()), &Connection::onHandleClosed);
+}
+
+void Connection::onHandleClosed(uv_handle_t* h) {
+  auto* c = static_cast<Connection*>(h->data);
+  if (--c->open_handles_ == 0) delete c;
+}
+
+void Connection::releaseIdleMemory() {
+  input_.release();
+  staging_.release();
+  wire_.release();
+  if (!writing_) inflight_.release();
+  if (tls_) tls_->releaseBuffers();
+}
+
+}  // namespace portcullis::net

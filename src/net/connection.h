@@ -1,0 +1,165 @@
+#pragma once
+// A TCP connection, optionally wrapped in TLS, with its input buffer, output queue and one
+// timer. Self-deleting: libuv holds pointers into it until its close callbacks run, so nobody
+// may `delete` it; close() starts the teardown and the object frees itself afterwards.
+//
+// Buffers (DESIGN 3.4):
+// - input(): plaintext received and not yet consumed. For plain TCP, libuv reads straight into
+//   its free tail (no copy). For TLS, ciphertext lands in the loop's scratch buffer and the engine
+//   decrypts into input().
+// - output(): plaintext to send; flush() hands it to the socket (via the TLS engine if any):
+//   uv_try_write first, the rest is queued and written with uv_write. Bytes given to uv_write
+//   live in a second buffer until the write callback (ping-pong, no per-write allocation).
+// - Watermarks: when pendingBytes() rises above kHighWatermark the handler learns it from
+//   aboveHighWatermark(); when it falls back to kLowWatermark, onDrained() is called so the
+//   handler can resume reading on the other side.
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "base/buffer.h"
+#include "net/loop.h"
+#include "net/socket.h"
+#include "tls/context.h"
+#include "tls/engine.h"
+
+struct uv_tcp_s;
+struct uv_timer_s;
+struct uv_write_s;
+struct uv_connect_s;
+struct uv_shutdown_s;
+struct uv_stream_s;
+struct uv_handle_s;
+struct uv_buf_t;
+
+namespace portcullis::net {
+
+class Connection;
+
+enum class CloseReason : uint8_t { Local, PeerReset, PeerEof, Error, TlsError, Timeout };
+
+class ConnectionHandler {
+ public:
+  // Outgoing connections only: status 0 = connected, else a negative libuv error code
+  // (UV_ETIMEDOUT on the connect timeout). After a failure the connection closes itself.
+  virtual void onConnected(Connection& c, int status) { (void)c; (void)status; }
+  // New bytes were appended to input().
+  virtual void onData(Connection& c) = 0;
+  // The peer finished sending (FIN or TLS close_notify). The write side stays open.
+  virtual void onEof(Connection& c) = 0;
+  // Pending output fell to the low watermark after having crossed the high one.
+  virtual void onDrained(Connection& c) { (void)c; }
+  virtual void onTimeout(Connection& c) = 0;
+  // Last callback. The Connection is gone right after it returns; drop every pointer to it.
+  virtual void onClose(Connection& c, CloseReason why) = 0;
+
+ protected:
+  ~ConnectionHandler() = default;
+};
+
+class Connection {
+ public:
+  static constexpr size_t kHighWatermark = 256 * 1024;
+  static constexpr size_t kLowWatermark = 64 * 1024;
+
+  // Adopts an accepted socket (called by Listener). Reading starts at once.
+  static Connection* accept(Loop& loop, uv_stream_s* server, ConnectionHandler* handler,
+                            std::shared_ptr<const tls::Context> tls);
+  // Starts a connect; the handler hears onConnected. Returns nullptr if the socket could not
+  // even be created (the caller treats it as a connect failure).
+  static Connection* connect(Loop& loop, const Address& to, ConnectionHandler* handler,
+                             uint64_t timeout_ms);
+
+  void setHandler(ConnectionHandler* h) { handler_ = h; }
+  ConnectionHandler* handler() const { return handler_; }
+  Loop& loop() { return loop_; }
+
+  base::Buffer& input() { return input_; }
+  base::Buffer& output() { return tls_ ? staging_ : wire_; }
+  void write(std::string_view bytes) { output().append(bytes); }
+  // Sends everything in output(). May close the connection on a write error (the handler hears
+  // onClose before flush returns): check closing() afterwards if you keep going.
+  void flush();
+  size_t pendingBytes() const;
+  bool aboveHighWatermark() const { return pendingBytes() > kHighWatermark; }
+
+  void pauseReading();
+  void resumeReading();
+  bool readingPaused() const { return paused_; }
+
+  // One timer per connection; a new setTimeout replaces the previous one.
+  void setTimeout(uint64_t ms);
+  void clearTimeout();
+
+  // Graceful: flushes output, sends TLS close_notify, half-closes, then discards input for a
+  // short while before closing (lingering close, as nginx: closing a socket with unread input
+  // sends RST, which can destroy a response the client has not read yet, e.g. a 413).
+  void close();
+  // Immediate close; pending output is dropped.
+  void abort(CloseReason why = CloseReason::Local);
+  bool closing() const { return closing_; }
+
+  bool isTls() const { return tls_ != nullptr; }
+  // Peer address as text ("127.0.0.1", "::1") for X-Forwarded-For.
+  const std::string& peerIp() const { return peer_ip_; }
+  uint16_t localPort() const { return local_port_; }
+  // Gives back buffer memory while a keep-alive connection waits for its next request.
+  void releaseIdleMemory();
+
+ private:
+  friend class Listener;
+  Connection(Loop& loop, ConnectionHandler* handler);
+  ~Connection();
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+
+  bool init();
+  void startReading();
+  void onReadable(long nread, const uv_buf_t* buf);
+  void handleTlsInput(const char* data, size_t len);
+  void onWriteDone(int status);
+  void startWrite();
+  void finishClose();
+  void closeHandles();
+  void linger();
+  void notifyClose(CloseReason why);
+  void fireTimeout();
+
+  static void onAlloc(uv_handle_s* h, size_t suggested, uv_buf_t* buf);
+  static void onRead(uv_stream_s* s, long nread, const uv_buf_t* buf);
+  static void onWrite(uv_write_s* req, int status);
+  static void onConnect(uv_connect_s* req, int status);
+  static void onShutdown(uv_shutdown_s* req, int status);
+  static void onTimer(uv_timer_s* t);
+  static void onHandleClosed(uv_handle_s* h);
+
+  Loop& loop_;
+  ConnectionHandler* handler_;
+  std::unique_ptr<uv_tcp_s> tcp_;
+  std::unique_ptr<uv_timer_s> timer_;
+  std::unique_ptr<uv_write_s> write_req_;
+  std::unique_ptr<uv_connect_s> connect_req_;
+  std::unique_ptr<uv_shutdown_s> shutdown_req_;
+  std::unique_ptr<tls::Engine> tls_;
+  base::Buffer input_;
+  base::Buffer staging_;   // TLS only: plaintext waiting to be encrypted
+  base::Buffer wire_;      // bytes for the socket, not yet handed to uv_write
+  base::Buffer inflight_;  // bytes owned by the in-flight uv_write
+  std::string peer_ip_;
+  uint16_t local_port_ = 0;
+  int open_handles_ = 0;
+  bool handles_closing_ = false;
+  bool reading_ = false;
+  bool paused_ = false;
+  bool writing_ = false;
+  bool closing_ = false;
+  bool notified_ = false;
+  bool connecting_ = false;
+  bool close_after_flush_ = false;
+  bool lingering_ = false;
+  bool was_above_high_ = false;
+  bool eof_ = false;
+};
+
+}  // namespace portcullis::net

@@ -1,0 +1,134 @@
+#include "proxy/forwarded.h"
+
+#include "http/serializer.h"
+
+namespace portcullis::proxy {
+
+using http::iequals;
+
+namespace {
+
+bool listedInConnection(const std::vector<http::Header>& headers, std::string_view name) {
+  for (const auto& h : headers)
+    if (iequals(h.name, "connection") && http::listContains(h.value, name)) return true;
+  return false;
+}
+
+// Headers the proxy sets itself from what it saw; whatever the client sent is dropped.
+bool isProxyOwned(std::string_view n) {
+  static constexpr std::string_view kOwned[] = {
+      "x-forwarded-for",  "x-forwarded-proto", "x-forwarded-protocol", "x-forwarded-ssl",
+      "x-forwarded-host", "x-forwarded-port",  "forwarded",            "x-real-ip",
+  };
+  for (auto o : kOwned)
+    if (iequals(n, o)) return true;
+  return false;
+}
+
+void appendForwardedFor(base::Buffer& out, std::string_view ip) {
+  // RFC 7239 §6: IPv6 addresses are bracketed and the value quoted.
+  if (ip.find(':') != std::string_view::npos) {
+    out.append("for=\"[");
+    out.append(ip);
+    out.append("]\"");
+  } else {
+    out.append("for=");
+    out.append(ip);
+  }
+}
+
+}  // namespace
+
+bool isHopByHop(std::string_view n) {
+  static constexpr std::string_view kHop[] = {
+      "connection", "keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade",
+  };
+  for (auto h : kHop)
+    if (iequals(n, h)) return true;
+  return false;
+}
+
+void appendUpstreamRequestHead(base::Buffer& out, const http::RequestHead& req,
+                               const ForwardInfo& info) {
+  // absolute-form is turned into origin-form: the upstream is an origin server (RFC 9112 §3.2.2).
+  if (!req.target.empty() && req.target[0] != '/' && req.target != "*") {
+    out.append(req.method_text);
+    out.append(" ");
+    out.append(req.path.empty() ? std::string_view("/") : req.path);
+    if (req.has_query) {
+      out.append("?");
+      out.append(req.query);
+    }
+    out.append(" HTTP/1.1\r\n");
+  } else {
+    http::appendRequestLine(out, req.method_text, req.target);
+  }
+  std::string_view host = req.host.empty() ? info.fallback_host : req.host;
+  http::appendHeader(out, "Host", host);
+
+  for (const auto& h : req.headers) {
+    std::string_view n = h.name;
+    if (iequals(n, "host") || iequals(n, "content-length") || iequals(n, "expect")) continue;
+    if (isHopByHop(n) || isProxyOwned(n)) continue;
+    if (n.find('_') != std::string_view::npos) continue;
+    if (listedInConnection(req.headers, n)) continue;
+    http::appendHeader(out, n, h.value);
+  }
+
+  http::appendHeader(out, "X-Forwarded-For", info.client_ip);
+  http::appendHeader(out, "X-Forwarded-Proto", info.https ? "https" : "http");
+  http::appendHeader(out, "X-Forwarded-Host", host);
+  http::appendHeader(out, "X-Forwarded-Port", info.local_port);
+  http::appendHeader(out, "X-Real-IP", info.client_ip);
+  out.append("Forwarded: ");
+  appendForwardedFor(out, info.client_ip);
+  out.append(info.https ? ";proto=https" : ";proto=http");
+  out.append("\r\n");
+
+  if (req.framing == http::Framing::ContentLength) {
+    http::appendHeader(out, "Content-Length", req.content_length);
+  } else if (req.framing == http::Framing::Chunked) {
+    http::appendHeader(out, "Transfer-Encoding", "chunked");
+  }
+  http::appendEndOfHead(out);
+}
+
+DownstreamFraming chooseDownstreamFraming(const http::ResponseHead& resp, int client_version_minor) {
+  switch (resp.framing) {
+    case http::Framing::None: return DownstreamFraming::None;
+    case http::Framing::ContentLength: return DownstreamFraming::ContentLength;
+    case http::Framing::Chunked:
+    case http::Framing::UntilClose:
+      return client_version_minor >= 1 ? DownstreamFraming::Chunked : DownstreamFraming::UntilClose;
+  }
+  return DownstreamFraming::UntilClose;
+}
+
+void appendDownstreamResponseHead(base::Buffer& out, const http::ResponseHead& resp,
+                                  DownstreamFraming framing, bool close, bool keep_alive_10) {
+  out.append("HTTP/1.1 ");
+  char code[4] = {static_cast<char>('0' + resp.status / 100), static_cast<char>('0' + resp.status / 10 % 10),
+                  static_cast<char>('0' + resp.status % 10), ' '};
+  out.append(code, 4);
+  out.append(resp.reason.empty() ? http::reasonPhrase(resp.status) : resp.reason);
+  out.append("\r\n");
+  // HEAD and 304 keep the upstream's Content-Length: it describes the representation
+  // (RFC 9110 §8.6), not a body on this message.
+  bool keep_length = framing == DownstreamFraming::None && resp.status != 204 && resp.status >= 200;
+  for (const auto& h : resp.headers) {
+    std::string_view n = h.name;
+    if (isHopByHop(n) || listedInConnection(resp.headers, n)) continue;
+    if (iequals(n, "content-length") && !keep_length) continue;
+    http::appendHeader(out, n, h.value);
+  }
+  if (framing == DownstreamFraming::ContentLength) http::appendHeader(out, "Content-Length", resp.content_length);
+  if (framing == DownstreamFraming::Chunked) http::appendHeader(out, "Transfer-Encoding", "chunked");
+  if (close || framing == DownstreamFraming::UntilClose) {
+    http::appendHeader(out, "Connection", "close");
+  } else if (keep_alive_10) {
+    http::appendHeader(out, "Connection", "keep-alive");
+  }
+  http::appendEndOfHead(out);
+}
+
+}  // namespace portcullis::proxy

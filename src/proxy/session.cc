@@ -1,0 +1,612 @@
+#include "proxy/session.h"
+
+#include "base/log.h"
+#include "http/serializer.h"
+#include "http/uri.h"
+#include "proxy/redirect.h"
+
+namespace portcullis::proxy {
+
+namespace {
+// Request bytes buffered while the upstream connection is still being set up, and pipelined
+// requests buffered behind one in progress: past this the client is not read until we catch up.
+constexpr size_t kMaxBufferedInput = 64 * 1024;
+
+bool idempotent(http::Method m) {
+  switch (m) {
+    case http::Method::Get: case http::Method::Head: case http::Method::Options:
+    case http::Method::Trace: case http::Method::Put: case http::Method::Delete:
+      return true;
+    default:
+      return false;
+  }
+}
+}  // namespace
+
+Session::Session(WorkerContext& worker, net::Connection& downstream, const ListenerInfo& listener)
+    : worker_(worker),
+      rt_(worker.runtime()),
+      listener_(listener),
+      down_(&downstream),
+      req_parser_(rt_->parser_limits),
+      resp_parser_(rt_->parser_limits) {
+  worker_.add(this);
+  armDownstreamTimer();
+}
+
+Session::~Session() = default;
+
+// ---------------------------------------------------------------------------------------------
+// Downstream events
+
+void Session::onData(net::Connection&) {
+  if (req_state_ == ReqState::Body) {
+    armDownstreamTimer();  // client_body is a gap between reads, not a total
+  }
+  // Bytes of the next request(s) while this one is in progress: hold a bounded amount.
+  if ((req_state_ == ReqState::Done || (req_state_ == ReqState::Body && !upstream_ready_)) &&
+      down_->input().size() > kMaxBufferedInput) {
+    down_->pauseReading();
+  }
+  processInput();
+}
+
+void Session::onEof(net::Connection&) {
+  // A client may half-close after sending a complete request (RFC 9112 §9.6): answer it, then
+  // close. Anything else (idle, partial head, partial body) ends the connection now.
+  if (req_state_ == ReqState::Done && resp_state_ != RespState::None) {
+    close_after_ = true;
+    return;
+  }
+  if (req_state_ == ReqState::Idle || req_state_ == ReqState::Head) {
+    // A complete pipelined request may still sit in the buffer unparsed.
+    close_after_ = true;
+    if (!down_->input().empty() && resp_state_ == RespState::None) {
+      processInput();
+      if (dead_ || req_state_ != ReqState::Idle) return;
+    }
+    if (!dead_ && req_state_ == ReqState::Idle && resp_state_ == RespState::None) down_->close();
+    else if (!dead_ && req_state_ == ReqState::Head) down_->abort();
+    return;
+  }
+  down_->abort();
+}
+
+void Session::onDrained(net::Connection&) {
+  if (up_paused_ && up_) {
+    up_paused_ = false;
+    up_->resumeReading();
+    armUpstreamTimer();
+    armDownstreamTimer();
+    if (!up_->input().empty()) onUpstreamData();
+  }
+}
+
+void Session::onTimeout(net::Connection&) {
+  switch (req_state_) {
+    case ReqState::Idle:
+    case ReqState::Head:
+      // Idle keep-alive or a head that did not arrive in time (slowloris): close without an
+      // answer, as nginx does; a 408 to a client that is not reading helps nobody.
+      down_->abort(net::CloseReason::Timeout);
+      return;
+    case ReqState::Body:
+      if (!response_started_ && resp_state_ != RespState::Body) {
+        close_after_ = true;
+        if (up_) releaseUpstream(false);
+        sendLocalReply(408);
+        if (!dead_) down_->close();
+        return;
+      }
+      down_->abort(net::CloseReason::Timeout);
+      return;
+    case ReqState::Done:
+      // Send timeout: the client stopped reading the response.
+      down_->abort(net::CloseReason::Timeout);
+      return;
+  }
+}
+
+void Session::onClose(net::Connection&, net::CloseReason) {
+  down_ = nullptr;
+  teardown();
+}
+
+void Session::drain() {
+  if (dead_) return;
+  if (req_state_ == ReqState::Idle && resp_state_ == RespState::None && down_->input().empty()) {
+    down_->close();
+  } else {
+    close_after_ = true;
+  }
+}
+
+void Session::abort() {
+  if (!dead_ && down_) down_->abort();
+}
+
+void Session::teardown() {
+  if (dead_) return;
+  dead_ = true;
+  if (up_) {
+    net::Connection* up = std::exchange(up_, nullptr);
+    up->setHandler(nullptr);
+    up->abort();
+  }
+  if (down_) {
+    net::Connection* down = std::exchange(down_, nullptr);
+    down->setHandler(nullptr);
+    down->abort();
+  }
+  worker_.remove(this);
+  worker_.loop().deferDelete(std::unique_ptr<net::Deletable>(this));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Request side
+
+void Session::processInput() {
+  if (in_process_ || dead_) return;
+  in_process_ = true;
+  while (!dead_) {
+    if (req_state_ == ReqState::Idle || req_state_ == ReqState::Head) {
+      if (resp_state_ != RespState::None) break;  // pipelined: wait for the response in flight
+      base::Buffer& in = down_->input();
+      if (in.empty()) break;
+      if (req_state_ == ReqState::Idle) {
+        req_state_ = ReqState::Head;
+        armDownstreamTimer();  // client_header runs from the first byte, not per read
+      }
+      http::ParseStatus st = req_parser_.parse(in.view(), req_);
+      if (st == http::ParseStatus::NeedMore) break;
+      if (st == http::ParseStatus::Error) {
+        base::log::debug("bad request from ", down_->peerIp(), ": ", req_parser_.errorDetail());
+        fail(fromParseError(req_parser_.error()));
+        break;
+      }
+      onRequestHead();
+      continue;
+    }
+    if (req_state_ == ReqState::Body && upstream_ready_) pumpRequestBody();
+    break;
+  }
+  in_process_ = false;
+}
+
+void Session::onRequestHead() {
+  const auto& limits = rt_->config->limits;
+  method_ = req_.method;
+  req_framing_ = req_.framing;
+  version_minor_ = req_.version_minor;
+  req_keep_alive_ = req_.keep_alive;
+  expect_continue_ = req_.expect_continue && req_.version_minor >= 1;
+  response_started_ = false;
+  req_body_.start(req_.framing, req_.content_length);
+  req_state_ = req_framing_ == http::Framing::None ? ReqState::Done : ReqState::Body;
+
+  if (req_.method == http::Method::Connect) {
+    down_->input().consume(req_.head_bytes);
+    fail(ErrorKind::MethodNotAllowed);
+    return;
+  }
+  if (limits.body && req_.framing == http::Framing::ContentLength && req_.content_length > limits.body) {
+    down_->input().consume(req_.head_bytes);
+    fail(ErrorKind::BodyTooLarge);
+    return;
+  }
+
+  // Route. Host is validated by the parser (present and well-formed for HTTP/1.1).
+  std::string_view host = req_.host;
+  if (auto a = http::parseAuthority(host)) host = a->host;
+  bool redirect_listener = !listener_.tls;
+  if (redirect_listener && !isAcmeChallenge(req_.path)) {
+    if (req_.host.empty()) {  // HTTP/1.0 without Host: nowhere to redirect to
+      down_->input().consume(req_.head_bytes);
+      fail(ErrorKind::BadRequest);
+      return;
+    }
+    std::string location = buildHttpsLocation(req_.host, listener_.https_port, req_.path, req_.query,
+                                              req_.has_query);
+    down_->input().consume(req_.head_bytes);
+    // The body of a redirected request is not read; the connection cannot continue after it.
+    if (req_state_ == ReqState::Body) close_after_ = true;
+    req_state_ = ReqState::Done;
+    sendLocalReply(redirectStatus(method_), location);
+    if (!dead_) finishExchange();
+    return;
+  }
+
+  RouteMatch m = rt_->router.match(host, req_.path, redirect_listener);
+  if (m.kind != RouteMatch::Kind::Forward) {
+    down_->input().consume(req_.head_bytes);
+    fail(m.kind == RouteMatch::Kind::NoHost && !redirect_listener ? ErrorKind::NoRouteHost
+                                                                  : ErrorKind::NoRoutePath);
+    return;
+  }
+
+  // Serialize the upstream head now: req_'s views point into the input buffer, which the next
+  // read may move.
+  up_head_.clear();
+  ForwardInfo info;
+  info.client_ip = down_->peerIp();
+  info.https = listener_.tls;
+  info.local_port = down_->localPort();
+  const auto& hosts = rt_->clusters[m.cluster]->hosts();
+  info.fallback_host = hosts.empty() ? std::string_view() : std::string_view(hosts[0].name);
+  appendUpstreamRequestHead(up_head_, req_, info);
+  down_->input().consume(req_.head_bytes);
+  armDownstreamTimer();
+  startExchange(m.cluster);
+}
+
+void Session::pumpRequestBody() {
+  base::Buffer& in = down_->input();
+  const uint64_t limit = rt_->config->limits.body;
+  bool chunked = req_framing_ == http::Framing::Chunked;
+  bool wrote = false;
+  while (!in.empty() && !req_body_.done()) {
+    http::DecodeStep step = req_body_.decode(in.view());
+    if (step.error) {
+      fail(ErrorKind::BadRequest);
+      return;
+    }
+    if (!step.data.empty()) {
+      if (limit && req_body_.bodyBytes() > limit) {  // chunked bodies have no length up front
+        fail(ErrorKind::BodyTooLarge);
+        return;
+      }
+      if (chunked) http::appendChunk(up_->output(), step.data);
+      else up_->write(step.data);
+      wrote = true;
+    }
+    in.consume(step.consumed);
+    if (step.consumed == 0) break;
+    if (up_->aboveHighWatermark()) break;
+  }
+  if (req_body_.done()) {
+    if (chunked) http::appendLastChunk(up_->output());
+    req_state_ = ReqState::Done;
+    wrote = true;
+  }
+  if (wrote) {
+    up_->flush();
+    if (dead_ || !up_) return;
+    armUpstreamTimer();
+  }
+  // Backpressure: stop reading the client while the upstream is not taking the body.
+  if (up_->aboveHighWatermark()) down_->pauseReading();
+  else if (down_->readingPaused() && req_state_ == ReqState::Body) down_->resumeReading();
+  armDownstreamTimer();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Upstream exchange
+
+void Session::startExchange(size_t cluster) {
+  cluster_ = cluster;
+  tried_ = 0;
+  retried_stale_ = false;
+  const auto& c = *rt_->clusters[cluster];
+  host_ = c.pick();
+  connectHost(true);
+}
+
+void Session::connectHost(bool allow_pool) {
+  resp_state_ = RespState::Connecting;
+  upstream_ready_ = false;
+  upstream_got_bytes_ = false;
+  ++tried_;
+  if (allow_pool) {
+    if (net::Connection* c = worker_.pool(cluster_).take(host_)) {
+      up_ = c;
+      reused_ = true;
+      c->setHandler(&up_handler_);
+      onUpstreamReady();
+      return;
+    }
+  }
+  reused_ = false;
+  const auto& host = rt_->clusters[cluster_]->hosts()[host_];
+  up_ = net::Connection::connect(worker_.loop(), host.address, &up_handler_,
+                                 static_cast<uint64_t>(rt_->config->timeouts.upstream_connect.count()));
+  if (!up_) onUpstreamConnected(-1);
+}
+
+void Session::onUpstreamConnected(int status) {
+  if (status == 0) {
+    onUpstreamReady();
+    return;
+  }
+  up_ = nullptr;
+  const auto& c = *rt_->clusters[cluster_];
+  base::log::warn("upstream ", c.name(), "/", c.hosts()[host_].name, ": connect failed (", status, ")");
+  // Nothing was sent yet, so any method may go to the next host.
+  if (tried_ < c.hosts().size()) {
+    host_ = (host_ + 1) % c.hosts().size();
+    connectHost(true);
+    return;
+  }
+  onUpstreamFailed(ErrorKind::UpstreamConnect, "no upstream host accepted the connection");
+}
+
+void Session::onUpstreamReady() {
+  resp_state_ = RespState::WaitHead;
+  upstream_ready_ = true;
+  resp_parser_.reset();
+  resp_.clear();
+  up_->write(up_head_.view());
+  // RFC 9110 §10.1.1: the proxy answers 100-continue itself once it can take the body, rather
+  // than relaying Expect to an upstream that may not support it.
+  if (expect_continue_ && req_state_ == ReqState::Body && req_body_.bodyBytes() == 0 &&
+      down_->input().empty()) {
+    expect_continue_ = false;
+    down_->write("HTTP/1.1 100 Continue\r\n\r\n");
+    down_->flush();
+    if (dead_) return;
+  }
+  if (down_->readingPaused()) down_->resumeReading();
+  if (req_state_ == ReqState::Body) {
+    pumpRequestBody();
+  } else {
+    up_->flush();
+    if (dead_ || !up_) return;
+    armUpstreamTimer();
+  }
+}
+
+void Session::onUpstreamData() {
+  if (!up_) return;
+  upstream_got_bytes_ = true;
+  base::Buffer& in = up_->input();
+  while (resp_state_ == RespState::WaitHead) {
+    http::ParseStatus st = resp_parser_.parse(in.view(), method_, resp_);
+    if (st == http::ParseStatus::NeedMore) {
+      armUpstreamTimer();
+      return;
+    }
+    if (st == http::ParseStatus::Error) {
+      onUpstreamFailed(ErrorKind::UpstreamProtocol, resp_parser_.errorDetail());
+      return;
+    }
+    if (resp_.status < 200) {
+      // Interim responses (100, 103) are not relayed: the proxy did its own 100-continue, and
+      // 101 cannot happen because Upgrade is not forwarded.
+      if (resp_.status == 101) {
+        onUpstreamFailed(ErrorKind::UpstreamProtocol, "unexpected 101 Switching Protocols");
+        return;
+      }
+      in.consume(resp_.head_bytes);
+      resp_parser_.reset();
+      resp_.clear();
+      continue;
+    }
+    onResponseHead();
+    if (dead_) return;
+  }
+  if (resp_state_ == RespState::Body) relayResponseBody();
+}
+
+void Session::onResponseHead() {
+  down_framing_ = chooseDownstreamFraming(resp_, version_minor_);
+  if (worker_.draining() || !req_keep_alive_) close_after_ = true;
+  bool keep_alive_10 = version_minor_ == 0 && req_keep_alive_ && !close_after_ &&
+                       down_framing_ != DownstreamFraming::UntilClose;
+  appendDownstreamResponseHead(down_->output(), resp_, down_framing_, close_after_, keep_alive_10);
+  up_->input().consume(resp_.head_bytes);
+  response_started_ = true;
+  resp_body_.start(resp_.framing, resp_.content_length);
+  resp_state_ = RespState::Body;
+  if (resp_body_.done()) {
+    onResponseComplete();
+    return;
+  }
+  // Send the head at once: a client waiting on a slow body (SSE, long poll) sees it early.
+  down_->flush();
+}
+
+void Session::relayResponseBody() {
+  base::Buffer& in = up_->input();
+  bool chunked = down_framing_ == DownstreamFraming::Chunked;
+  while (!in.empty() && !resp_body_.done()) {
+    http::DecodeStep step = resp_body_.decode(in.view());
+    if (step.error) {
+      onUpstreamFailed(ErrorKind::UpstreamProtocol, "malformed response body");
+      return;
+    }
+    if (!step.data.empty()) {
+      if (chunked) http::appendChunk(down_->output(), step.data);
+      else down_->write(step.data);
+    }
+    in.consume(step.consumed);
+    if (step.consumed == 0) break;
+  }
+  if (resp_body_.done()) {
+    onResponseComplete();
+    return;
+  }
+  down_->flush();
+  if (dead_) return;
+  if (down_->aboveHighWatermark()) {
+    // The client reads slower than the upstream sends: stop reading the upstream until the
+    // client catches up (onDrained), so memory per connection stays bounded.
+    up_paused_ = true;
+    up_->pauseReading();
+    up_->clearTimeout();
+    armDownstreamTimer();
+  } else {
+    armUpstreamTimer();
+  }
+}
+
+void Session::onResponseComplete() {
+  if (down_framing_ == DownstreamFraming::Chunked) http::appendLastChunk(down_->output());
+  resp_state_ = RespState::Done;
+  bool reusable = resp_.keep_alive && req_state_ == ReqState::Done &&
+                  resp_.framing != http::Framing::UntilClose && up_ && up_->input().empty();
+  releaseUpstream(reusable);
+  // A response that came before the whole request body (an early 4xx): the rest of the body is
+  // unread, so the next request cannot be found; finish with this one.
+  if (req_state_ != ReqState::Done) close_after_ = true;
+  down_->flush();
+  if (dead_) return;
+  finishExchange();
+}
+
+void Session::onUpstreamFailed(ErrorKind kind, const char* what) {
+  if (up_) releaseUpstream(false);
+  const auto& c = *rt_->clusters[cluster_];
+  // A reused keep-alive connection the upstream closed just as we sent on it: the request was
+  // most likely never seen. Retry once on a fresh connection when that is safe: nothing came
+  // back, the method is idempotent and there was no body to replay.
+  if ((resp_state_ == RespState::WaitHead || resp_state_ == RespState::Connecting) && reused_ &&
+      !upstream_got_bytes_ && !retried_stale_ && req_framing_ == http::Framing::None &&
+      idempotent(method_) && kind != ErrorKind::UpstreamTimeout) {
+    retried_stale_ = true;
+    connectHost(false);
+    return;
+  }
+  base::log::warn("upstream ", c.name(), "/", c.hosts()[host_].name, ": ", what);
+  if (response_started_) {
+    // Part of the response is with the client already: the only honest signal left is to
+    // cut the connection so the truncation is visible.
+    down_->abort(net::CloseReason::Error);
+    return;
+  }
+  fail(kind);
+}
+
+void Session::releaseUpstream(bool reusable) {
+  net::Connection* up = std::exchange(up_, nullptr);
+  upstream_ready_ = false;
+  up_paused_ = false;
+  if (!up) return;
+  if (reusable && !worker_.draining()) {
+    worker_.pool(cluster_).put(host_, up);
+  } else {
+    up->setHandler(nullptr);
+    up->abort();
+  }
+}
+
+void Session::finishExchange() {
+  if (close_after_ || !req_keep_alive_ || worker_.draining() ||
+      (response_started_ && down_framing_ == DownstreamFraming::UntilClose)) {
+    down_->close();
+    return;
+  }
+  req_state_ = ReqState::Idle;
+  resp_state_ = RespState::None;
+  response_started_ = false;
+  req_parser_.reset();
+  req_.clear();
+  if (down_->readingPaused()) down_->resumeReading();
+  if (down_->input().empty()) down_->releaseIdleMemory();
+  armDownstreamTimer();
+  processInput();  // a pipelined request may be waiting (re-entrancy guarded)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Local answers
+
+void Session::sendLocalReply(int status, std::string_view location) {
+  base::Buffer& out = down_->output();
+  bool close = close_after_ || !req_keep_alive_ || worker_.draining() || status >= 400;
+  // 4xx for a bad request and 5xx after an upstream failure both close: after a framing error
+  // the stream position is unknown, and a client that got 502 can retry on a fresh connection.
+  // 404/421 are ordinary answers and keep the connection (the body, if any, was not read, in
+  // which case close_after_ is already set).
+  if (status == 404 || status == 421 || status == 405) close = close_after_ || !req_keep_alive_ || worker_.draining();
+  if (close) close_after_ = true;
+  http::appendStatusLine(out, status);
+  http::appendHeader(out, "Content-Type", "text/plain; charset=utf-8");
+  if (!location.empty()) http::appendHeader(out, "Location", location);
+  std::string_view reason = http::reasonPhrase(status);
+  char code[3] = {static_cast<char>('0' + status / 100), static_cast<char>('0' + status / 10 % 10),
+                  static_cast<char>('0' + status % 10)};
+  http::appendHeader(out, "Content-Length", static_cast<uint64_t>(3 + 1 + reason.size() + 1));
+  if (close) http::appendHeader(out, "Connection", "close");
+  else if (version_minor_ == 0) http::appendHeader(out, "Connection", "keep-alive");
+  http::appendEndOfHead(out);
+  if (method_ != http::Method::Head) {
+    out.append(code, 3);
+    out.append(" ");
+    out.append(reason);
+    out.append("\n");
+  }
+  response_started_ = true;
+  down_->flush();
+}
+
+void Session::fail(ErrorKind kind) {
+  if (up_) releaseUpstream(false);
+  // The request body (if any) was not read to its end: the connection must close after.
+  if (req_state_ == ReqState::Body || req_state_ == ReqState::Head) close_after_ = true;
+  if (req_state_ == ReqState::Head) method_ = http::Method::Get;  // head unparsed: full answer
+  req_state_ = ReqState::Done;
+  resp_state_ = RespState::Done;
+  sendLocalReply(statusFor(kind));
+  if (dead_) return;
+  finishExchange();
+}
+
+void Session::armDownstreamTimer() {
+  if (!down_) return;
+  const auto& t = rt_->config->timeouts;
+  switch (req_state_) {
+    case ReqState::Idle:
+      down_->setTimeout(static_cast<uint64_t>(t.client_idle.count()));
+      return;
+    case ReqState::Head:
+      down_->setTimeout(static_cast<uint64_t>(t.client_header.count()));
+      return;
+    case ReqState::Body:
+      down_->setTimeout(static_cast<uint64_t>(t.client_body.count()));
+      return;
+    case ReqState::Done:
+      if (up_paused_) down_->setTimeout(static_cast<uint64_t>(t.client_body.count()));
+      else down_->clearTimeout();
+      return;
+  }
+}
+
+void Session::armUpstreamTimer() {
+  if (up_) up_->setTimeout(static_cast<uint64_t>(rt_->config->timeouts.upstream_response.count()));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Upstream connection events
+
+void Session::UpstreamHandler::onConnected(net::Connection&, int status) { s_->onUpstreamConnected(status); }
+void Session::UpstreamHandler::onData(net::Connection&) { s_->onUpstreamData(); }
+
+void Session::UpstreamHandler::onEof(net::Connection&) {
+  Session* s = s_;
+  if (s->resp_state_ == RespState::Body && s->resp_.framing == http::Framing::UntilClose) {
+    s->onResponseComplete();  // releaseUpstream sees UntilClose: not reused
+    return;
+  }
+  s->onUpstreamFailed(ErrorKind::UpstreamProtocol,
+                      s->resp_state_ == RespState::Body ? "closed mid-body" : "closed before responding");
+}
+
+void Session::UpstreamHandler::onDrained(net::Connection&) {
+  Session* s = s_;
+  if (s->req_state_ == ReqState::Body && s->down_) {
+    s->down_->resumeReading();
+    s->processInput();
+  }
+}
+
+void Session::UpstreamHandler::onTimeout(net::Connection&) {
+  s_->onUpstreamFailed(ErrorKind::UpstreamTimeout, "response timeout");
+}
+
+void Session::UpstreamHandler::onClose(net::Connection&, net::CloseReason) {
+  Session* s = s_;
+  s->up_ = nullptr;
+  s->upstream_ready_ = false;
+  if (s->dead_ || s->resp_state_ == RespState::Done || s->resp_state_ == RespState::None) return;
+  s->onUpstreamFailed(ErrorKind::UpstreamProtocol, "connection reset");
+}
+
+}  // namespace portcullis::proxy

@@ -1,0 +1,129 @@
+#pragma once
+// One downstream HTTP/1.1 connection and, one request at a time, its upstream exchange.
+//
+// Phases (Pingora-style named steps, each one method):
+//   processInput -> onRequestHead -> route -> selectHost/connectHost -> onUpstreamReady
+//   -> pumpRequestBody -> onUpstreamData/onResponseHead -> relayResponseBody
+//   -> onResponseComplete -> finishExchange (keep-alive: back to processInput) | close.
+//
+// Ownership: the session is the downstream connection's handler and lives until that
+// connection's onClose, then deletes itself through the loop's deferred-delete list (never on
+// its own stack). The upstream connection is owned by the session during an exchange and by
+// the worker's pool between exchanges.
+//
+// Re-entrancy: flush()/close() on either connection may synchronously end the session
+// (onClose). Every step that calls them checks dead_ before touching anything else.
+#include <cstdint>
+#include <memory>
+
+#include "base/buffer.h"
+#include "http/body.h"
+#include "http/message.h"
+#include "http/parser.h"
+#include "net/connection.h"
+#include "proxy/error_map.h"
+#include "proxy/forwarded.h"
+#include "proxy/worker_context.h"
+
+namespace portcullis::proxy {
+
+class Session final : public net::ConnectionHandler, public net::Deletable {
+ public:
+  Session(WorkerContext& worker, net::Connection& downstream, const ListenerInfo& listener);
+  ~Session() override;
+
+  // Downstream connection events.
+  void onData(net::Connection& c) override;
+  void onEof(net::Connection& c) override;
+  void onDrained(net::Connection& c) override;
+  void onTimeout(net::Connection& c) override;
+  void onClose(net::Connection& c, net::CloseReason why) override;
+
+  // Graceful drain: closes now if between requests, else after the current response.
+  void drain();
+  void abort();
+
+ private:
+  friend class WorkerContext;
+  class UpstreamHandler final : public net::ConnectionHandler {
+   public:
+    explicit UpstreamHandler(Session* s) : s_(s) {}
+    void onConnected(net::Connection& c, int status) override;
+    void onData(net::Connection& c) override;
+    void onEof(net::Connection& c) override;
+    void onDrained(net::Connection& c) override;
+    void onTimeout(net::Connection& c) override;
+    void onClose(net::Connection& c, net::CloseReason why) override;
+
+   private:
+    Session* s_;
+  };
+
+  enum class ReqState : uint8_t { Idle, Head, Body, Done };
+  enum class RespState : uint8_t { None, Connecting, WaitHead, Body, Done };
+
+  // Downstream request side.
+  void processInput();
+  void onRequestHead();
+  void pumpRequestBody();
+  // Upstream exchange.
+  void startExchange(size_t cluster);
+  void connectHost(bool allow_pool);
+  void onUpstreamConnected(int status);
+  void onUpstreamReady();
+  void onUpstreamData();
+  void onResponseHead();
+  void relayResponseBody();
+  void onResponseComplete();
+  void onUpstreamFailed(ErrorKind kind, const char* what);
+  void releaseUpstream(bool reusable);
+  void finishExchange();
+  // Local answers.
+  void sendLocalReply(int status, std::string_view location = {});
+  void fail(ErrorKind kind);
+  void armDownstreamTimer();
+  void armUpstreamTimer();
+  void teardown();
+
+  WorkerContext& worker_;
+  std::shared_ptr<const Runtime> rt_;
+  const ListenerInfo& listener_;
+  net::Connection* down_;
+  net::Connection* up_ = nullptr;
+  UpstreamHandler up_handler_{this};
+  Session* prev_ = nullptr;  // WorkerContext's intrusive list
+  Session* next_ = nullptr;
+
+  http::RequestParser req_parser_;
+  http::RequestHead req_;
+  http::BodyDecoder req_body_;
+  http::ResponseParser resp_parser_;
+  http::ResponseHead resp_;
+  http::BodyDecoder resp_body_;
+  base::Buffer up_head_;  // serialized upstream request head, kept for a stale-connection retry
+
+  // Copied out of req_ when its head is consumed (the views die with those bytes).
+  http::Method method_ = http::Method::Get;
+  http::Framing req_framing_ = http::Framing::None;
+  int version_minor_ = 1;
+  bool req_keep_alive_ = true;
+  bool expect_continue_ = false;
+
+  ReqState req_state_ = ReqState::Idle;
+  RespState resp_state_ = RespState::None;
+  DownstreamFraming down_framing_ = DownstreamFraming::None;
+  size_t cluster_ = 0;
+  size_t host_ = 0;
+  size_t tried_ = 0;
+  bool reused_ = false;
+  bool retried_stale_ = false;
+  bool upstream_ready_ = false;
+  bool upstream_got_bytes_ = false;
+  bool response_started_ = false;
+  bool up_paused_ = false;  // upstream reading paused because the client reads slowly
+  bool close_after_ = false;
+  bool in_process_ = false;
+  bool dead_ = false;
+};
+
+}  // namespace portcullis::proxy

@@ -1,0 +1,51 @@
+#include "proxy/worker_context.h"
+
+#include "proxy/session.h"
+
+namespace portcullis::proxy {
+
+WorkerContext::WorkerContext(net::Loop& loop, std::shared_ptr<const Runtime> runtime)
+    : loop_(loop), runtime_(std::move(runtime)) {
+  for (const auto& c : runtime_->clusters) pools_.push_back(std::make_unique<upstream::Pool>(*c));
+}
+
+WorkerContext::~WorkerContext() = default;
+
+void WorkerContext::add(Session* s) {
+  s->next_ = head_;
+  s->prev_ = nullptr;
+  if (head_) head_->prev_ = s;
+  head_ = s;
+  ++sessions_;
+}
+
+void WorkerContext::remove(Session* s) {
+  if (s->prev_) s->prev_->next_ = s->next_;
+  else if (head_ == s) head_ = s->next_;
+  else return;  // not in the list
+  if (s->next_) s->next_->prev_ = s->prev_;
+  s->prev_ = s->next_ = nullptr;
+  --sessions_;
+}
+
+void WorkerContext::beginDrain() {
+  draining_ = true;
+  for (auto& p : pools_) p->closeAll();
+  // drain() may close the session, which unlinks it: step with a saved next pointer.
+  for (Session* s = head_; s;) {
+    Session* next = s->next_;
+    s->drain();
+    s = next;
+  }
+}
+
+void WorkerContext::abortAll() {
+  for (Session* s = head_; s;) {
+    Session* next = s->next_;
+    s->abort();
+    s = next;
+  }
+  for (auto& p : pools_) p->closeAll();
+}
+
+}  // namespace portcullis::proxy

@@ -1,0 +1,64 @@
+#pragma once
+// What one worker's sessions share: its loop, the config snapshot, its upstream pools and the
+// list of live sessions (for graceful drain). Owned by one worker thread; no locks.
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "config/model.h"
+#include "http/parser.h"
+#include "net/loop.h"
+#include "proxy/router.h"
+#include "upstream/cluster.h"
+#include "upstream/pool.h"
+
+namespace portcullis::proxy {
+
+class Session;
+
+// Immutable once built (shared_ptr<const Runtime>): the config snapshot plus what is derived
+// from it. In-flight sessions keep the snapshot they started with alive across a reload.
+struct Runtime {
+  std::shared_ptr<const config::Config> config;
+  Router router;
+  std::vector<std::shared_ptr<const upstream::Cluster>> clusters;  // aligned with config->upstreams
+  http::ParserLimits parser_limits;
+};
+
+struct ListenerInfo {
+  std::string name;
+  bool tls = false;
+  uint16_t https_port = 443;  // redirect listeners: port put in Location
+};
+
+class WorkerContext {
+ public:
+  WorkerContext(net::Loop& loop, std::shared_ptr<const Runtime> runtime);
+  ~WorkerContext();
+
+  net::Loop& loop() { return loop_; }
+  const std::shared_ptr<const Runtime>& runtime() const { return runtime_; }
+  upstream::Pool& pool(size_t cluster) { return *pools_[cluster]; }
+
+  void add(Session* s);
+  void remove(Session* s);
+  size_t sessionCount() const { return sessions_; }
+
+  // Stop taking new requests: idle keep-alive sessions close now, busy ones close after their
+  // current response (which carries Connection: close), pools close their idle connections.
+  void beginDrain();
+  bool draining() const { return draining_; }
+  // Drain deadline passed: close whatever is left.
+  void abortAll();
+
+ private:
+  net::Loop& loop_;
+  std::shared_ptr<const Runtime> runtime_;
+  std::vector<std::unique_ptr<upstream::Pool>> pools_;
+  Session* head_ = nullptr;  // intrusive list: O(1) add/remove with thousands of connections
+  size_t sessions_ = 0;
+  bool draining_ = false;
+};
+
+}  // namespace portcullis::proxy

@@ -1,0 +1,22 @@
+#pragma once
+// Config -> everything the workers need, checked against the outside world: certificates are
+// loaded (and must match their keys), upstream names are resolved. Runs on the control thread at
+// start (and, later, on reload); errors name the YAML position that caused them.
+#include <memory>
+#include <vector>
+
+#include "base/result.h"
+#include "config/model.h"
+#include "proxy/worker_context.h"
+#include "tls/context.h"
+
+namespace portcullis::server {
+
+struct BuiltRuntime {
+  std::shared_ptr<const proxy::Runtime> runtime;
+  std::vector<std::shared_ptr<const tls::Context>> tls;  // per listener; null for plain listeners
+};
+
+base::Result<BuiltRuntime> buildRuntime(std::shared_ptr<const config::Config> cfg);
+
+}  // namespace portcullis::server

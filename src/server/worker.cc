@@ -1,0 +1,75 @@
+#include "server/worker.h"
+
+#include <unistd.h>
+
+#include "base/log.h"
+#include "net/listener.h"
+#include "net/timer.h"
+#include "proxy/session.h"
+
+namespace portcullis::server {
+
+Worker::Worker(int id, std::shared_ptr<const proxy::Runtime> runtime, std::vector<WorkerListener> listeners)
+    : id_(id), runtime_(std::move(runtime)), listeners_(std::move(listeners)) {}
+
+Worker::~Worker() {
+  join();
+  for (auto& l : listeners_)
+    if (l.fd >= 0) ::close(l.fd);
+}
+
+void Worker::start() { thread_ = std::thread([this] { run(); }); }
+
+void Worker::join() {
+  if (thread_.joinable()) thread_.join();
+}
+
+void Worker::run() {
+  proxy::WorkerContext ctx(loop_, runtime_);
+  std::vector<net::Listener*> listeners;
+  for (auto& l : listeners_) {
+    const proxy::ListenerInfo* info = &l.info;
+    auto adopted = net::Listener::adopt(loop_, l.fd, l.tls, [&ctx, info](net::Connection& c) -> net::ConnectionHandler* {
+      if (ctx.draining()) return nullptr;
+      return new proxy::Session(ctx, c, *info);
+    });
+    l.fd = -1;  // the listener owns it now (closed with it, even on failure)
+    if (!adopted) {
+      base::log::error("worker ", id_, ": ", adopted.error().message);
+      continue;
+    }
+    listeners.push_back(*adopted);
+  }
+
+  bool drained = false;
+  drain_ = [&](uint64_t grace_ms) {
+    if (drained) return;
+    drained = true;
+    for (auto* l : listeners) l->close();
+    listeners.clear();
+    ctx.beginDrain();
+    // The deadline must not keep the loop alive by itself: if every session ends sooner, the
+    // loop runs out of work and the worker exits at once.
+    net::Timer* deadline = net::Timer::create(loop_, [&ctx] { ctx.abortAll(); });
+    deadline->start(grace_ms);
+    deadline->unref();
+    deadline_ = deadline;
+  };
+  loop_.run();
+  if (deadline_) deadline_->close();
+  deadline_ = nullptr;
+  drain_ = nullptr;
+  // Whatever is left (a session whose handles had gone quiet) must end while ctx still exists,
+  // since sessions unlink themselves from it; one more run lets the close callbacks and
+  // deferred deletions happen.
+  ctx.abortAll();
+  loop_.run();
+}
+
+void Worker::drain(uint64_t grace_ms) {
+  loop_.post([this, grace_ms] {
+    if (drain_) drain_(grace_ms);
+  });
+}
+
+}  // namespace portcullis::server

@@ -1,0 +1,47 @@
+#pragma once
+// One worker: a thread running its own loop, with its own SO_REUSEPORT listening sockets,
+// upstream pools and sessions. Nothing in it is shared with other workers except the immutable
+// runtime snapshot and relaxed atomics (the round-robin cursor).
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include "net/loop.h"
+#include "net/timer.h"
+#include "proxy/worker_context.h"
+#include "tls/context.h"
+
+namespace portcullis::server {
+
+struct WorkerListener {
+  int fd = -1;  // bound and listening; the worker's loop adopts it
+  proxy::ListenerInfo info;
+  std::shared_ptr<const tls::Context> tls;
+};
+
+class Worker {
+ public:
+  Worker(int id, std::shared_ptr<const proxy::Runtime> runtime, std::vector<WorkerListener> listeners);
+  ~Worker();
+  void start();
+  // Thread-safe. Stops accepting, lets in-flight requests finish for up to `grace_ms`, then
+  // closes the rest; the thread ends when nothing is left.
+  void drain(uint64_t grace_ms);
+  void join();
+
+ private:
+  void run();
+
+  int id_;
+  std::shared_ptr<const proxy::Runtime> runtime_;
+  std::vector<WorkerListener> listeners_;
+  net::Loop loop_;
+  std::thread thread_;
+  // Set while run() is active; only touched on the worker's thread (via loop_.post).
+  std::function<void(uint64_t)> drain_;
+  net::Timer* deadline_ = nullptr;
+};
+
+}  // namespace portcullis::server

@@ -1,0 +1,62 @@
+#pragma once
+// The client side of a test: a byte stream (plain TCP or TLS) plus response reading with
+// deadlines. RawClient and TlsClient supply the stream; this class reads and parses, so both
+// clients parse responses the same way (harness/http_message.h).
+//
+// Bytes read but not yet parsed stay buffered, so pipelined responses come out one by one.
+#include <gtest/gtest.h>
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "harness/http_message.h"
+#include "harness/test_util.h"
+
+namespace portcullis::integration {
+
+class ClientConnection {
+ public:
+  virtual ~ClientConnection() = default;
+
+  ::testing::AssertionResult send(std::string_view bytes, milliseconds timeout = kWait);
+  // Reads one complete response. `head_request`: the request was HEAD (no body follows).
+  ::testing::AssertionResult readResponse(Response* out, milliseconds timeout = kWait,
+                                          bool head_request = false);
+  // Reads `n` responses in order (pipelining).
+  ::testing::AssertionResult readResponses(size_t n, std::vector<Response>* out,
+                                           milliseconds timeout = kWait);
+  // send() then readResponse().
+  ::testing::AssertionResult roundTrip(std::string_view request, Response* out,
+                                       milliseconds timeout = kWait, bool head_request = false);
+  // Reads until the peer closes (EOF or reset). `received`: every byte not yet consumed by a
+  // readResponse, including what arrived before the close.
+  ::testing::AssertionResult waitForClose(milliseconds timeout = kWait, std::string* received = nullptr);
+  // Succeeds if nothing arrives and the connection stays open for `period` (a negative check, so
+  // it always takes `period`).
+  ::testing::AssertionResult staysOpenAndSilent(milliseconds period);
+
+  // Unparsed bytes so far.
+  const std::string& buffered() const { return in_; }
+
+ protected:
+  enum class Io { kData, kEof, kTimeout, kError };
+  // Appends what is available to *in, waiting at most `timeout`. kEof on a clean close or reset.
+  virtual Io readSome(std::string* in, milliseconds timeout, std::string* error) = 0;
+  virtual Io writeAll(std::string_view data, milliseconds timeout, std::string* error) = 0;
+
+ private:
+  std::string in_;
+  bool eof_ = false;
+};
+
+// Request builders for the common cases; tests that exercise framing write raw bytes instead.
+// `extra_headers` are whole lines, each ending in "\r\n".
+std::string getRequest(std::string_view target, std::string_view host = "localhost",
+                       std::string_view extra_headers = "");
+std::string requestWithBody(std::string_view method, std::string_view target, std::string_view body,
+                            std::string_view host = "localhost", std::string_view extra_headers = "");
+// `body` encoded as chunks of varying sizes (1 byte up to `max_chunk`), for request bodies.
+std::string chunkedEncode(std::string_view body, size_t max_chunk = 70000);
+
+}  // namespace portcullis::integration

@@ -1,0 +1,317 @@
+#include "harness/fake_upstream.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+namespace portcullis::integration {
+namespace {
+
+// Bound on one response write: a proxy that stops reading for this long is stuck, and the
+// connection thread must not outlive the test.
+constexpr milliseconds kSendBound{30000};
+// poll() wakes at least this often to re-check the stop flag (the eventfd normally wakes it).
+constexpr int kPollSliceMs = 1000;
+
+std::string reasonFor(int status) {
+  switch (status) {
+    case 100: return "Continue";
+    case 200: return "OK";
+    case 201: return "Created";
+    case 204: return "No Content";
+    case 301: return "Moved Permanently";
+    case 304: return "Not Modified";
+    case 400: return "Bad Request";
+    case 404: return "Not Found";
+    case 500: return "Internal Server Error";
+    case 503: return "Service Unavailable";
+    default: return "Whatever";
+  }
+}
+
+bool wantsContinue(const Request& req) {
+  auto expect = req.headers.get("expect");
+  return expect && equalsIgnoreCase(*expect, "100-continue");
+}
+
+}  // namespace
+
+FakeUpstream::FakeUpstream(std::string name) : name_(std::move(name)) {
+  listen_fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  wake_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof addr;
+  if (listen_fd_ < 0 || wake_fd_ < 0 ||
+      bind(listen_fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
+      listen(listen_fd_, 128) != 0 ||
+      getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+    ADD_FAILURE() << "FakeUpstream " << name_ << ": cannot listen: " << std::strerror(errno);
+    return;
+  }
+  port_ = ntohs(addr.sin_port);
+  accept_thread_ = std::thread([this] { acceptLoop(); });
+}
+
+FakeUpstream::~FakeUpstream() {
+  stopping_ = true;
+  if (wake_fd_ >= 0) {
+    uint64_t one = 1;
+    [[maybe_unused]] ssize_t n = write(wake_fd_, &one, sizeof one);
+  }
+  if (accept_thread_.joinable()) accept_thread_.join();
+  std::vector<std::thread> threads;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    threads.swap(connection_threads_);
+  }
+  for (auto& t : threads) t.join();
+  if (listen_fd_ >= 0) close(listen_fd_);
+  if (wake_fd_ >= 0) close(wake_fd_);
+}
+
+void FakeUpstream::setResponder(Responder responder) {
+  std::lock_guard<std::mutex> lock(mu_);
+  responder_ = std::move(responder);
+}
+
+void FakeUpstream::setReply(const Reply& reply) {
+  setResponder([reply](const RecordedRequest&) { return reply; });
+}
+
+Reply FakeUpstream::defaultReply() const {
+  Reply r;
+  r.headers.emplace_back("X-Upstream-Name", name_);
+  return r;
+}
+
+size_t FakeUpstream::requestCount() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return requests_.size();
+}
+
+std::vector<RecordedRequest> FakeUpstream::requests() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return requests_;
+}
+
+std::vector<std::string> FakeUpstream::protocolErrors() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return protocol_errors_;
+}
+
+::testing::AssertionResult FakeUpstream::waitForRequests(size_t n, milliseconds timeout) const {
+  std::unique_lock<std::mutex> lock(mu_);
+  if (cv_.wait_for(lock, timeout, [&] { return requests_.size() >= n; })) {
+    return ::testing::AssertionSuccess();
+  }
+  return ::testing::AssertionFailure() << "upstream " << name_ << ": " << requests_.size()
+                                       << " requests after " << timeout.count() << " ms, wanted " << n;
+}
+
+::testing::AssertionResult FakeUpstream::waitForRequest(size_t index, RecordedRequest* out,
+                                                        milliseconds timeout) const {
+  auto ok = waitForRequests(index + 1, timeout);
+  if (!ok) return ok;
+  std::lock_guard<std::mutex> lock(mu_);
+  *out = requests_[index];
+  return ::testing::AssertionSuccess();
+}
+
+::testing::AssertionResult FakeUpstream::waitForConnections(size_t n, milliseconds timeout) const {
+  std::unique_lock<std::mutex> lock(mu_);
+  if (cv_.wait_for(lock, timeout, [&] { return accepted_.load() >= n; })) {
+    return ::testing::AssertionSuccess();
+  }
+  return ::testing::AssertionFailure() << "upstream " << name_ << ": " << accepted_.load()
+                                       << " connections after " << timeout.count() << " ms, wanted " << n;
+}
+
+::testing::AssertionResult FakeUpstream::waitForClosedConnections(size_t n, milliseconds timeout) const {
+  std::unique_lock<std::mutex> lock(mu_);
+  if (cv_.wait_for(lock, timeout, [&] { return closed_.load() >= n; })) {
+    return ::testing::AssertionSuccess();
+  }
+  return ::testing::AssertionFailure() << "upstream " << name_ << ": " << closed_.load()
+                                       << " connections closed after " << timeout.count()
+                                       << " ms, wanted " << n;
+}
+
+void FakeUpstream::record(RecordedRequest r) {
+  std::lock_guard<std::mutex> lock(mu_);
+  requests_.push_back(std::move(r));
+  cv_.notify_all();
+}
+
+void FakeUpstream::acceptLoop() {
+  // Bounded by the stop flag: the destructor sets it and wakes this poll.
+  while (!stopping_) {
+    pollfd fds[2] = {{listen_fd_, POLLIN, 0}, {wake_fd_, POLLIN, 0}};
+    if (poll(fds, 2, kPollSliceMs) <= 0) continue;
+    if (fds[1].revents) break;
+    int fd = accept4(listen_fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd < 0) continue;
+    std::lock_guard<std::mutex> lock(mu_);
+    int id = static_cast<int>(++accepted_);
+    connection_threads_.emplace_back([this, fd, id] { serveConnection(fd, id); });
+    cv_.notify_all();
+  }
+}
+
+bool FakeUpstream::sleepUnlessStopped(milliseconds d) {
+  if (d.count() <= 0) return !stopping_;
+  pollfd fd{wake_fd_, POLLIN, 0};
+  poll(&fd, 1, static_cast<int>(d.count()));
+  return !stopping_;
+}
+
+bool FakeUpstream::sendAll(int fd, std::string_view data) {
+  const auto deadline = Clock::now() + kSendBound;
+  while (!data.empty()) {
+    if (stopping_ || Clock::now() >= deadline) return false;
+    ssize_t n = send(fd, data.data(), data.size(), MSG_NOSIGNAL);
+    if (n > 0) {
+      data.remove_prefix(static_cast<size_t>(n));
+      continue;
+    }
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
+      pollfd fds[2] = {{fd, POLLOUT, 0}, {wake_fd_, POLLIN, 0}};
+      poll(fds, 2, kPollSliceMs);
+      continue;
+    }
+    return false;  // peer gone
+  }
+  return true;
+}
+
+bool FakeUpstream::sendReply(int fd, const Request& req, const Reply& reply) {
+  using Action = Reply::Action;
+  using BodyFraming = Reply::BodyFraming;
+  if (reply.action == Action::kCloseWithoutResponse) return false;
+  if (reply.action == Action::kNeverRespond) {
+    // Silent until the proxy gives up (closes) or the test ends. Requests that follow are read
+    // and dropped so the proxy's writes never block.
+    char tmp[4096];
+    while (!stopping_) {
+      pollfd fds[2] = {{fd, POLLIN, 0}, {wake_fd_, POLLIN, 0}};
+      if (poll(fds, 2, kPollSliceMs) <= 0) continue;
+      if (fds[1].revents) break;
+      ssize_t n = recv(fd, tmp, sizeof tmp, 0);
+      if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) break;
+    }
+    return false;
+  }
+  if (!sleepUnlessStopped(reply.delay)) return false;
+  if (reply.action == Action::kRaw) {
+    return sendAll(fd, reply.raw) && !reply.close_connection;
+  }
+
+  const bool no_body = req.method == "HEAD" || (reply.status >= 100 && reply.status < 200) ||
+                       reply.status == 204 || reply.status == 304;
+  bool has_length = false;
+  for (const auto& [n, v] : reply.headers) has_length |= equalsIgnoreCase(n, "content-length");
+
+  std::string head = "HTTP/1.1 " + std::to_string(reply.status) + " " +
+                     (reply.reason.empty() ? reasonFor(reply.status) : reply.reason) + "\r\n";
+  for (const auto& [n, v] : reply.headers) head += n + ": " + v + "\r\n";
+  std::string body;
+  switch (reply.framing) {
+    case BodyFraming::kContentLength:
+      if (!has_length && reply.status != 204 && reply.status >= 200) {
+        head += "Content-Length: " + std::to_string(reply.body.size()) + "\r\n";
+      }
+      if (!no_body) body = reply.body;
+      break;
+    case BodyFraming::kChunked:
+      head += "Transfer-Encoding: chunked\r\n";
+      if (!no_body) {
+        const size_t step = reply.chunk_size ? reply.chunk_size : 8192;
+        for (size_t pos = 0; pos < reply.body.size(); pos += step) {
+          size_t n = std::min(step, reply.body.size() - pos);
+          char size_line[32];
+          snprintf(size_line, sizeof size_line, "%zx\r\n", n);
+          body += size_line;
+          body.append(reply.body, pos, n);
+          body += "\r\n";
+        }
+        body += "0\r\n\r\n";
+      }
+      break;
+    case BodyFraming::kCloseDelimited:
+      if (!no_body) body = reply.body;
+      break;
+  }
+  const bool close_after = reply.close_connection || reply.framing == BodyFraming::kCloseDelimited;
+  if (close_after) head += "Connection: close\r\n";
+  head += "\r\n";
+
+  if (reply.action == Action::kCloseMidBody) {
+    sendAll(fd, head + body.substr(0, std::min(reply.close_after_body_bytes, body.size())));
+    return false;
+  }
+  if (!sendAll(fd, head + body)) return false;
+  return !close_after;
+}
+
+void FakeUpstream::serveConnection(int fd, int id) {
+  std::string buf;
+  bool sent_continue = false;
+  bool open = true;
+  std::vector<char> tmp(64 * 1024);
+  while (open && !stopping_) {
+    // Answer every complete request in the buffer (pipelined ones too), in order.
+    for (int guard = 0; guard < 10000 && open; ++guard) {
+      Request req;
+      ParseResult r = parseRequest(buf, &req);
+      if (r.status == ParseStatus::kError) {
+        std::lock_guard<std::mutex> lock(mu_);
+        protocol_errors_.push_back("connection " + std::to_string(id) + ": " + r.error);
+        open = false;
+        break;
+      }
+      if (r.status == ParseStatus::kIncomplete) {
+        // A real server (gunicorn, nginx) answers Expect: 100-continue before reading the body;
+        // a proxy that forwards Expect waits for this.
+        if (r.head_complete && !sent_continue && wantsContinue(req)) {
+          sent_continue = true;
+          if (!sendAll(fd, "HTTP/1.1 100 Continue\r\n\r\n")) open = false;
+        }
+        break;
+      }
+      buf.erase(0, r.consumed);
+      sent_continue = false;
+      RecordedRequest rec{std::move(req), id};
+      Responder responder;
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        responder = responder_;
+      }
+      Reply reply = responder ? responder(rec) : defaultReply();
+      record(rec);
+      open = sendReply(fd, rec.request, reply);
+    }
+    if (!open) break;
+    pollfd fds[2] = {{fd, POLLIN, 0}, {wake_fd_, POLLIN, 0}};
+    if (poll(fds, 2, kPollSliceMs) <= 0) continue;
+    if (fds[1].revents) break;
+    ssize_t n = recv(fd, tmp.data(), tmp.size(), 0);
+    if (n > 0) {
+      buf.append(tmp.data(), static_cast<size_t>(n));
+    } else if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
+      break;
+    }
+  }
+  close(fd);
+  std::lock_guard<std::mutex> lock(mu_);
+  ++closed_;
+  cv_.notify_all();
+}
+
+}  // namespace portcullis::integration

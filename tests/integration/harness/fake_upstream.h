@@ -1,0 +1,121 @@
+#pragma once
+// A scripted HTTP/1.1 upstream on 127.0.0.1:<ephemeral> (after Envoy's FakeUpstream and VTest's
+// `server s1 { rxreq; txresp }`). It accepts any number of connections, one thread each, parses
+// requests with the harness's own parser (not src/http), records every request, and answers from
+// a script. Some scripts misbehave on purpose: stall, close mid-body, close without answering.
+//
+// Every wait has a deadline and returns ::testing::AssertionResult, so a test reads
+//   ASSERT_TRUE(upstream.waitForRequests(1));
+// and a hang fails with a message instead of the suite timeout.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "harness/http_message.h"
+#include "harness/test_util.h"
+
+namespace portcullis::integration {
+
+struct RecordedRequest {
+  Request request;
+  int connection_id = 0;  // 1-based, in accept order
+};
+
+// What the upstream does with one request.
+struct Reply {
+  enum class Action {
+    kRespond,               // send the response below
+    kCloseWithoutResponse,  // close the connection without a byte
+    kCloseMidBody,          // send the head and `close_after_body_bytes` of the body, then close
+    kNeverRespond,          // keep the connection open and silent until the peer or test ends
+    kRaw,                   // send `raw` verbatim (garbage, hand-made framing), then go on
+  };
+  enum class BodyFraming { kContentLength, kChunked, kCloseDelimited };
+
+  Action action = Action::kRespond;
+  int status = 200;
+  std::string reason;  // empty: a standard phrase for `status`
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string body = "ok";
+  // kContentLength adds Content-Length (unless `headers` has one); kChunked sends `chunk_size`
+  // chunks; kCloseDelimited sends no length and closes after the body.
+  BodyFraming framing = BodyFraming::kContentLength;
+  size_t chunk_size = 8192;
+  milliseconds delay{0};  // before the first response byte
+  size_t close_after_body_bytes = 0;
+  std::string raw;
+  bool close_connection = false;  // send "Connection: close" and close after the response
+};
+
+// Runs on the connection's thread for each complete request.
+using Responder = std::function<Reply(const RecordedRequest&)>;
+
+class FakeUpstream {
+ public:
+  // Binds 127.0.0.1:0 and starts accepting. `name` goes into an "X-Upstream-Name" response header
+  // of the default reply, so a client can tell which upstream answered.
+  explicit FakeUpstream(std::string name = "upstream");
+  ~FakeUpstream();  // stops accepting, closes every connection, joins every thread
+  FakeUpstream(const FakeUpstream&) = delete;
+  FakeUpstream& operator=(const FakeUpstream&) = delete;
+
+  uint16_t port() const { return port_; }
+  std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
+  const std::string& name() const { return name_; }
+
+  void setResponder(Responder responder);
+  void setReply(const Reply& reply);  // the same reply to every request
+
+  size_t acceptedConnections() const { return accepted_.load(); }
+  size_t requestCount() const;
+  std::vector<RecordedRequest> requests() const;
+  // Bytes that did not parse as a request (a proxy bug), one message per connection.
+  std::vector<std::string> protocolErrors() const;
+
+  ::testing::AssertionResult waitForRequests(size_t n, milliseconds timeout = kWait) const;
+  // Waits for request `index` (0-based) and copies it out.
+  ::testing::AssertionResult waitForRequest(size_t index, RecordedRequest* out,
+                                            milliseconds timeout = kWait) const;
+  ::testing::AssertionResult waitForConnections(size_t n, milliseconds timeout = kWait) const;
+  // Waits until `n` connections have been closed (by either side).
+  ::testing::AssertionResult waitForClosedConnections(size_t n, milliseconds timeout = kWait) const;
+
+  // Default reply: 200, body "ok", X-Upstream-Name.
+  Reply defaultReply() const;
+
+ private:
+  void acceptLoop();
+  void serveConnection(int fd, int id);
+  // false if the connection must close. Sends `reply` for `req`.
+  bool sendReply(int fd, const Request& req, const Reply& reply);
+  bool sendAll(int fd, std::string_view data);
+  bool sleepUnlessStopped(milliseconds d);
+  void record(RecordedRequest r);
+
+  const std::string name_;
+  int listen_fd_ = -1;
+  int wake_fd_ = -1;  // eventfd; readable once stopping, so every poll() wakes at once
+  uint16_t port_ = 0;
+  std::atomic<bool> stopping_{false};
+  std::atomic<size_t> accepted_{0};
+  std::atomic<size_t> closed_{0};
+
+  mutable std::mutex mu_;
+  mutable std::condition_variable cv_;
+  Responder responder_;
+  std::vector<RecordedRequest> requests_;
+  std::vector<std::string> protocol_errors_;
+  std::vector<std::thread> connection_threads_;
+  std::vector<int> connection_fds_;
+  std::thread accept_thread_;
+};
+
+}  // namespace portcullis::integration

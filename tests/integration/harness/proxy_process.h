@@ -1,0 +1,94 @@
+#pragma once
+// The real portcullis binary ($PORTCULLIS_BIN) as a child process on loopback.
+//
+// start() writes the YAML into a fresh temp dir, runs `portcullis -c <yaml> --ready-file <file>`
+// and waits (with a deadline) for the ready file, which lists "<name> <host>:<port>" per
+// listener; listeners use 127.0.0.1:0, so the ports come from that file. stop() sends SIGTERM
+// and SIGKILLs after a deadline; the destructor does the same. stderr goes to a file and is
+// printed when the current test has failed.
+#include <gtest/gtest.h>
+#include <sys/types.h>
+
+#include <map>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "harness/test_util.h"
+
+namespace portcullis::integration {
+
+// A config, written out as YAML by toYaml(). Defaults: 2 workers, an "https" TLS listener with
+// the dev certificate and an "http" listener redirecting to port 8443.
+struct ProxyConfig {
+  struct Upstream {
+    std::string name;
+    std::vector<std::string> servers;  // "127.0.0.1:PORT"
+    std::string max_idle = "32";
+    std::string idle_timeout = "1500ms";
+  };
+  struct Route {
+    std::string host;  // empty: any host
+    std::string path = "/";
+    std::string upstream;
+  };
+
+  unsigned workers = 2;
+  bool https_listener = true;
+  std::optional<uint16_t> redirect_port = 8443;  // nullopt: no "http" listener
+  std::vector<Upstream> upstreams;
+  std::vector<Route> routes;
+  // e.g. {"client_header", "1s"}. shutdown_grace is short so a test's teardown (SIGTERM) is
+  // never held up by a connection the test left open.
+  std::vector<std::pair<std::string, std::string>> timeouts = {{"shutdown_grace", "2s"}};
+  std::vector<std::pair<std::string, std::string>> limits;    // e.g. {"body", "1m"}
+  std::string certificate;  // empty: devCert()
+  std::string key;
+
+  // One upstream `name` with `servers` and a catch-all route to it.
+  static ProxyConfig singleUpstream(std::vector<std::string> servers, std::string name = "app");
+
+  std::string toYaml() const;
+};
+
+class ProxyProcess {
+ public:
+  ProxyProcess();
+  // Stops the proxy if running (SIGTERM, then SIGKILL); prints its stderr if the test failed.
+  ~ProxyProcess();
+  ProxyProcess(const ProxyProcess&) = delete;
+  ProxyProcess& operator=(const ProxyProcess&) = delete;
+
+  ::testing::AssertionResult start(const ProxyConfig& config, milliseconds timeout = milliseconds(10000));
+  ::testing::AssertionResult startYaml(const std::string& yaml, milliseconds timeout = milliseconds(10000));
+
+  // Port of listener `name` from the ready file; 0 if there is none.
+  uint16_t port(const std::string& name) const;
+  uint16_t httpsPort() const { return port("https"); }
+  uint16_t httpPort() const { return port("http"); }
+
+  // SIGTERM; waits up to `timeout` for exit; SIGKILL if still running. Succeeds if the proxy
+  // exited with status 0 on SIGTERM.
+  ::testing::AssertionResult stop(milliseconds timeout = milliseconds(5000));
+  bool running();
+
+  std::string stderrText() const;
+  const std::string& dir() const { return dir_.path(); }
+  const std::string& configPath() const { return config_path_; }
+
+ private:
+  // Parses the ready file into ports_; false while it is absent or incomplete.
+  bool readReadyFile();
+
+  TempDir dir_;
+  std::string config_path_;
+  std::string ready_path_;
+  std::string stderr_path_;
+  pid_t pid_ = -1;
+  std::optional<int> exit_status_;  // waitpid status once reaped
+  std::map<std::string, uint16_t> ports_;
+  size_t expected_listeners_ = 0;
+};
+
+}  // namespace portcullis::integration
