@@ -32,7 +32,7 @@ scripts/gen-dev-cert.sh certs
 # --- Can we bind the configured ports? -------------------------------------------------------
 listen_ports=()
 while IFS= read -r line; do
-  if [[ "$line" =~ ^[[:space:]]*(-[[:space:]]*)?listen:[[:space:]]*[\"\']?[^[:space:]\"\'#]*:([0-9]+) ]]; then
+  if [[ "$line" =~ ^[[:space:]]*(-[[:space:]]*)?address:[[:space:]]*[\"\']?[^[:space:]\"\'#]*:([0-9]+) ]]; then
     listen_ports+=("$((10#${BASH_REMATCH[2]}))")
   fi
 done < "$config"
@@ -60,8 +60,9 @@ run-dev: so binding it needs root or CAP_NET_BIND_SERVICE. Any one of these work
   1. run as root:                  sudo scripts/run-dev.sh
   2. let the binary bind low ports (repeat after each rebuild that relinks it):
                                    sudo setcap cap_net_bind_service=+ep build/portcullis
-  3. use high ports: cp conf/portcullis.yaml conf/portcullis-local.yaml, change the listen
-     ports 80 -> 8080 and 443 -> 8443, then: scripts/run-dev.sh conf/portcullis-local.yaml
+  3. use high ports: cp conf/portcullis.yaml conf/portcullis-local.yaml, change the listener
+     addresses' ports 80 -> 8080 and 443 -> 8443, set redirect_to_https: {port: 8443}, then:
+                                   scripts/run-dev.sh conf/portcullis-local.yaml
 HINT
 }
 

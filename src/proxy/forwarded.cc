@@ -93,6 +93,23 @@ void appendUpstreamRequestHead(base::Buffer& out, const http::RequestHead& req,
   http::appendEndOfHead(out);
 }
 
+bool onlyChunkedTransferCoding(const http::ResponseHead& resp) {
+  for (const auto& h : resp.headers) {
+    if (!iequals(h.name, "transfer-encoding")) continue;
+    std::string_view v = h.value;
+    while (!v.empty()) {
+      size_t comma = v.find(',');
+      std::string_view item = v.substr(0, comma);
+      while (!item.empty() && (item.front() == ' ' || item.front() == '\t')) item.remove_prefix(1);
+      while (!item.empty() && (item.back() == ' ' || item.back() == '\t')) item.remove_suffix(1);
+      if (!item.empty() && !iequals(item, "chunked")) return false;
+      if (comma == std::string_view::npos) break;
+      v.remove_prefix(comma + 1);
+    }
+  }
+  return true;
+}
+
 DownstreamFraming chooseDownstreamFraming(const http::ResponseHead& resp, int client_version_minor) {
   switch (resp.framing) {
     case http::Framing::None: return DownstreamFraming::None;

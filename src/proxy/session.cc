@@ -380,6 +380,10 @@ void Session::onUpstreamData() {
       resp_.clear();
       continue;
     }
+    if (!onlyChunkedTransferCoding(resp_)) {
+      onUpstreamFailed(ErrorKind::UpstreamProtocol, "unsupported transfer coding in response");
+      return;
+    }
     onResponseHead();
     if (dead_) return;
   }
@@ -497,6 +501,7 @@ void Session::finishExchange() {
   req_state_ = ReqState::Idle;
   resp_state_ = RespState::None;
   response_started_ = false;
+  served_ = true;
   req_parser_.reset();
   req_.clear();
   if (down_->readingPaused()) down_->resumeReading();
@@ -554,7 +559,11 @@ void Session::armDownstreamTimer() {
   const auto& t = rt_->config->timeouts;
   switch (req_state_) {
     case ReqState::Idle:
-      down_->setTimeout(static_cast<uint64_t>(t.client_idle.count()));
+      // A new connection gets client_header for its first request (and its TLS handshake,
+      // which produces no request bytes): a client that connects and never speaks costs at
+      // most that long, as with nginx. Only a connection that has served a request earns the
+      // longer keep-alive wait.
+      down_->setTimeout(static_cast<uint64_t>((served_ ? t.client_idle : t.client_header).count()));
       return;
     case ReqState::Head:
       down_->setTimeout(static_cast<uint64_t>(t.client_header.count()));

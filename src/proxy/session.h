@@ -124,6 +124,7 @@ class Session final : public net::ConnectionHandler, public net::Deletable {
   bool close_after_ = false;
   bool in_process_ = false;
   bool dead_ = false;
+  bool served_ = false;  // at least one response completed on this connection
 };
 
 }  // namespace portcullis::proxy
