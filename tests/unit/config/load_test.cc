@@ -74,7 +74,7 @@ TEST(ConfigLoad, OmittedSectionsKeepTheModelDefaults) {
   EXPECT_EQ(c.timeouts.client_header, Timeouts{}.client_header);
   EXPECT_EQ(c.timeouts.upstream_response, Timeouts{}.upstream_response);
   EXPECT_EQ(c.limits.body, Limits{}.body);
-  EXPECT_EQ(c.upstreams[0].max_idle, 32u);
+  EXPECT_EQ(c.upstreams[0].max_idle, 64u);
   EXPECT_EQ(c.upstreams[0].idle_timeout, milliseconds(1500));
 }
 

@@ -1,0 +1,75 @@
+// Redirect specs: what the plain-HTTP listener answers (redirect.h).
+#include "proxy/redirect.h"
+
+#include <gtest/gtest.h>
+
+namespace portcullis::proxy {
+namespace {
+
+using http::Method;
+
+TEST(Redirect, GetAndHeadGet301) {
+  EXPECT_EQ(redirectStatus(Method::Get), 301);
+  EXPECT_EQ(redirectStatus(Method::Head), 301);
+}
+
+TEST(Redirect, MethodsWithBodiesOrSideEffectsGet308) {
+  // 308 keeps the method and body (RFC 9110 §15.4.9); a 301 would let clients turn them into GET.
+  for (Method m : {Method::Post, Method::Put, Method::Delete, Method::Patch, Method::Options}) {
+    EXPECT_EQ(redirectStatus(m), 308) << "method " << static_cast<int>(m);
+  }
+}
+
+TEST(Redirect, PlainHttpGoesToHttpsWithPathAndQuery) {
+  EXPECT_EQ(buildHttpsLocation("example.com", 443, "/a/b", "x=1&y=2", true),
+            "https://example.com/a/b?x=1&y=2");
+}
+
+TEST(Redirect, NoQueryMeansNoQuestionMark) {
+  EXPECT_EQ(buildHttpsLocation("example.com", 443, "/a", "", false), "https://example.com/a");
+}
+
+TEST(Redirect, EmptyQueryIsKept) {
+  // "/a?" and "/a" are different URIs (RFC 3986 §6.2.3 leaves them distinct for http).
+  EXPECT_EQ(buildHttpsLocation("example.com", 443, "/a", "", true), "https://example.com/a?");
+}
+
+TEST(Redirect, HostsOwnPortIsDropped) {
+  EXPECT_EQ(buildHttpsLocation("example.com:8080", 443, "/", "", false), "https://example.com/");
+}
+
+TEST(Redirect, DefaultHttpsPortIsOmitted) {
+  EXPECT_EQ(buildHttpsLocation("example.com:80", 443, "/x", "", false), "https://example.com/x");
+}
+
+TEST(Redirect, NonDefaultHttpsPortIsIncluded) {
+  EXPECT_EQ(buildHttpsLocation("example.com:8080", 8443, "/x", "q", true),
+            "https://example.com:8443/x?q");
+}
+
+TEST(Redirect, Ipv6LiteralKeepsItsBrackets) {
+  EXPECT_EQ(buildHttpsLocation("[::1]:8080", 8443, "/x", "", false), "https://[::1]:8443/x");
+}
+
+TEST(Redirect, Ipv6LiteralWithoutPort) {
+  EXPECT_EQ(buildHttpsLocation("[2001:db8::1]", 443, "/", "", false), "https://[2001:db8::1]/");
+}
+
+TEST(Redirect, EmptyPathBecomesSlash) {
+  EXPECT_EQ(buildHttpsLocation("example.com", 443, "", "", false), "https://example.com/");
+}
+
+TEST(Redirect, AcmeChallengePathIsRecognised) {
+  EXPECT_TRUE(isAcmeChallenge("/.well-known/acme-challenge/abc123"));
+  EXPECT_TRUE(isAcmeChallenge("/.well-known/acme-challenge/"));
+}
+
+TEST(Redirect, OtherPathsAreNotAcmeChallenges) {
+  EXPECT_FALSE(isAcmeChallenge("/.well-known/acme-challenge"));  // no trailing slash
+  EXPECT_FALSE(isAcmeChallenge("/.well-known/security.txt"));
+  EXPECT_FALSE(isAcmeChallenge("/x/.well-known/acme-challenge/abc"));
+  EXPECT_FALSE(isAcmeChallenge("/"));
+}
+
+}  // namespace
+}  // namespace portcullis::proxy
