@@ -232,29 +232,33 @@ void Connection::flush() {
 }
 
 void Connection::startWrite() {
-  if (writing_ || connecting_ || wire_.empty() || handles_closing_) return;
-  uv_buf_t b = uv_buf_init(wire_.data(), static_cast<unsigned>(wire_.size()));
-  // Most writes fit in the socket buffer: write synchronously and queue nothing.
-  int n = uv_try_write(asStream(tcp_.get()), &b, 1);
-  if (n > 0) {
-    wire_.consume(static_cast<size_t>(n));
-  } else if (n < 0 && n != UV_EAGAIN) {
-    abort(CloseReason::PeerReset);
-    return;
-  }
+  if (writing_ || connecting_ || handles_closing_) return;
   if (!wire_.empty()) {
-    // Ping-pong: the bytes move to inflight_, which uv_write reads until onWrite; new output
-    // accumulates in wire_ (whose old storage is reused) meanwhile.
-    inflight_.swap(wire_);
-    b = uv_buf_init(inflight_.data(), static_cast<unsigned>(inflight_.size()));
-    write_req_->data = this;
-    writing_ = true;
-    if (uv_write(write_req_.get(), asStream(tcp_.get()), &b, 1, &Connection::onWrite) != 0) {
-      writing_ = false;
+    uv_buf_t b = uv_buf_init(wire_.data(), static_cast<unsigned>(wire_.size()));
+    // Most writes fit in the socket buffer: write synchronously and queue nothing.
+    int n = uv_try_write(asStream(tcp_.get()), &b, 1);
+    if (n > 0) {
+      wire_.consume(static_cast<size_t>(n));
+    } else if (n < 0 && n != UV_EAGAIN) {
       abort(CloseReason::PeerReset);
+      return;
     }
-    return;
+    if (!wire_.empty()) {
+      // Ping-pong: the bytes move to inflight_, which uv_write reads until onWrite; new output
+      // accumulates in wire_ (whose old storage is reused) meanwhile.
+      inflight_.swap(wire_);
+      b = uv_buf_init(inflight_.data(), static_cast<unsigned>(inflight_.size()));
+      write_req_->data = this;
+      writing_ = true;
+      if (uv_write(write_req_.get(), asStream(tcp_.get()), &b, 1, &Connection::onWrite) != 0) {
+        writing_ = false;
+        abort(CloseReason::PeerReset);
+      }
+      return;
+    }
   }
+  // Everything handed to the kernel: this is where drain and close-after-flush progress,
+  // whether the last bytes went synchronously or through uv_write.
   onWriteDone(0);
 }
 
@@ -310,20 +314,23 @@ void Connection::fireTimeout() {
   handler_->onTimeout(*this);
 }
 
-void Connection::close() {
+void Connection::close(bool with_linger) {
   if (closing_) return;
   closing_ = true;
   close_after_flush_ = true;
+  // Bytes we never read, here or still in the kernel, would turn our close into an RST.
+  linger_on_close_ = with_linger || !input_.empty() || paused_;
   notifyClose(CloseReason::Local);
   if (connecting_) {
     closeHandles();
     return;
   }
   if (tls_) {
+    // Encrypt what the handler wrote but did not flush before close_notify: after shutdown()
+    // the engine refuses application data.
+    if (!staging_.empty()) (void)tls_->writePlaintext(staging_.view());
+    staging_.clear();
     tls_->shutdown();
-    if (!staging_.empty()) {
-      if (tls_->writePlaintext(staging_.view())) staging_.clear();
-    }
     tls_->drainCiphertext(wire_);
   }
   setTimeout(kCloseFlushMs);
@@ -333,7 +340,7 @@ void Connection::close() {
 
 void Connection::linger() {
   lingering_ = true;
-  if (eof_) {
+  if (eof_ || !linger_on_close_) {
     closeHandles();
     return;
   }

@@ -92,10 +92,12 @@ class Connection {
   void setTimeout(uint64_t ms);
   void clearTimeout();
 
-  // Graceful: flushes output, sends TLS close_notify, half-closes, then discards input for a
-  // short while before closing (lingering close, as nginx: closing a socket with unread input
-  // sends RST, which can destroy a response the client has not read yet, e.g. a 413).
-  void close();
+  // Graceful: flushes output, sends TLS close_notify, then closes. With `linger`, it half-closes
+  // and discards input for a short while first (lingering close, as nginx): closing a socket
+  // with unread input sends RST, which can destroy a response the client has not read yet
+  // (a 413 while the client is still sending its body). Without unread input there is nothing
+  // to protect, and lingering would only hold the socket (and a draining worker) open.
+  void close(bool with_linger = false);
   // Immediate close; pending output is dropped.
   void abort(CloseReason why = CloseReason::Local);
   bool closing() const { return closing_; }
@@ -158,6 +160,7 @@ class Connection {
   bool connecting_ = false;
   bool close_after_flush_ = false;
   bool lingering_ = false;
+  bool linger_on_close_ = false;
   bool was_above_high_ = false;
   bool eof_ = false;
 };

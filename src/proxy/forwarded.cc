@@ -84,6 +84,9 @@ void appendUpstreamRequestHead(base::Buffer& out, const http::RequestHead& req,
   appendForwardedFor(out, info.client_ip);
   out.append(info.https ? ";proto=https" : ";proto=http");
   out.append("\r\n");
+  // RFC 9110 §7.6.3: a gateway must add Via to requests it forwards; the client's own Via
+  // lines (if any) were forwarded above, and this one is appended after them.
+  out.append(req.version_minor == 0 ? "Via: 1.0 portcullis\r\n" : "Via: 1.1 portcullis\r\n");
 
   if (req.framing == http::Framing::ContentLength) {
     http::appendHeader(out, "Content-Length", req.content_length);

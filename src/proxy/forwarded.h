@@ -14,6 +14,7 @@
 //   "Script_Name" or "X_Forwarded_Proto" could impersonate a trusted variable (gunicorn once read
 //   SCRIPT_NAME from a header).
 // - Expect is consumed by the proxy, which answers 100-continue itself.
+// - Via: "1.1 portcullis" is added (RFC 9110 §7.6.3).
 // - Host passes unchanged (Django's CSRF origin check compares Origin with scheme + Host).
 #include <cstdint>
 #include <string_view>

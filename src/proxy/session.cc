@@ -1,6 +1,7 @@
 #include "proxy/session.h"
 
 #include "base/log.h"
+#include "http/date.h"
 #include "http/serializer.h"
 #include "http/uri.h"
 #include "proxy/redirect.h"
@@ -95,7 +96,7 @@ void Session::onTimeout(net::Connection&) {
         close_after_ = true;
         if (up_) releaseUpstream(false);
         sendLocalReply(408);
-        if (!dead_) down_->close();
+        if (!dead_) down_->close(true);
         return;
       }
       down_->abort(net::CloseReason::Timeout);
@@ -209,7 +210,7 @@ void Session::onRequestHead() {
                                               req_.has_query);
     down_->input().consume(req_.head_bytes);
     // The body of a redirected request is not read; the connection cannot continue after it.
-    if (req_state_ == ReqState::Body) close_after_ = true;
+    if (req_state_ == ReqState::Body) close_after_ = linger_ = true;
     req_state_ = ReqState::Done;
     sendLocalReply(redirectStatus(method_), location);
     if (!dead_) finishExchange();
@@ -450,7 +451,7 @@ void Session::onResponseComplete() {
   releaseUpstream(reusable);
   // A response that came before the whole request body (an early 4xx): the rest of the body is
   // unread, so the next request cannot be found; finish with this one.
-  if (req_state_ != ReqState::Done) close_after_ = true;
+  if (req_state_ != ReqState::Done) close_after_ = linger_ = true;
   down_->flush();
   if (dead_) return;
   finishExchange();
@@ -495,7 +496,7 @@ void Session::releaseUpstream(bool reusable) {
 void Session::finishExchange() {
   if (close_after_ || !req_keep_alive_ || worker_.draining() ||
       (response_started_ && down_framing_ == DownstreamFraming::UntilClose)) {
-    down_->close();
+    down_->close(linger_);
     return;
   }
   req_state_ = ReqState::Idle;
@@ -523,6 +524,7 @@ void Session::sendLocalReply(int status, std::string_view location) {
   if (status == 404 || status == 421 || status == 405) close = close_after_ || !req_keep_alive_ || worker_.draining();
   if (close) close_after_ = true;
   http::appendStatusLine(out, status);
+  http::appendHeader(out, "Date", http::httpDateNow());
   http::appendHeader(out, "Content-Type", "text/plain; charset=utf-8");
   if (!location.empty()) http::appendHeader(out, "Location", location);
   std::string_view reason = http::reasonPhrase(status);
@@ -544,8 +546,9 @@ void Session::sendLocalReply(int status, std::string_view location) {
 
 void Session::fail(ErrorKind kind) {
   if (up_) releaseUpstream(false);
-  // The request body (if any) was not read to its end: the connection must close after.
-  if (req_state_ == ReqState::Body || req_state_ == ReqState::Head) close_after_ = true;
+  // The request body (if any) was not read to its end: the connection must close after, and
+  // linger so the client's unread bytes do not turn the close into an RST that eats the answer.
+  if (req_state_ == ReqState::Body || req_state_ == ReqState::Head) close_after_ = linger_ = true;
   if (req_state_ == ReqState::Head) method_ = http::Method::Get;  // head unparsed: full answer
   req_state_ = ReqState::Done;
   resp_state_ = RespState::Done;

@@ -122,6 +122,7 @@ class Session final : public net::ConnectionHandler, public net::Deletable {
   bool response_started_ = false;
   bool up_paused_ = false;  // upstream reading paused because the client reads slowly
   bool close_after_ = false;
+  bool linger_ = false;  // close with lingering: the client may still be sending (unread body)
   bool in_process_ = false;
   bool dead_ = false;
   bool served_ = false;  // at least one response completed on this connection

@@ -1,5 +1,10 @@
 #include "server/runtime_builder.h"
 
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
 #include "net/socket.h"
 
 namespace portcullis::server {
@@ -18,6 +23,17 @@ base::Result<BuiltRuntime> buildRuntime(std::shared_ptr<const config::Config> cf
     if (!l.tls) {
       out.tls.push_back(nullptr);
       continue;
+    }
+    // Name the exact YAML key that points at an unreadable file before asking BoringSSL, whose
+    // error could not tell the certificate from the key.
+    const std::string where = "listeners[" + std::to_string(i) + "].tls.";
+    if (::access(l.tls->certificate.c_str(), R_OK) != 0) {
+      return base::makeError(config::toString(l.tls->certificate_mark) + ": " + where + "certificate: cannot read " +
+                             l.tls->certificate + ": " + std::strerror(errno));
+    }
+    if (::access(l.tls->key.c_str(), R_OK) != 0) {
+      return base::makeError(config::toString(l.tls->key_mark) + ": " + where + "key: cannot read " + l.tls->key +
+                             ": " + std::strerror(errno));
     }
     auto ctx = tls::Context::forServer({l.tls->certificate, l.tls->key});
     if (!ctx) {

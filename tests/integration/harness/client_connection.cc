@@ -28,10 +28,52 @@ milliseconds remaining(Clock::time_point deadline) {
 
 ::testing::AssertionResult ClientConnection::send(std::string_view bytes, milliseconds timeout) {
   std::string error;
-  Io r = writeAll(bytes, timeout, &error);
+  size_t written = 0;
+  Io r = writeAll(bytes, timeout, &error, &written);
   if (r == Io::kData) return ::testing::AssertionSuccess();
   return ::testing::AssertionFailure() << "send of " << bytes.size() << " bytes failed: "
                                        << (r == Io::kTimeout ? "timed out" : error);
+}
+
+::testing::AssertionResult ClientConnection::sendSome(std::string_view bytes, milliseconds timeout, size_t* sent) {
+  std::string error;
+  *sent = 0;
+  Io r = writeAll(bytes, timeout, &error, sent);
+  if (r == Io::kData || r == Io::kTimeout) return ::testing::AssertionSuccess();
+  return ::testing::AssertionFailure() << "send failed after " << *sent << " of " << bytes.size()
+                                       << " bytes: " << error;
+}
+
+::testing::AssertionResult ClientConnection::readResponseHead(Response* out, milliseconds timeout) {
+  const auto deadline = Clock::now() + timeout;
+  // Each pass either parses, reads more, or ends on EOF/timeout; the cap is a second guard.
+  for (int pass = 0; pass < 1000000; ++pass) {
+    Response r;
+    ParseResult p = parseResponse(in_, eof_, /*head_request=*/false, &r);
+    if (p.status == ParseStatus::kError) {
+      return ::testing::AssertionFailure() << "malformed response: " << p.error << "\nbytes:\n"
+                                           << preview(in_);
+    }
+    if (p.head_complete || p.status == ParseStatus::kComplete) {
+      r.body.clear();  // a complete response's body is not what this call is for
+      *out = std::move(r);
+      return ::testing::AssertionSuccess();
+    }
+    if (eof_) {
+      return ::testing::AssertionFailure() << "connection closed after " << in_.size()
+                                           << " bytes, before a response head:\n" << preview(in_);
+    }
+    if (Clock::now() >= deadline) break;
+    std::string error;
+    Io io = readSome(&in_, remaining(deadline), &error);
+    if (io == Io::kEof) eof_ = true;
+    if (io == Io::kError) {
+      return ::testing::AssertionFailure() << "read failed: " << error << " after " << in_.size()
+                                           << " bytes:\n" << preview(in_);
+    }
+  }
+  return ::testing::AssertionFailure() << "no response head within " << timeout.count() << " ms; have "
+                                       << in_.size() << " bytes:\n" << preview(in_);
 }
 
 ::testing::AssertionResult ClientConnection::readResponse(Response* out, milliseconds timeout,

@@ -26,6 +26,15 @@ class ClientConnection {
   // Reads `n` responses in order (pipelining).
   ::testing::AssertionResult readResponses(size_t n, std::vector<Response>* out,
                                            milliseconds timeout = kWait);
+  // Reads until the head of the next response is complete and fills its start line and
+  // headers; the body is left unread (and later readResponse() returns the whole response). For
+  // a test that wants to stop reading mid-body.
+  ::testing::AssertionResult readResponseHead(Response* out, milliseconds timeout = kWait);
+  // Writes `bytes` until all are taken or `timeout` passes; *sent: how many were taken (TLS:
+  // whole SSL_write pieces, at most 1 MiB each). A timeout is not a failure here: it is how a test
+  // sees backpressure. Fails only if the write fails. To go on after a timeout, call again with
+  // bytes.substr(*sent) (TLS needs the same bytes offered again).
+  ::testing::AssertionResult sendSome(std::string_view bytes, milliseconds timeout, size_t* sent);
   // send() then readResponse().
   ::testing::AssertionResult roundTrip(std::string_view request, Response* out,
                                        milliseconds timeout = kWait, bool head_request = false);
@@ -43,7 +52,8 @@ class ClientConnection {
   enum class Io { kData, kEof, kTimeout, kError };
   // Appends what is available to *in, waiting at most `timeout`. kEof on a clean close or reset.
   virtual Io readSome(std::string* in, milliseconds timeout, std::string* error) = 0;
-  virtual Io writeAll(std::string_view data, milliseconds timeout, std::string* error) = 0;
+  // Writes all of `data` within `timeout`; *written: bytes taken, also on kTimeout.
+  virtual Io writeAll(std::string_view data, milliseconds timeout, std::string* error, size_t* written) = 0;
 
  private:
   std::string in_;

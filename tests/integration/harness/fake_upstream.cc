@@ -7,8 +7,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <optional>
 
 namespace portcullis::integration {
 namespace {
@@ -61,7 +63,12 @@ FakeUpstream::FakeUpstream(std::string name) : name_(std::move(name)) {
 }
 
 FakeUpstream::~FakeUpstream() {
-  stopping_ = true;
+  {
+    // Under the lock, so a connection thread in waitWhileHeld() cannot miss the wake-up.
+    std::lock_guard<std::mutex> lock(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
   if (wake_fd_ >= 0) {
     uint64_t one = 1;
     [[maybe_unused]] ssize_t n = write(wake_fd_, &one, sizeof one);
@@ -144,6 +151,39 @@ std::vector<std::string> FakeUpstream::protocolErrors() const {
                                        << " ms, wanted " << n;
 }
 
+void FakeUpstream::holdRequestBodies() {
+  std::lock_guard<std::mutex> lock(mu_);
+  hold_bodies_ = true;
+}
+
+void FakeUpstream::releaseRequestBodies() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    hold_bodies_ = false;
+  }
+  cv_.notify_all();
+}
+
+::testing::AssertionResult FakeUpstream::waitForHeldRequests(size_t n, milliseconds timeout) const {
+  std::unique_lock<std::mutex> lock(mu_);
+  if (cv_.wait_for(lock, timeout, [&] { return held_.load() >= n; })) {
+    return ::testing::AssertionSuccess();
+  }
+  return ::testing::AssertionFailure() << "upstream " << name_ << ": " << held_.load()
+                                       << " request bodies held after " << timeout.count()
+                                       << " ms, wanted " << n;
+}
+
+bool FakeUpstream::waitWhileHeld() {
+  std::unique_lock<std::mutex> lock(mu_);
+  if (!hold_bodies_ || stopping_) return false;
+  ++held_;
+  cv_.notify_all();
+  // Bounded by the test: releaseRequestBodies() or the destructor (stopping_) ends it.
+  cv_.wait(lock, [&] { return !hold_bodies_ || stopping_.load(); });
+  return true;
+}
+
 void FakeUpstream::record(RecordedRequest r) {
   std::lock_guard<std::mutex> lock(mu_);
   requests_.push_back(std::move(r));
@@ -172,13 +212,18 @@ bool FakeUpstream::sleepUnlessStopped(milliseconds d) {
   return !stopping_;
 }
 
-bool FakeUpstream::sendAll(int fd, std::string_view data) {
+bool FakeUpstream::sendAll(int fd, std::string_view data, size_t head_bytes) {
   const auto deadline = Clock::now() + kSendBound;
+  size_t offset = 0;  // into the original data, to tell head bytes from body bytes
   while (!data.empty()) {
     if (stopping_ || Clock::now() >= deadline) return false;
     ssize_t n = send(fd, data.data(), data.size(), MSG_NOSIGNAL);
     if (n > 0) {
-      data.remove_prefix(static_cast<size_t>(n));
+      size_t sent = static_cast<size_t>(n);
+      size_t end = offset + sent;
+      if (end > head_bytes) body_bytes_sent_ += end - std::max(offset, head_bytes);
+      offset = end;
+      data.remove_prefix(sent);
       continue;
     }
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
@@ -253,21 +298,30 @@ bool FakeUpstream::sendReply(int fd, const Request& req, const Reply& reply) {
   head += "\r\n";
 
   if (reply.action == Action::kCloseMidBody) {
-    sendAll(fd, head + body.substr(0, std::min(reply.close_after_body_bytes, body.size())));
+    sendAll(fd, head + body.substr(0, std::min(reply.close_after_body_bytes, body.size())), head.size());
     return false;
   }
-  if (!sendAll(fd, head + body)) return false;
+  if (!sendAll(fd, head + body, head.size())) return false;
   return !close_after;
 }
 
 void FakeUpstream::serveConnection(int fd, int id) {
   std::string buf;
   bool sent_continue = false;
+  bool held = false;  // this request's body was held once already
   bool open = true;
+  // Set by the last reply's close_on_next_request / close_when_idle_after.
+  bool close_on_next = false;
+  std::optional<Clock::time_point> idle_close_at;
   std::vector<char> tmp(64 * 1024);
   while (open && !stopping_) {
     // Answer every complete request in the buffer (pipelined ones too), in order.
     for (int guard = 0; guard < 10000 && open; ++guard) {
+      if (close_on_next && !buf.empty()) {  // pipelined behind the last response
+        ++dropped_;
+        open = false;
+        break;
+      }
       Request req;
       ParseResult r = parseRequest(buf, &req);
       if (r.status == ParseStatus::kError) {
@@ -283,10 +337,12 @@ void FakeUpstream::serveConnection(int fd, int id) {
           sent_continue = true;
           if (!sendAll(fd, "HTTP/1.1 100 Continue\r\n\r\n")) open = false;
         }
+        if (r.head_complete && !held && open) held = waitWhileHeld();
         break;
       }
       buf.erase(0, r.consumed);
       sent_continue = false;
+      held = false;
       RecordedRequest rec{std::move(req), id};
       Responder responder;
       {
@@ -296,14 +352,35 @@ void FakeUpstream::serveConnection(int fd, int id) {
       Reply reply = responder ? responder(rec) : defaultReply();
       record(rec);
       open = sendReply(fd, rec.request, reply);
+      close_on_next = open && reply.close_on_next_request;
+      idle_close_at.reset();
+      if (open && reply.close_when_idle_after.count() > 0) {
+        idle_close_at = Clock::now() + reply.close_when_idle_after;
+      }
     }
     if (!open) break;
+    int slice_ms = kPollSliceMs;
+    if (idle_close_at) {
+      auto left = std::chrono::duration_cast<milliseconds>(*idle_close_at - Clock::now()).count();
+      if (left <= 0) break;  // idle for close_when_idle_after: close, as if on a keep-alive timeout
+      slice_ms = static_cast<int>(std::min<long long>(left, kPollSliceMs));
+    }
     pollfd fds[2] = {{fd, POLLIN, 0}, {wake_fd_, POLLIN, 0}};
-    if (poll(fds, 2, kPollSliceMs) <= 0) continue;
+    if (poll(fds, 2, slice_ms) <= 0) continue;
     if (fds[1].revents) break;
+    if (close_on_next) {
+      // Peek: request bytes mean "drop the connection unread"; EOF is an ordinary close.
+      char peek = 0;
+      ssize_t p = recv(fd, &peek, 1, MSG_PEEK);
+      if (p > 0) {
+        ++dropped_;
+        break;
+      }
+    }
     ssize_t n = recv(fd, tmp.data(), tmp.size(), 0);
     if (n > 0) {
       buf.append(tmp.data(), static_cast<size_t>(n));
+      idle_close_at.reset();
     } else if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
       break;
     }

@@ -12,6 +12,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <cstdint>
 #include <functional>
 #include <mutex>
 #include <string>
@@ -53,6 +54,16 @@ struct Reply {
   size_t close_after_body_bytes = 0;
   std::string raw;
   bool close_connection = false;  // send "Connection: close" and close after the response
+
+  // Misbehaving keep-alive: the response says nothing about closing, but the connection is
+  // closed afterwards anyway, as a server with a short keep-alive timeout does.
+  // Close if no byte arrives within this long after the response (0: never).
+  milliseconds close_when_idle_after{0};
+  // The next request bytes on this connection make the upstream close it without reading or
+  // answering them (unread bytes make the kernel send RST). This is the race a keep-alive pool
+  // loses: the server gave up on the connection just as the proxy reused it. Counted in
+  // droppedRequests().
+  bool close_on_next_request = false;
 };
 
 // Runs on the connection's thread for each complete request.
@@ -91,12 +102,31 @@ class FakeUpstream {
   // Default reply: 200, body "ok", X-Upstream-Name.
   Reply defaultReply() const;
 
+  // Response body bytes handed to the kernel so far (send() returned them), over all responses.
+  // With one large response in flight this is how far the upstream got: it stops growing when
+  // the proxy stops reading.
+  uint64_t responseBodyBytesSent() const { return body_bytes_sent_.load(); }
+
+  // Connections closed by `close_on_next_request` on the arrival of request bytes.
+  size_t droppedRequests() const { return dropped_.load(); }
+
+  // While held, a connection that has a complete request head buffered stops reading (the body
+  // stays in the kernel, so the proxy's writes back up) until releaseRequestBodies(). Each
+  // request is held at most once; the destructor releases everything.
+  void holdRequestBodies();
+  void releaseRequestBodies();
+  // Waits until `n` requests have been held with their head read and their body unread.
+  ::testing::AssertionResult waitForHeldRequests(size_t n, milliseconds timeout = kWait) const;
+
  private:
   void acceptLoop();
   void serveConnection(int fd, int id);
   // false if the connection must close. Sends `reply` for `req`.
   bool sendReply(int fd, const Request& req, const Reply& reply);
-  bool sendAll(int fd, std::string_view data);
+  // `head_bytes`: how much of `data` is response head; the rest counts as body sent.
+  bool sendAll(int fd, std::string_view data, size_t head_bytes = SIZE_MAX);
+  // Blocks while request bodies are held (until released or stopping); true if it held.
+  bool waitWhileHeld();
   bool sleepUnlessStopped(milliseconds d);
   void record(RecordedRequest r);
 
@@ -107,6 +137,10 @@ class FakeUpstream {
   std::atomic<bool> stopping_{false};
   std::atomic<size_t> accepted_{0};
   std::atomic<size_t> closed_{0};
+  std::atomic<uint64_t> body_bytes_sent_{0};
+  std::atomic<size_t> dropped_{0};
+  std::atomic<size_t> held_{0};
+  bool hold_bodies_ = false;  // guarded by mu_
 
   mutable std::mutex mu_;
   mutable std::condition_variable cv_;

@@ -163,6 +163,27 @@ bool ProxyProcess::running() {
   return true;
 }
 
+::testing::AssertionResult ProxyProcess::sendSignal(int sig) {
+  if (!running()) return ::testing::AssertionFailure() << "portcullis is not running";
+  if (kill(pid_, sig) != 0) {
+    return ::testing::AssertionFailure() << "kill(" << pid_ << ", " << sig << ") failed";
+  }
+  return ::testing::AssertionSuccess();
+}
+
+::testing::AssertionResult ProxyProcess::waitForExit(milliseconds timeout) {
+  if (pid_ <= 0) return ::testing::AssertionFailure() << "portcullis was not started";
+  if (!pollUntil([&] { return !running(); }, timeout)) {
+    return ::testing::AssertionFailure() << "portcullis still running after " << timeout.count() << " ms";
+  }
+  pid_ = -1;
+  int st = exit_status_.value_or(0);
+  if (WIFEXITED(st) && WEXITSTATUS(st) == 0) return ::testing::AssertionSuccess();
+  return ::testing::AssertionFailure() << "portcullis exited with "
+                                       << (WIFEXITED(st) ? "status " + std::to_string(WEXITSTATUS(st))
+                                                         : "signal " + std::to_string(WTERMSIG(st)));
+}
+
 ::testing::AssertionResult ProxyProcess::stop(milliseconds timeout) {
   if (pid_ <= 0) return ::testing::AssertionSuccess();
   const pid_t pid = pid_;

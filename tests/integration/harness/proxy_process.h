@@ -73,6 +73,13 @@ class ProxyProcess {
   ::testing::AssertionResult stop(milliseconds timeout = milliseconds(5000));
   bool running();
 
+  // For tests of shutdown itself: send `sig` (to our child, by PID) and return at once.
+  ::testing::AssertionResult sendSignal(int sig);
+  // Waits up to `timeout` for the proxy to exit on its own (no signal, no kill; the destructor
+  // still cleans up after a failure). Succeeds if it exited with status 0.
+  ::testing::AssertionResult waitForExit(milliseconds timeout);
+  pid_t pid() const { return pid_; }  // -1 when not running
+
   std::string stderrText() const;
   const std::string& dir() const { return dir_.path(); }
   const std::string& configPath() const { return config_path_; }

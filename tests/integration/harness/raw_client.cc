@@ -80,7 +80,9 @@ ClientConnection::Io RawClient::readSome(std::string* in, milliseconds timeout, 
   return Io::kError;
 }
 
-ClientConnection::Io RawClient::writeAll(std::string_view data, milliseconds timeout, std::string* error) {
+ClientConnection::Io RawClient::writeAll(std::string_view data, milliseconds timeout, std::string* error,
+                                         size_t* written) {
+  *written = 0;
   if (fd_ < 0) {
     *error = "not connected";
     return Io::kError;
@@ -90,6 +92,7 @@ ClientConnection::Io RawClient::writeAll(std::string_view data, milliseconds tim
     ssize_t n = ::send(fd_, data.data(), data.size(), MSG_NOSIGNAL);
     if (n > 0) {
       data.remove_prefix(static_cast<size_t>(n));
+      *written += static_cast<size_t>(n);
       continue;
     }
     if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {

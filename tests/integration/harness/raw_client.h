@@ -24,7 +24,7 @@ class RawClient : public ClientConnection {
 
  protected:
   Io readSome(std::string* in, milliseconds timeout, std::string* error) override;
-  Io writeAll(std::string_view data, milliseconds timeout, std::string* error) override;
+  Io writeAll(std::string_view data, milliseconds timeout, std::string* error, size_t* written) override;
 
  private:
   int fd_ = -1;

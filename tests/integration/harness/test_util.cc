@@ -67,6 +67,15 @@ std::string readFile(const std::string& path) {
   return ss.str();
 }
 
+uint64_t residentKiB(int pid) {
+  std::istringstream in(readFile("/proc/" + std::to_string(pid) + "/status"));
+  std::string line;
+  for (int i = 0; i < 200 && std::getline(in, line); ++i) {
+    if (line.rfind("VmRSS:", 0) == 0) return std::strtoull(line.c_str() + 6, nullptr, 10);  // "VmRSS:  1234 kB"
+  }
+  return 0;
+}
+
 std::string patternBody(size_t size, uint32_t seed) {
   std::string out(size, '\0');
   // xorshift32: cheap, deterministic, covers every byte value.

@@ -64,6 +64,9 @@ struct CommandResult {
 int spawnProcess(const std::vector<std::string>& argv, const std::string& stdout_path,
                  const std::string& stderr_path, std::string* error);
 
+// Resident set size of process `pid` in KiB (VmRSS in /proc/<pid>/status); 0 if unreadable.
+uint64_t residentKiB(int pid);
+
 // Reads a whole file; empty if missing.
 std::string readFile(const std::string& path);
 

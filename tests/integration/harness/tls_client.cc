@@ -150,7 +150,9 @@ ClientConnection::Io TlsClient::readSome(std::string* in, milliseconds timeout, 
   }
 }
 
-ClientConnection::Io TlsClient::writeAll(std::string_view data, milliseconds timeout, std::string* error) {
+ClientConnection::Io TlsClient::writeAll(std::string_view data, milliseconds timeout, std::string* error,
+                                         size_t* written) {
+  *written = 0;
   if (!ssl_) {
     *error = "not connected";
     return Io::kError;
@@ -168,6 +170,7 @@ ClientConnection::Io TlsClient::writeAll(std::string_view data, milliseconds tim
     int n = SSL_write(ssl_.get(), data.data(), piece);
     if (n > 0) {
       data.remove_prefix(static_cast<size_t>(n));
+      *written += static_cast<size_t>(n);
       continue;
     }
     int err = SSL_get_error(ssl_.get(), n);

@@ -36,7 +36,7 @@ class TlsClient : public ClientConnection {
 
  protected:
   Io readSome(std::string* in, milliseconds timeout, std::string* error) override;
-  Io writeAll(std::string_view data, milliseconds timeout, std::string* error) override;
+  Io writeAll(std::string_view data, milliseconds timeout, std::string* error, size_t* written) override;
 
  private:
   void setTimeouts(milliseconds recv, milliseconds send);

@@ -305,6 +305,18 @@ TEST_F(PoolTest, IdleConnectionClosedByTheHostIsForgotten) {
   EXPECT_EQ(take(0, lastClient()), nullptr);
 }
 
+TEST_F(PoolTest, PausedConnectionIsStillWatchedWhileIdle) {
+  // A caller may return a connection it had paused (backpressure from a slow client); the pool
+  // must read again, or it would never notice the host closing it.
+  Pool& pool = makePool();
+  Connection* c = connect();
+  ASSERT_NE(c, nullptr);
+  c->pauseReading();
+  put(0, c);
+  host_->peers.at(0)->conn->abort();
+  EXPECT_TRUE(runUntil(*loop_, [&] { return pool.idleCount() == 0; }, kWaitMs, "pool to forget"));
+}
+
 TEST_F(PoolTest, IdleConnectionThatReceivesBytesIsForgotten) {
   Pool& pool = makePool();
   Connection* c = connect();
