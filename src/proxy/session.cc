@@ -32,6 +32,7 @@ Session::Session(WorkerContext& worker, net::Connection& downstream, const Liste
       req_parser_(rt_->parser_limits),
       resp_parser_(rt_->parser_limits) {
   worker_.add(this);
+  idle_since_ms_ = worker_.loop().nowMs();
   armDownstreamTimer();
 }
 
@@ -120,6 +121,12 @@ void Session::drain() {
   } else {
     close_after_ = true;
   }
+}
+
+void Session::releaseIfIdle(uint64_t idle_before_ms) {
+  if (dead_ || !down_ || req_state_ != ReqState::Idle || resp_state_ != RespState::None) return;
+  if (!down_->input().empty() || idle_since_ms_ > idle_before_ms) return;
+  down_->releaseIdleMemory();
 }
 
 void Session::abort() {
@@ -506,8 +513,8 @@ void Session::finishExchange() {
   req_parser_.reset();
   req_.clear();
   if (down_->readingPaused()) down_->resumeReading();
-  if (down_->input().empty()) down_->releaseIdleMemory();
   armDownstreamTimer();
+  idle_since_ms_ = worker_.loop().nowMs();
   processInput();  // a pipelined request may be waiting (re-entrancy guarded)
 }
 

@@ -42,6 +42,9 @@ class Session final : public net::ConnectionHandler, public net::Deletable {
   // Graceful drain: closes now if between requests, else after the current response.
   void drain();
   void abort();
+  // Gives back buffer memory if the connection has waited between requests since before
+  // `idle_before_ms` (loop time). Called by the worker's periodic sweep, not per request.
+  void releaseIfIdle(uint64_t idle_before_ms);
 
  private:
   friend class WorkerContext;
@@ -125,7 +128,8 @@ class Session final : public net::ConnectionHandler, public net::Deletable {
   bool linger_ = false;  // close with lingering: the client may still be sending (unread body)
   bool in_process_ = false;
   bool dead_ = false;
-  bool served_ = false;  // at least one response completed on this connection
+  bool served_ = false;
+  uint64_t idle_since_ms_ = 0;  // loop time the connection last became idle  // at least one response completed on this connection
 };
 
 }  // namespace portcullis::proxy

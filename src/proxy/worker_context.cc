@@ -39,6 +39,12 @@ void WorkerContext::beginDrain() {
   }
 }
 
+void WorkerContext::releaseIdleBuffers(uint64_t min_idle_ms) {
+  uint64_t now = loop_.nowMs();
+  if (now < min_idle_ms) return;
+  for (Session* s = head_; s; s = s->next_) s->releaseIfIdle(now - min_idle_ms);
+}
+
 void WorkerContext::abortAll() {
   for (Session* s = head_; s;) {
     Session* next = s->next_;

@@ -51,6 +51,10 @@ class WorkerContext {
   bool draining() const { return draining_; }
   // Drain deadline passed: close whatever is left.
   void abortAll();
+  // Releases the buffers of connections idle for at least `min_idle_ms`. Run once a second by
+  // the worker: memory per idle keep-alive connection drops to its structs and TLS state
+  // without a malloc/free pair per request on busy connections.
+  void releaseIdleBuffers(uint64_t min_idle_ms);
 
  private:
   net::Loop& loop_;

@@ -41,6 +41,11 @@ void Worker::run() {
     listeners.push_back(*adopted);
   }
 
+  // Once a second, connections idle for a second or more give their buffers back.
+  net::Timer* sweep = net::Timer::create(loop_, [&ctx] { ctx.releaseIdleBuffers(1000); });
+  sweep->start(1000, 1000);
+  sweep->unref();
+
   bool drained = false;
   drain_ = [&](uint64_t grace_ms) {
     if (drained) return;
@@ -56,6 +61,7 @@ void Worker::run() {
     deadline_ = deadline;
   };
   loop_.run();
+  sweep->close();
   if (deadline_) deadline_->close();
   deadline_ = nullptr;
   drain_ = nullptr;

@@ -27,8 +27,10 @@ void Pool::put(size_t host, net::Connection* conn) {
   }
   conn->setHandler(this);
   conn->resumeReading();  // so an upstream close is noticed while idle
+  // Buffers are kept: a pooled connection is reused within milliseconds under load, and
+  // freeing them here would cost a malloc/free pair per request. There are at most max_idle
+  // of them per host, and idle_timeout closes them when traffic stops.
   conn->setTimeout(cluster_.idleTimeoutMs());
-  conn->releaseIdleMemory();
   list.push_back(conn);
 }
 
