@@ -287,8 +287,10 @@ class Loader {
       path = resolve(s);
       mark = markOf(where(f));
     };
-    file("certificate", t.certificate, t.certificate_mark);
-    file("key", t.key, t.key_mark);
+    CertificateFiles c;
+    file("certificate", c.certificate, c.certificate_mark);
+    file("key", c.key, c.key_mark);
+    t.certificates.push_back(std::move(c));
     return t;
   }
 
@@ -307,7 +309,11 @@ class Loader {
         if (items.empty()) fail(f.value, "at least one server is required");
         for (const Value& item : items) {
           HostPort hp = check(item, parseHostPort(scalar(item, "host:port", kQuoteIPv6)));
-          u.servers.push_back(UpstreamServer{std::move(hp.host), hp.port, markOf(where(item))});
+          UpstreamServer server;
+          server.host = std::move(hp.host);
+          server.port = hp.port;
+          server.mark = markOf(where(item));
+          u.servers.push_back(std::move(server));
         }
       } else if (f.key == "max_idle") {
         u.max_idle = static_cast<uint32_t>(integer(f.value, 0, 100'000));

@@ -19,15 +19,63 @@ struct Mark {
 // "file:line:col"
 std::string toString(const Mark& m);
 
-struct TlsFiles {
+struct CertificateFiles {
   std::string certificate;  // path as resolved (relative paths resolve against the config file's dir)
   std::string key;
   Mark certificate_mark;
   Mark key_mark;
 };
 
+enum class ClientAuthMode { Off, Optional, Required };
+
+struct ClientAuth {
+  ClientAuthMode mode = ClientAuthMode::Off;
+  std::string ca;  // PEM bundle of accepted CAs
+  Mark ca_mark;
+  // Headers that carry the verified client certificate to upstreams; always stripped from
+  // client input (even when empty here, the proxy strips the names configured).
+  std::string subject_header = "X-Client-Cert-Subject";
+  std::string fingerprint_header = "X-Client-Cert-Sha256";
+  Mark mark;
+};
+
+struct TlsFiles {
+  // One or more certificate/key pairs. The first is the default for clients without a
+  // matching SNI name; names come from each certificate's SANs. YAML accepts either
+  // `certificate:` + `key:` (one pair) or `certificates: [{certificate, key}, ...]`.
+  std::vector<CertificateFiles> certificates;
+  std::string min_version = "1.2";  // "1.2" or "1.3"
+  // TLS 1.2 cipher list (OpenSSL syntax); TLS 1.3 suites are not configurable in BoringSSL.
+  std::string ciphers =
+      "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:"
+      "ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305";
+  std::vector<std::string> curves = {"X25519", "P-256", "P-384"};
+  std::chrono::milliseconds handshake_timeout{10'000};
+  bool session_tickets = true;
+  std::chrono::milliseconds ticket_key_rotation{3'600'000};  // new encryption key this often
+  std::chrono::milliseconds ticket_lifetime{43'200'000};     // old keys decrypt this long (12 h)
+  // Fleet mode: ticket keys derived (HKDF) from this secret file and the time epoch, so every
+  // instance sharing the file computes the same keys. Empty = random keys (single host).
+  std::string ticket_key_file;
+  Mark ticket_key_file_mark;
+  ClientAuth client_auth;
+  Mark mark;
+  Mark ciphers_mark;
+  Mark curves_mark;
+};
+
+struct Hsts {
+  bool enabled = false;
+  std::chrono::seconds max_age{31'536'000};  // 1 year
+  bool include_subdomains = false;
+  bool preload = false;
+};
+
 struct RedirectToHttps {
   uint16_t https_port = 443;  // put in Location when it is not 443
+  // When non-empty, only these hosts (exact or "*.example.com") are redirected; a request for
+  // any other Host gets 421 rather than a redirect to an arbitrary name.
+  std::vector<std::string> allowed_hosts;
 };
 
 struct Listener {
@@ -37,13 +85,53 @@ struct Listener {
   Mark address_mark;
   std::optional<TlsFiles> tls;                 // exactly one of tls / redirect_to_https
   std::optional<RedirectToHttps> redirect_to_https;
+  Hsts hsts;                                   // TLS listeners only
   Mark mark;
 };
 
 struct UpstreamServer {
   std::string host;  // name or literal; resolved by the server at start
   uint16_t port = 0;
+  uint32_t weight = 1;        // 1..1000
+  uint32_t max_requests = 0;  // concurrent requests cap (e.g. gunicorn workers); 0 = none
   Mark mark;
+};
+
+enum class BalancePolicy { RoundRobin, LeastRequest, Random, Hash };
+enum class HashKeyKind { ClientIp, Header, Cookie };
+
+struct UpstreamTls {
+  bool enabled = false;
+  std::string sni;          // default: the server's host name
+  bool verify = true;
+  std::string ca;           // PEM bundle; empty = system store
+  Mark ca_mark;
+  Mark mark;
+};
+
+struct HealthCheck {
+  bool enabled = false;
+  std::string method = "GET";
+  std::string path = "/";
+  std::string host;  // Host header; default: the server's host:port
+  // Expected statuses as inclusive ranges, e.g. [[200, 399]].
+  std::vector<std::pair<int, int>> expected = {{200, 399}};
+  std::chrono::milliseconds interval{5'000};
+  std::chrono::milliseconds timeout{2'000};
+  uint32_t rise = 2;
+  uint32_t fall = 3;
+  Mark mark;
+};
+
+struct OutlierDetection {
+  uint32_t consecutive_failures = 5;  // connect failures or 5xx in a row; 0 = off
+  std::chrono::milliseconds base_ejection{30'000};
+  std::chrono::milliseconds max_ejection{300'000};
+};
+
+struct Queue {
+  uint32_t size = 0;  // requests waiting when every server is at max_requests; 0 = no queue (503)
+  std::chrono::milliseconds timeout{10'000};
 };
 
 struct Upstream {
@@ -57,13 +145,33 @@ struct Upstream {
   // Kept below the app server's own keep-alive (gunicorn 2 s, uvicorn 5 s) so the proxy closes
   // an idle connection before the upstream does and never sends on a connection being closed.
   std::chrono::milliseconds idle_timeout{1500};
+  BalancePolicy policy = BalancePolicy::RoundRobin;
+  HashKeyKind hash_key = HashKeyKind::ClientIp;
+  std::string hash_key_name;  // header or cookie name for HashKeyKind::Header/Cookie
+  UpstreamTls tls;
+  HealthCheck health_check;
+  OutlierDetection outlier;
+  Queue queue;
+  bool panic_when_all_unhealthy = false;  // false: 503 when no server is healthy
+  std::chrono::milliseconds slow_start{0};  // ramp a returning server's weight over this time
+  uint32_t retries = 1;                     // extra attempts on another server
+  double retry_budget = 0.2;                // retries at most this share of in-flight requests
+  std::chrono::milliseconds dns_refresh{0}; // re-resolve names this often; 0 = only at start
   Mark mark;
+};
+
+struct Buffering {
+  bool request = true;   // read the whole request body before taking an upstream connection
+  bool response = true;  // read the upstream response as fast as it comes
+  uint64_t memory = 64 * 1024;            // per request and direction, then a temporary file
+  uint64_t max_file = 1024ull * 1024 * 1024;  // response spill limit (requests: limits.body)
 };
 
 struct Route {
   std::string host;         // "" = any host; "example.com" exact; "*.example.com" one or more labels
   std::string path_prefix = "/";
   std::string upstream;     // name of an Upstream
+  Buffering buffering;      // `buffering: off` streams both ways (SSE, long polling)
   Mark mark;
   Mark upstream_mark;
 };
@@ -90,6 +198,7 @@ struct Limits {
 struct Config {
   std::string source_file;
   unsigned workers = 0;  // 0 = one per CPU
+  std::string temp_dir = "/tmp";  // buffering spill files (unlinked at creation)
   std::vector<Listener> listeners;
   std::vector<Upstream> upstreams;
   std::vector<Route> routes;

@@ -27,17 +27,18 @@ base::Result<BuiltRuntime> buildRuntime(std::shared_ptr<const config::Config> cf
     // Name the exact YAML key that points at an unreadable file before asking BoringSSL, whose
     // error could not tell the certificate from the key.
     const std::string where = "listeners[" + std::to_string(i) + "].tls.";
-    if (::access(l.tls->certificate.c_str(), R_OK) != 0) {
-      return base::makeError(config::toString(l.tls->certificate_mark) + ": " + where + "certificate: cannot read " +
-                             l.tls->certificate + ": " + std::strerror(errno));
+    const config::CertificateFiles& cert = l.tls->certificates.front();
+    if (::access(cert.certificate.c_str(), R_OK) != 0) {
+      return base::makeError(config::toString(cert.certificate_mark) + ": " + where + "certificate: cannot read " +
+                             cert.certificate + ": " + std::strerror(errno));
     }
-    if (::access(l.tls->key.c_str(), R_OK) != 0) {
-      return base::makeError(config::toString(l.tls->key_mark) + ": " + where + "key: cannot read " + l.tls->key +
-                             ": " + std::strerror(errno));
+    if (::access(cert.key.c_str(), R_OK) != 0) {
+      return base::makeError(config::toString(cert.key_mark) + ": " + where + "key: cannot read " + cert.key + ": " +
+                             std::strerror(errno));
     }
-    auto ctx = tls::Context::forServer({l.tls->certificate, l.tls->key});
+    auto ctx = tls::Context::forServer({cert.certificate, cert.key});
     if (!ctx) {
-      return base::makeError(config::toString(l.tls->certificate_mark) + ": listeners[" + std::to_string(i) +
+      return base::makeError(config::toString(cert.certificate_mark) + ": listeners[" + std::to_string(i) +
                              "].tls: " + ctx.error().message);
     }
     out.tls.push_back(*ctx);

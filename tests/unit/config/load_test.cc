@@ -108,8 +108,8 @@ TEST(ConfigLoad, RelativeTlsPathsResolveAgainstTheBaseDirectory) {
   Config c = mustLoad(kTls);
   const Listener& l = c.listeners.at(0);
   ASSERT_TRUE(l.tls);
-  EXPECT_EQ(l.tls->certificate, "/etc/pc/certs/cert.pem");
-  EXPECT_EQ(l.tls->key, "/etc/pc/certs/key.pem");
+  EXPECT_EQ(l.tls->certificates.at(0).certificate, "/etc/pc/certs/cert.pem");
+  EXPECT_EQ(l.tls->certificates.at(0).key, "/etc/pc/certs/key.pem");
 }
 
 TEST(ConfigLoad, DotDotInTlsPathsIsNormalised) {
@@ -119,8 +119,8 @@ listeners:
     address: "127.0.0.1:8443"
     tls: {certificate: ../certs/cert.pem, key: ./key.pem}
 )");
-  EXPECT_EQ(c.listeners.at(0).tls->certificate, "/etc/certs/cert.pem");
-  EXPECT_EQ(c.listeners.at(0).tls->key, "/etc/pc/key.pem");
+  EXPECT_EQ(c.listeners.at(0).tls->certificates.at(0).certificate, "/etc/certs/cert.pem");
+  EXPECT_EQ(c.listeners.at(0).tls->certificates.at(0).key, "/etc/pc/key.pem");
 }
 
 TEST(ConfigLoad, AbsoluteTlsPathsAreKept) {
@@ -130,7 +130,7 @@ listeners:
     address: "127.0.0.1:8443"
     tls: {certificate: /srv/tls/cert.pem, key: /srv/tls/key.pem}
 )");
-  EXPECT_EQ(c.listeners.at(0).tls->certificate, "/srv/tls/cert.pem");
+  EXPECT_EQ(c.listeners.at(0).tls->certificates.at(0).certificate, "/srv/tls/cert.pem");
 }
 
 TEST(ConfigLoad, CertificateFilesAreNotOpened) {
@@ -334,8 +334,8 @@ TEST(ConfigLoad, ListenerMarksPointAtTheListenerAndItsAddress) {
 TEST(ConfigLoad, TlsMarksPointAtTheFilePaths) {
   Config c = mustLoad(kTls);
   const Listener& l = c.listeners.at(0);
-  EXPECT_EQ(toString(l.tls->certificate_mark), "test.yaml:6:20");
-  EXPECT_EQ(toString(l.tls->key_mark), "test.yaml:7:12");
+  EXPECT_EQ(toString(l.tls->certificates.at(0).certificate_mark), "test.yaml:6:20");
+  EXPECT_EQ(toString(l.tls->certificates.at(0).key_mark), "test.yaml:7:12");
 }
 
 TEST(ConfigLoad, UpstreamMarkPointsAtItsName) {
@@ -391,7 +391,7 @@ TEST(ConfigLoad, LoadFileResolvesPathsAgainstTheFilesDirectory) {
   fs::path file = dir.write("conf/site.yaml", kTls);
   auto c = loadFile(file.string());
   ASSERT_TRUE(c) << c.error().message;
-  EXPECT_EQ(c->listeners.at(0).tls->certificate, (dir.path() / "conf/certs/cert.pem").string());
+  EXPECT_EQ(c->listeners.at(0).tls->certificates.at(0).certificate, (dir.path() / "conf/certs/cert.pem").string());
   EXPECT_EQ(c->source_file, file.string());
 }
 

@@ -43,8 +43,8 @@ TEST(ShippedConfig, CertificatesAreTheDevCertsInTheRepository) {
   ASSERT_FALSE(c.listeners.empty());
   ASSERT_TRUE(c.listeners[0].tls);
   fs::path root = fs::absolute(kRoot).lexically_normal();
-  EXPECT_EQ(c.listeners[0].tls->certificate, (root / "certs/dev-cert.pem").string());
-  EXPECT_EQ(c.listeners[0].tls->key, (root / "certs/dev-key.pem").string());
+  EXPECT_EQ(c.listeners[0].tls->certificates.at(0).certificate, (root / "certs/dev-cert.pem").string());
+  EXPECT_EQ(c.listeners[0].tls->certificates.at(0).key, (root / "certs/dev-key.pem").string());
 }
 
 TEST(ShippedConfig, RoutesEverythingToTheTwoDemoUpstreams) {
