@@ -125,7 +125,8 @@ DownstreamFraming chooseDownstreamFraming(const http::ResponseHead& resp, int cl
 }
 
 void appendDownstreamResponseHead(base::Buffer& out, const http::ResponseHead& resp,
-                                  DownstreamFraming framing, bool close, bool keep_alive_10) {
+                                  DownstreamFraming framing, bool close, bool keep_alive_10,
+                                  std::string_view hsts) {
   out.append("HTTP/1.1 ");
   char code[4] = {static_cast<char>('0' + resp.status / 100), static_cast<char>('0' + resp.status / 10 % 10),
                   static_cast<char>('0' + resp.status % 10), ' '};
@@ -135,12 +136,15 @@ void appendDownstreamResponseHead(base::Buffer& out, const http::ResponseHead& r
   // HEAD and 304 keep the upstream's Content-Length: it describes the representation
   // (RFC 9110 §8.6), not a body on this message.
   bool keep_length = framing == DownstreamFraming::None && resp.status != 204 && resp.status >= 200;
+  bool has_hsts = false;
   for (const auto& h : resp.headers) {
     std::string_view n = h.name;
     if (isHopByHop(n) || listedInConnection(resp.headers, n)) continue;
     if (iequals(n, "content-length") && !keep_length) continue;
+    has_hsts = has_hsts || iequals(n, "strict-transport-security");
     http::appendHeader(out, n, h.value);
   }
+  if (!hsts.empty() && !has_hsts) http::appendHeader(out, "Strict-Transport-Security", hsts);
   if (framing == DownstreamFraming::ContentLength) http::appendHeader(out, "Content-Length", resp.content_length);
   if (framing == DownstreamFraming::Chunked) http::appendHeader(out, "Transfer-Encoding", "chunked");
   if (close || framing == DownstreamFraming::UntilClose) {

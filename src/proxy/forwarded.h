@@ -46,9 +46,12 @@ enum class DownstreamFraming : uint8_t {
 DownstreamFraming chooseDownstreamFraming(const http::ResponseHead& resp, int client_version_minor);
 
 // Appends the status line and headers sent to the client. `close` adds "Connection: close";
-// `keep_alive_10` adds "Connection: keep-alive" for an HTTP/1.0 client that asked for it.
+// `keep_alive_10` adds "Connection: keep-alive" for an HTTP/1.0 client that asked for it;
+// a non-empty `hsts` adds Strict-Transport-Security unless the upstream sent its own (the app
+// knows best, e.g. a Django SECURE_HSTS_SECONDS setting).
 void appendDownstreamResponseHead(base::Buffer& out, const http::ResponseHead& resp,
-                                  DownstreamFraming framing, bool close, bool keep_alive_10);
+                                  DownstreamFraming framing, bool close, bool keep_alive_10,
+                                  std::string_view hsts = {});
 
 // False when the response carries a transfer coding other than chunked (e.g. "gzip, chunked"):
 // the proxy re-frames bodies and would hand the client gzip bytes it never declared, so such a

@@ -1,5 +1,6 @@
 #include "proxy/redirect.h"
 
+#include "http/message.h"
 #include "http/uri.h"
 
 namespace portcullis::proxy {
@@ -19,6 +20,26 @@ std::string buildHttpsLocation(std::string_view host_header, uint16_t https_port
   out.append(path.empty() ? std::string_view("/") : path);
   if (has_query) out.append("?").append(query);
   return out;
+}
+
+bool hostAllowed(std::string_view host, const std::vector<std::string>& patterns) {
+  if (patterns.empty()) return true;
+  for (const auto& p : patterns) {
+    if (p.rfind("*.", 0) == 0) {
+      std::string_view suffix = std::string_view(p).substr(1);  // ".example.com"
+      if (host.size() > suffix.size() && http::iequals(host.substr(host.size() - suffix.size()), suffix)) return true;
+    } else if (http::iequals(host, p)) {
+      return true;
+    }
+  }
+  return false;
+}
+
+std::string hstsValue(uint64_t max_age_seconds, bool include_subdomains, bool preload) {
+  std::string v = "max-age=" + std::to_string(max_age_seconds);
+  if (include_subdomains) v += "; includeSubDomains";
+  if (preload) v += "; preload";
+  return v;
 }
 
 bool isAcmeChallenge(std::string_view path) {

@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "http/message.h"
 
@@ -17,6 +18,13 @@ int redirectStatus(http::Method m);
 // literals keep their brackets.
 std::string buildHttpsLocation(std::string_view host_header, uint16_t https_port,
                                std::string_view path, std::string_view query, bool has_query);
+
+// True when `host` (no port, any case) matches one of `patterns` ("example.com" exact,
+// "*.example.com" any name below it), or when `patterns` is empty (no allow-list).
+bool hostAllowed(std::string_view host, const std::vector<std::string>& patterns);
+
+// "max-age=N[; includeSubDomains][; preload]" (RFC 6797 §6.1).
+std::string hstsValue(uint64_t max_age_seconds, bool include_subdomains, bool preload);
 
 // True for paths under /.well-known/acme-challenge/ (RFC 8555 §8.3: the HTTP-01 challenge must
 // be answered on port 80, so it is never redirected).

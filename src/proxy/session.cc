@@ -213,6 +213,12 @@ void Session::onRequestHead() {
       fail(ErrorKind::BadRequest);
       return;
     }
+    if (!hostAllowed(host, listener_.redirect_allowed_hosts)) {
+      // Not one of ours: redirecting would send the client to whatever name it made up.
+      down_->input().consume(req_.head_bytes);
+      fail(ErrorKind::NoRouteHost);
+      return;
+    }
     std::string location = buildHttpsLocation(req_.host, listener_.https_port, req_.path, req_.query,
                                               req_.has_query);
     down_->input().consume(req_.head_bytes);
@@ -403,7 +409,8 @@ void Session::onResponseHead() {
   if (worker_.draining() || !req_keep_alive_) close_after_ = true;
   bool keep_alive_10 = version_minor_ == 0 && req_keep_alive_ && !close_after_ &&
                        down_framing_ != DownstreamFraming::UntilClose;
-  appendDownstreamResponseHead(down_->output(), resp_, down_framing_, close_after_, keep_alive_10);
+  appendDownstreamResponseHead(down_->output(), resp_, down_framing_, close_after_, keep_alive_10,
+                               listener_.hsts);
   up_->input().consume(resp_.head_bytes);
   response_started_ = true;
   resp_body_.start(resp_.framing, resp_.content_length);
@@ -534,6 +541,7 @@ void Session::sendLocalReply(int status, std::string_view location) {
   http::appendHeader(out, "Date", http::httpDateNow());
   http::appendHeader(out, "Content-Type", "text/plain; charset=utf-8");
   if (!location.empty()) http::appendHeader(out, "Location", location);
+  if (!listener_.hsts.empty()) http::appendHeader(out, "Strict-Transport-Security", listener_.hsts);
   std::string_view reason = http::reasonPhrase(status);
   char code[3] = {static_cast<char>('0' + status / 100), static_cast<char>('0' + status / 10 % 10),
                   static_cast<char>('0' + status % 10)};

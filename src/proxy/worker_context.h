@@ -30,6 +30,12 @@ struct ListenerInfo {
   std::string name;
   bool tls = false;
   uint16_t https_port = 443;  // redirect listeners: port put in Location
+  // Redirect listeners: when non-empty, only these host patterns ("example.com",
+  // "*.example.com") are redirected; others get 421.
+  std::vector<std::string> redirect_allowed_hosts;
+  // TLS listeners: the Strict-Transport-Security value added to responses that lack one
+  // (built once from config); empty = HSTS off.
+  std::string hsts;
 };
 
 class WorkerContext {

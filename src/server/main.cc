@@ -17,6 +17,7 @@
 #include "base/log.h"
 #include "config/load.h"
 #include "net/socket.h"
+#include "proxy/redirect.h"
 #include "server/runtime_builder.h"
 #include "server/worker.h"
 
@@ -154,6 +155,11 @@ int main(int argc, char** argv) {
       wl.info.name = l.name;
       wl.info.tls = l.tls.has_value();
       wl.info.https_port = l.redirect_to_https ? l.redirect_to_https->https_port : 443;
+      if (l.redirect_to_https) wl.info.redirect_allowed_hosts = l.redirect_to_https->allowed_hosts;
+      if (l.tls && l.hsts.enabled) {
+        wl.info.hsts = pc::proxy::hstsValue(static_cast<uint64_t>(l.hsts.max_age.count()),
+                                            l.hsts.include_subdomains, l.hsts.preload);
+      }
       wl.tls = built->tls[i];
       per_worker[w].push_back(std::move(wl));
     }

@@ -285,7 +285,7 @@ TEST(UpstreamRequest, Http10RequestIsSentAsHttp11) {
 class Downstream {
  public:
   Downstream(std::string upstream_bytes, Method method, int client_minor, bool close = false,
-             bool keep_alive_10 = false)
+             bool keep_alive_10 = false, std::string_view hsts = {})
       : upstream_bytes_(std::move(upstream_bytes)) {
     http::ResponseParser in;
     if (in.parse(upstream_bytes_, method, upstream_) != http::ParseStatus::Complete) {
@@ -294,7 +294,7 @@ class Downstream {
     }
     framing_ = chooseDownstreamFraming(upstream_, client_minor);
     base::Buffer out;
-    appendDownstreamResponseHead(out, upstream_, framing_, close, keep_alive_10);
+    appendDownstreamResponseHead(out, upstream_, framing_, close, keep_alive_10, hsts);
     sent_ = std::string(out.view());
     http::ResponseParser again;
     if (again.parse(sent_, method, head_) != http::ParseStatus::Complete) {
@@ -427,6 +427,23 @@ TEST(HopByHop, EndToEndNamesAreNot) {
   for (const char* n : {"Content-Length", "Trailers", "Host", "Set-Cookie", "X-Forwarded-For"}) {
     EXPECT_FALSE(isHopByHop(n)) << n;
   }
+}
+
+TEST(DownstreamResponse, HstsIsAddedWhenConfigured) {
+  Downstream d("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", Method::Get, 1, false, false,
+               "max-age=600; includeSubDomains");
+  EXPECT_EQ(d.values("Strict-Transport-Security"), Strings{"max-age=600; includeSubDomains"});
+}
+
+TEST(DownstreamResponse, UpstreamHstsWinsOverTheConfiguredOne) {
+  Downstream d("HTTP/1.1 200 OK\r\nStrict-Transport-Security: max-age=5\r\nContent-Length: 0\r\n\r\n",
+               Method::Get, 1, false, false, "max-age=600");
+  EXPECT_EQ(d.values("Strict-Transport-Security"), Strings{"max-age=5"});
+}
+
+TEST(DownstreamResponse, NoHstsWhenNotConfigured) {
+  Downstream d("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", Method::Get, 1);
+  EXPECT_FALSE(d.has("Strict-Transport-Security"));
 }
 
 }  // namespace

@@ -71,5 +71,23 @@ TEST(Redirect, OtherPathsAreNotAcmeChallenges) {
   EXPECT_FALSE(isAcmeChallenge("/"));
 }
 
+TEST(RedirectAllowList, EmptyListAllowsEveryHost) { EXPECT_TRUE(hostAllowed("anything.test", {})); }
+
+TEST(RedirectAllowList, ExactNameMatchesCaseInsensitively) {
+  EXPECT_TRUE(hostAllowed("Example.COM", {"example.com"}));
+  EXPECT_FALSE(hostAllowed("www.example.com", {"example.com"}));
+}
+
+TEST(RedirectAllowList, WildcardMatchesSubdomainsOnly) {
+  EXPECT_TRUE(hostAllowed("a.b.example.com", {"*.example.com"}));
+  EXPECT_FALSE(hostAllowed("example.com", {"*.example.com"}));
+  EXPECT_FALSE(hostAllowed("badexample.com", {"*.example.com"}));
+}
+
+TEST(Hsts, ValueCarriesMaxAgeAndFlags) {
+  EXPECT_EQ(hstsValue(31536000, false, false), "max-age=31536000");
+  EXPECT_EQ(hstsValue(31536000, true, true), "max-age=31536000; includeSubDomains; preload");
+}
+
 }  // namespace
 }  // namespace portcullis::proxy
