@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <charconv>
 #include <limits>
+#include <tuple>
 
 namespace portcullis::config {
 namespace {
@@ -120,7 +121,8 @@ base::Result<uint16_t> parsePort(std::string_view port, uint64_t min) {
 
 }  // namespace
 
-base::Result<std::chrono::milliseconds> parseDuration(std::string_view text) {
+base::Result<std::chrono::milliseconds> parseDuration(std::string_view text,
+                                                      DurationRange range) {
   auto malformed = [&] {
     return makeError("expected a duration such as 10s or 500ms, got " + quoted(text));
   };
@@ -136,18 +138,62 @@ base::Result<std::chrono::milliseconds> parseDuration(std::string_view text) {
     unit_ms = 60'000;
   } else if (unit == "h") {
     unit_ms = 3'600'000;
+  } else if (unit == "d") {
+    unit_ms = 86'400'000;  // for the keys that go past a day (ticket_lifetime, hsts.max_age)
   } else {
     return malformed();
   }
-  const uint64_t max_ms = std::chrono::milliseconds(kMaxDuration).count();
+  const auto max_ms = static_cast<uint64_t>(range.max.count());
   uint64_t n = 0;
   // Compare before multiplying so "99999999999999h" cannot wrap into a small value.
   if (!toU64(text.substr(0, digits), n) || n > max_ms / unit_ms) {
-    return makeError(quoted(text) + " is longer than the maximum of " +
-                     std::to_string(kMaxDuration.count()) + "h");
+    return makeError(quoted(text) + " is longer than the maximum of " + formatDuration(range.max));
   }
-  if (n == 0) return makeError("must be greater than 0, got " + quoted(text));
-  return std::chrono::milliseconds(n * unit_ms);
+  std::chrono::milliseconds d(static_cast<int64_t>(n * unit_ms));
+  if (n == 0 && range.min.count() > 0) {
+    return makeError("must be greater than 0, got " + quoted(text));
+  }
+  if (d < range.min) {
+    return makeError("must be at least " + formatDuration(range.min) + ", got " + quoted(text));
+  }
+  return d;
+}
+
+std::string formatDuration(std::chrono::milliseconds d) {
+  const int64_t ms = d.count();
+  if (ms == 0) return "0s";
+  constexpr int64_t kDay = 86'400'000;
+  // "24h" rather than "1d": the general cap reads better in hours.
+  if (ms % kDay == 0 && ms > kDay) return std::to_string(ms / kDay) + "d";
+  if (ms % 3'600'000 == 0) return std::to_string(ms / 3'600'000) + "h";
+  if (ms % 60'000 == 0) return std::to_string(ms / 60'000) + "m";
+  if (ms % 1000 == 0) return std::to_string(ms / 1000) + "s";
+  return std::to_string(ms) + "ms";
+}
+
+base::Result<bool> parseBool(std::string_view text) {
+  if (text == "true" || text == "True" || text == "TRUE") return true;
+  if (text == "false" || text == "False" || text == "FALSE") return false;
+  return makeError("expected true or false, got " + quoted(text));
+}
+
+base::Result<double> parseRatio(std::string_view text) {
+  // digits ['.' digits]: from_chars alone would also take "nan", "inf" and "1e-1".
+  size_t whole = leadingDigits(text);
+  bool shaped = whole > 0;
+  if (shaped && whole < text.size()) {
+    shaped = text[whole] == '.' && whole + 1 < text.size() &&
+             leadingDigits(text.substr(whole + 1)) == text.size() - whole - 1;
+  }
+  double v = -1;
+  if (shaped) {
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+    shaped = ec == std::errc() && end == text.data() + text.size();
+  }
+  if (!shaped || v < 0 || v > 1) {
+    return makeError("expected a number from 0 to 1 such as 0.2, got " + quoted(text));
+  }
+  return v;
 }
 
 base::Result<uint64_t> parseSize(std::string_view text) {
@@ -258,6 +304,113 @@ base::Result<std::string> parsePathPrefix(std::string_view text) {
     }
   }
   return std::string(text);
+}
+
+bool isToken(std::string_view text) {
+  static constexpr std::string_view kSymbols = "!#$%&'*+-.^_`|~";
+  return !text.empty() && std::all_of(text.begin(), text.end(), [](char c) {
+    return isDigit(c) || (lower(c) >= 'a' && lower(c) <= 'z') ||
+           kSymbols.find(c) != std::string_view::npos;
+  });
+}
+
+base::Result<std::string> parseToken(std::string_view text, std::string_view what) {
+  if (isToken(text)) return std::string(text);
+  return makeError(quoted(text) + " is not a valid " + std::string(what) +
+                   " (letters, digits and !#$%&'*+-.^_`|~ only)");
+}
+
+base::Result<std::string> parseServerName(std::string_view text) {
+  std::string name = lowered(text);
+  if (isIPv4(name) || isIPv6(name) || (name.starts_with('[') && name.ends_with(']'))) {
+    return makeError(quoted(text) + " is an IP address; SNI carries host names only (RFC 6066 §3)");
+  }
+  if (!isDnsName(name) || looksNumeric(name)) {
+    return makeError(quoted(text) + " is not a valid host name");
+  }
+  return name;
+}
+
+base::Result<std::string> parseHostHeader(std::string_view text) {
+  std::string host = lowered(text);
+  auto invalid = [&] { return makeError(quoted(text) + " is not a valid host or host:port"); };
+  std::string_view port;
+  std::string name;
+  if (host.starts_with('[')) {
+    size_t close = host.find(']');
+    if (close == std::string::npos || !isIPv6(host.substr(1, close - 1))) return invalid();
+    std::string_view rest = std::string_view(host).substr(close + 1);
+    if (!rest.empty()) {
+      if (rest.front() != ':') return invalid();
+      port = rest.substr(1);
+    }
+  } else {
+    size_t colon = host.find(':');
+    if (colon != std::string::npos && host.find(':', colon + 1) != std::string::npos) {
+      return makeError("IPv6 addresses must be in brackets, as in [::1]:8000; got " + quoted(text));
+    }
+    name = host.substr(0, colon);
+    if (colon != std::string::npos) port = std::string_view(host).substr(colon + 1);
+    bool ok = isIPv4(name) || (isDnsName(name) && !looksNumeric(name));
+    if (!ok) return invalid();
+  }
+  if (port.data() != nullptr || host.ends_with(':')) {
+    auto p = parsePort(port, 1);
+    if (!p) return p.error();
+  }
+  return host;
+}
+
+base::Result<std::string> parseRequestPath(std::string_view text) {
+  if (text.empty() || text.front() != '/') {
+    return makeError("must start with '/', got " + quoted(text));
+  }
+  for (char c : text) {
+    auto u = static_cast<unsigned char>(c);
+    if (u <= 0x20 || u == 0x7f || c == '#') {
+      return makeError("must not contain spaces, control characters or '#', got " + quoted(text));
+    }
+  }
+  return std::string(text);
+}
+
+base::Result<HashKey> parseHashKey(std::string_view text) {
+  if (text == "client_ip") return HashKey{HashKeyKind::ClientIp, ""};
+  for (auto [prefix, kind, what] : {std::tuple{"header:", HashKeyKind::Header, "header name"},
+                                    std::tuple{"cookie:", HashKeyKind::Cookie, "cookie name"}}) {
+    std::string_view p(prefix);
+    if (!text.starts_with(p)) continue;
+    std::string_view name = text.substr(p.size());
+    if (name.empty()) {
+      return makeError(quoted(text) + " needs a name, as in " + std::string(p) +
+                       (kind == HashKeyKind::Header ? "X-User" : "sessionid"));
+    }
+    auto token = parseToken(name, what);
+    if (!token) return token.error();
+    return HashKey{kind, std::move(token).value()};
+  }
+  return makeError("expected client_ip, header:NAME or cookie:NAME, got " + quoted(text));
+}
+
+base::Result<std::pair<int, int>> parseStatusRange(std::string_view text) {
+  auto malformed = [&] {
+    return makeError("expected a status such as 204 or a range such as 200-399, within 100..599, "
+                     "got " + quoted(text));
+  };
+  size_t dash = text.find('-');
+  std::string_view first = text.substr(0, dash);
+  std::string_view last = dash == std::string_view::npos ? first : text.substr(dash + 1);
+  uint64_t a = 0;
+  uint64_t b = 0;
+  if (!allDigits(first) || !allDigits(last) || !toU64(first, a) || !toU64(last, b) || a < 100 ||
+      a > 599 || b < 100 || b > 599) {
+    return malformed();
+  }
+  if (a > b) {
+    return makeError(quoted(text) + " is backwards; write " + std::string(last) + "-" +
+                     std::string(first));
+  }
+  return std::pair<int, int>(static_cast<int>(a), static_cast<int>(b));
 }
 
 bool isValidName(std::string_view name) {

@@ -24,6 +24,9 @@ class Listener {
   static base::Result<Listener*> adopt(Loop& loop, int fd, std::shared_ptr<const tls::Context> tls,
                                        AcceptFn on_accept, int backlog = 1024);
   void close();
+  // Loop thread only. Connections accepted from now on handshake with `tls`; established ones
+  // keep the context they started with (their engine holds it).
+  void setTls(std::shared_ptr<const tls::Context> tls) { tls_ = std::move(tls); }
 
  private:
   explicit Listener(Loop& loop);  // out of line: members are incomplete uv types here

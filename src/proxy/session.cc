@@ -26,7 +26,8 @@ bool idempotent(http::Method m) {
 
 Session::Session(WorkerContext& worker, net::Connection& downstream, const ListenerInfo& listener)
     : worker_(worker),
-      rt_(worker.runtime()),
+      gen_(worker.current()),
+      rt_(gen_->runtime.get()),
       listener_(listener),
       down_(&downstream),
       req_parser_(rt_->parser_limits),
@@ -162,6 +163,7 @@ void Session::processInput() {
       base::Buffer& in = down_->input();
       if (in.empty()) break;
       if (req_state_ == ReqState::Idle) {
+        refreshGeneration();
         req_state_ = ReqState::Head;
         armDownstreamTimer();  // client_header runs from the first byte, not per read
       }
@@ -179,6 +181,14 @@ void Session::processInput() {
     break;
   }
   in_process_ = false;
+}
+
+void Session::refreshGeneration() {
+  if (gen_ == worker_.current()) return;
+  gen_ = worker_.current();
+  rt_ = gen_->runtime.get();
+  req_parser_ = http::RequestParser(rt_->parser_limits);
+  resp_parser_ = http::ResponseParser(rt_->parser_limits);
 }
 
 void Session::onRequestHead() {
@@ -311,7 +321,7 @@ void Session::connectHost(bool allow_pool) {
   upstream_got_bytes_ = false;
   ++tried_;
   if (allow_pool) {
-    if (net::Connection* c = worker_.pool(cluster_).take(host_)) {
+    if (net::Connection* c = gen_->pools[cluster_]->take(host_)) {
       up_ = c;
       reused_ = true;
       c->setHandler(&up_handler_);
@@ -500,7 +510,7 @@ void Session::releaseUpstream(bool reusable) {
   up_paused_ = false;
   if (!up) return;
   if (reusable && !worker_.draining()) {
-    worker_.pool(cluster_).put(host_, up);
+    gen_->pools[cluster_]->put(host_, up);
   } else {
     up->setHandler(nullptr);
     up->abort();

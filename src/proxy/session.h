@@ -87,9 +87,12 @@ class Session final : public net::ConnectionHandler, public net::Deletable {
   void armDownstreamTimer();
   void armUpstreamTimer();
   void teardown();
+  // At a request boundary: adopt the worker's newest runtime generation (after a reload).
+  void refreshGeneration();
 
   WorkerContext& worker_;
-  std::shared_ptr<const Runtime> rt_;
+  std::shared_ptr<Generation> gen_;  // snapshot + pools this request runs on
+  const Runtime* rt_;                // gen_->runtime, cached
   const ListenerInfo& listener_;
   net::Connection* down_;
   net::Connection* up_ = nullptr;

@@ -4,12 +4,25 @@
 
 namespace portcullis::proxy {
 
-WorkerContext::WorkerContext(net::Loop& loop, std::shared_ptr<const Runtime> runtime)
-    : loop_(loop), runtime_(std::move(runtime)) {
-  for (const auto& c : runtime_->clusters) pools_.push_back(std::make_unique<upstream::Pool>(*c));
+Generation::Generation(std::shared_ptr<const Runtime> rt) : runtime(std::move(rt)) {
+  for (const auto& c : runtime->clusters) pools.push_back(std::make_unique<upstream::Pool>(*c));
 }
 
-WorkerContext::~WorkerContext() = default;
+Generation::~Generation() = default;
+
+void Generation::retire() {
+  for (auto& p : pools) p->retire();
+}
+
+WorkerContext::WorkerContext(net::Loop& loop, std::shared_ptr<const Runtime> runtime)
+    : loop_(loop), current_(std::make_shared<Generation>(std::move(runtime))) {}
+
+WorkerContext::~WorkerContext() { current_->retire(); }
+
+void WorkerContext::setRuntime(std::shared_ptr<const Runtime> runtime) {
+  current_->retire();
+  current_ = std::make_shared<Generation>(std::move(runtime));
+}
 
 void WorkerContext::add(Session* s) {
   s->next_ = head_;
@@ -30,7 +43,7 @@ void WorkerContext::remove(Session* s) {
 
 void WorkerContext::beginDrain() {
   draining_ = true;
-  for (auto& p : pools_) p->closeAll();
+  current_->retire();
   // drain() may close the session, which unlinks it: step with a saved next pointer.
   for (Session* s = head_; s;) {
     Session* next = s->next_;
@@ -51,7 +64,7 @@ void WorkerContext::abortAll() {
     s->abort();
     s = next;
   }
-  for (auto& p : pools_) p->closeAll();
+  current_->retire();
 }
 
 }  // namespace portcullis::proxy

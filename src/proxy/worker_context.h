@@ -38,14 +38,28 @@ struct ListenerInfo {
   std::string hsts;
 };
 
+// A runtime snapshot together with this worker's pools for its clusters. A request holds the
+// generation it started with, so a reload never changes the clusters (and pool indexes) under
+// an exchange in flight; the old generation's pools stop keeping connections once retired.
+struct Generation {
+  explicit Generation(std::shared_ptr<const Runtime> rt);
+  ~Generation();
+  // Closes idle pooled connections; connections released later are closed, not pooled.
+  void retire();
+  std::shared_ptr<const Runtime> runtime;
+  std::vector<std::unique_ptr<upstream::Pool>> pools;
+};
+
 class WorkerContext {
  public:
   WorkerContext(net::Loop& loop, std::shared_ptr<const Runtime> runtime);
   ~WorkerContext();
 
   net::Loop& loop() { return loop_; }
-  const std::shared_ptr<const Runtime>& runtime() const { return runtime_; }
-  upstream::Pool& pool(size_t cluster) { return *pools_[cluster]; }
+  const std::shared_ptr<Generation>& current() const { return current_; }
+  // Reload: requests that start from now on use `runtime`; the previous generation lives on
+  // in the sessions still using it.
+  void setRuntime(std::shared_ptr<const Runtime> runtime);
 
   void add(Session* s);
   void remove(Session* s);
@@ -64,8 +78,7 @@ class WorkerContext {
 
  private:
   net::Loop& loop_;
-  std::shared_ptr<const Runtime> runtime_;
-  std::vector<std::unique_ptr<upstream::Pool>> pools_;
+  std::shared_ptr<Generation> current_;
   Session* head_ = nullptr;  // intrusive list: O(1) add/remove with thousands of connections
   size_t sessions_ = 0;
   bool draining_ = false;

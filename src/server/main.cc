@@ -88,6 +88,34 @@ int parseArgs(int argc, char** argv, Options& o) {
   return -1;
 }
 
+pc::proxy::ListenerInfo listenerInfo(const pc::config::Listener& l) {
+  pc::proxy::ListenerInfo info;
+  info.name = l.name;
+  info.tls = l.tls.has_value();
+  info.https_port = l.redirect_to_https ? l.redirect_to_https->https_port : 443;
+  if (l.redirect_to_https) info.redirect_allowed_hosts = l.redirect_to_https->allowed_hosts;
+  if (l.tls && l.hsts.enabled) {
+    info.hsts = pc::proxy::hstsValue(static_cast<uint64_t>(l.hsts.max_age.count()), l.hsts.include_subdomains,
+                                     l.hsts.preload);
+  }
+  return info;
+}
+
+// A reload may change everything but the sockets: same listeners (name, address, kind) in the
+// same order. Moving a listener means closing a SO_REUSEPORT socket, which drops the
+// connections waiting in its accept queue; that is a restart, not a reload.
+std::string listenerChange(const pc::config::Config& old_cfg, const pc::config::Config& new_cfg) {
+  if (old_cfg.listeners.size() != new_cfg.listeners.size()) return "the number of listeners changed";
+  for (size_t i = 0; i < old_cfg.listeners.size(); ++i) {
+    const auto& a = old_cfg.listeners[i];
+    const auto& b = new_cfg.listeners[i];
+    if (a.name != b.name || a.host != b.host || a.port != b.port || a.tls.has_value() != b.tls.has_value())
+      return "listener '" + b.name + "' changed its name, address or kind";
+  }
+  if (old_cfg.workers != new_cfg.workers) return "workers changed";
+  return {};
+}
+
 bool writeReadyFile(const std::string& path, const std::string& text) {
   std::string tmp = path + ".tmp";
   {
@@ -97,6 +125,39 @@ bool writeReadyFile(const std::string& path, const std::string& text) {
     if (!f.flush()) return false;
   }
   return std::rename(tmp.c_str(), path.c_str()) == 0;  // atomic: readers never see half a file
+}
+
+// SIGHUP: re-read the config and every certificate and key, check them all, then hand the new
+// snapshot to the workers. Any error keeps the running configuration and says why.
+void reload(const std::string& path, std::shared_ptr<const pc::config::Config>& cfg,
+            std::vector<std::unique_ptr<pc::server::Worker>>& workers) {
+  auto loaded = pc::config::loadFile(path);
+  if (!loaded) {
+    pc::base::log::error("reload failed, configuration unchanged: ", loaded.error().message);
+    return;
+  }
+  auto next = std::make_shared<const pc::config::Config>(std::move(*loaded));
+  if (std::string why = listenerChange(*cfg, *next); !why.empty()) {
+    pc::base::log::error("reload failed, configuration unchanged: ", why, " (restart to apply)");
+    return;
+  }
+  auto built = pc::server::buildRuntime(next);
+  if (!built) {
+    pc::base::log::error("reload failed, configuration unchanged: ", built.error().message);
+    return;
+  }
+  for (auto& w : workers) {
+    std::vector<pc::server::WorkerListener> updates;
+    for (size_t i = 0; i < next->listeners.size(); ++i) {
+      pc::server::WorkerListener u;
+      u.info = listenerInfo(next->listeners[i]);
+      u.tls = built->tls[i];
+      updates.push_back(std::move(u));
+    }
+    w->reload(built->runtime, std::move(updates));
+  }
+  cfg = std::move(next);
+  pc::base::log::info("reloaded ", path);
 }
 
 }  // namespace
@@ -152,14 +213,7 @@ int main(int argc, char** argv) {
       if (port == 0) port = *pc::net::boundPort(*fd);
       pc::server::WorkerListener wl;
       wl.fd = *fd;
-      wl.info.name = l.name;
-      wl.info.tls = l.tls.has_value();
-      wl.info.https_port = l.redirect_to_https ? l.redirect_to_https->https_port : 443;
-      if (l.redirect_to_https) wl.info.redirect_allowed_hosts = l.redirect_to_https->allowed_hosts;
-      if (l.tls && l.hsts.enabled) {
-        wl.info.hsts = pc::proxy::hstsValue(static_cast<uint64_t>(l.hsts.max_age.count()),
-                                            l.hsts.include_subdomains, l.hsts.preload);
-      }
+      wl.info = listenerInfo(l);
       wl.tls = built->tls[i];
       per_worker[w].push_back(std::move(wl));
     }
@@ -183,7 +237,7 @@ int main(int argc, char** argv) {
     int sig = 0;
     if (sigwait(&sigs, &sig) != 0) continue;
     if (sig == SIGHUP) {
-      pc::base::log::warn("SIGHUP: reload is not implemented yet; configuration unchanged");
+      reload(opt.config, cfg, workers);
       continue;
     }
     pc::base::log::info("signal ", sig, ": draining (up to ", cfg->timeouts.shutdown_grace.count(), " ms)");

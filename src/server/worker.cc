@@ -26,8 +26,9 @@ void Worker::join() {
 
 void Worker::run() {
   proxy::WorkerContext ctx(loop_, runtime_);
-  std::vector<net::Listener*> listeners;
-  for (auto& l : listeners_) {
+  std::vector<net::Listener*> listeners(listeners_.size(), nullptr);
+  for (size_t i = 0; i < listeners_.size(); ++i) {
+    auto& l = listeners_[i];
     const proxy::ListenerInfo* info = &l.info;
     auto adopted = net::Listener::adopt(loop_, l.fd, l.tls, [&ctx, info](net::Connection& c) -> net::ConnectionHandler* {
       if (ctx.draining()) return nullptr;
@@ -38,8 +39,18 @@ void Worker::run() {
       base::log::error("worker ", id_, ": ", adopted.error().message);
       continue;
     }
-    listeners.push_back(*adopted);
+    listeners[i] = *adopted;
   }
+  reload_ = [&](std::shared_ptr<const proxy::Runtime> runtime, std::vector<WorkerListener> updates) {
+    ctx.setRuntime(std::move(runtime));
+    for (size_t i = 0; i < updates.size() && i < listeners_.size(); ++i) {
+      // Sessions hold a reference to their ListenerInfo: assign in place, on this thread,
+      // between events, so no session ever sees it half-written.
+      listeners_[i].info = std::move(updates[i].info);
+      listeners_[i].tls = updates[i].tls;
+      if (listeners[i]) listeners[i]->setTls(updates[i].tls);
+    }
+  };
 
   // Once a second, connections idle for a second or more give their buffers back.
   net::Timer* sweep = net::Timer::create(loop_, [&ctx] { ctx.releaseIdleBuffers(1000); });
@@ -50,8 +61,10 @@ void Worker::run() {
   drain_ = [&](uint64_t grace_ms) {
     if (drained) return;
     drained = true;
-    for (auto* l : listeners) l->close();
-    listeners.clear();
+    for (auto*& l : listeners) {
+      if (l) l->close();
+      l = nullptr;
+    }
     ctx.beginDrain();
     // The deadline must not keep the loop alive by itself: if every session ends sooner, the
     // loop runs out of work and the worker exits at once.
@@ -65,11 +78,21 @@ void Worker::run() {
   if (deadline_) deadline_->close();
   deadline_ = nullptr;
   drain_ = nullptr;
+  reload_ = nullptr;
   // Whatever is left (a session whose handles had gone quiet) must end while ctx still exists,
   // since sessions unlink themselves from it; one more run lets the close callbacks and
   // deferred deletions happen.
   ctx.abortAll();
   loop_.run();
+}
+
+void Worker::reload(std::shared_ptr<const proxy::Runtime> runtime, std::vector<WorkerListener> listeners) {
+  // std::function needs a copyable callable: carry the move-only arguments in a shared_ptr.
+  auto args = std::make_shared<std::pair<std::shared_ptr<const proxy::Runtime>, std::vector<WorkerListener>>>(
+      std::move(runtime), std::move(listeners));
+  loop_.post([this, args] {
+    if (reload_) reload_(std::move(args->first), std::move(args->second));
+  });
 }
 
 void Worker::drain(uint64_t grace_ms) {

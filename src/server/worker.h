@@ -29,6 +29,9 @@ class Worker {
   // Thread-safe. Stops accepting, lets in-flight requests finish for up to `grace_ms`, then
   // closes the rest; the thread ends when nothing is left.
   void drain(uint64_t grace_ms);
+  // Thread-safe. New requests use `runtime`; each listener (matched by position, as bound at
+  // start) takes its new info and TLS context for connections accepted from now on.
+  void reload(std::shared_ptr<const proxy::Runtime> runtime, std::vector<WorkerListener> listeners);
   void join();
 
  private:
@@ -41,6 +44,7 @@ class Worker {
   std::thread thread_;
   // Set while run() is active; only touched on the worker's thread (via loop_.post).
   std::function<void(uint64_t)> drain_;
+  std::function<void(std::shared_ptr<const proxy::Runtime>, std::vector<WorkerListener>)> reload_;
   net::Timer* deadline_ = nullptr;
 };
 

@@ -20,7 +20,7 @@ net::Connection* Pool::take(size_t host) {
 
 void Pool::put(size_t host, net::Connection* conn) {
   auto& list = idle_[host];
-  if (list.size() >= cluster_.maxIdle() || conn->closing() || !conn->input().empty()) {
+  if (retired_ || list.size() >= cluster_.maxIdle() || conn->closing() || !conn->input().empty()) {
     conn->setHandler(this);
     conn->abort();
     return;
@@ -46,6 +46,11 @@ void Pool::closeAll() {
     list.clear();
     for (auto* c : copy) c->abort();
   }
+}
+
+void Pool::retire() {
+  retired_ = true;
+  closeAll();
 }
 
 void Pool::forget(net::Connection& c) {

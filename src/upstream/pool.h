@@ -26,6 +26,8 @@ class Pool : public net::ConnectionHandler {
   void put(size_t host, net::Connection* conn);
   size_t idleCount() const;
   void closeAll();
+  // After a reload or at shutdown: closes idle connections and makes put() close instead.
+  void retire();
 
   void onData(net::Connection& c) override;
   void onEof(net::Connection& c) override;
@@ -35,6 +37,7 @@ class Pool : public net::ConnectionHandler {
  private:
   void forget(net::Connection& c);
   const Cluster& cluster_;
+  bool retired_ = false;
   std::vector<std::vector<net::Connection*>> idle_;  // per host, most recent last
 };
 
