@@ -79,8 +79,8 @@ TEST_F(Shutdown, ExitsWithStatusZeroOnceInFlightRequestIsDone) {
   Response resp;
   ASSERT_TRUE(client.readResponse(&resp));
   EXPECT_EQ(resp.status, 200);
-  // As a real client does after "Connection: close". (A client that keeps its end open holds
-  // the proxy in its lingering close, 2 s: kLingerMs in src/net/connection.cc.)
+  // As a real client does after "Connection: close", so the exit time does not depend on the
+  // proxy's lingering close (up to kLingerMs, 2 s, in src/net/connection.cc).
   client.close();
   // Nothing is left once the response is out: no reason to sit out the 5 s grace.
   EXPECT_TRUE(proxy_.waitForExit(5000ms + kExitMargin));

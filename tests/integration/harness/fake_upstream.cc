@@ -312,7 +312,10 @@ void FakeUpstream::serveConnection(int fd, int id) {
   bool open = true;
   // Set by the last reply's close_on_next_request / close_when_idle_after.
   bool close_on_next = false;
-  std::optional<Clock::time_point> idle_close_at;
+  // A plain time_point plus a flag rather than std::optional: GCC 12 at -O2 wrongly reports
+  // the optional's payload as maybe-uninitialized under -Werror.
+  bool idle_close_armed = false;
+  Clock::time_point idle_close_at{};
   std::vector<char> tmp(64 * 1024);
   while (open && !stopping_) {
     // Answer every complete request in the buffer (pipelined ones too), in order.
@@ -353,15 +356,16 @@ void FakeUpstream::serveConnection(int fd, int id) {
       record(rec);
       open = sendReply(fd, rec.request, reply);
       close_on_next = open && reply.close_on_next_request;
-      idle_close_at.reset();
+      idle_close_armed = false;
       if (open && reply.close_when_idle_after.count() > 0) {
         idle_close_at = Clock::now() + reply.close_when_idle_after;
+        idle_close_armed = true;
       }
     }
     if (!open) break;
     int slice_ms = kPollSliceMs;
-    if (idle_close_at) {
-      auto left = std::chrono::duration_cast<milliseconds>(*idle_close_at - Clock::now()).count();
+    if (idle_close_armed) {
+      auto left = std::chrono::duration_cast<milliseconds>(idle_close_at - Clock::now()).count();
       if (left <= 0) break;  // idle for close_when_idle_after: close, as if on a keep-alive timeout
       slice_ms = static_cast<int>(std::min<long long>(left, kPollSliceMs));
     }
@@ -380,7 +384,7 @@ void FakeUpstream::serveConnection(int fd, int id) {
     ssize_t n = recv(fd, tmp.data(), tmp.size(), 0);
     if (n > 0) {
       buf.append(tmp.data(), static_cast<size_t>(n));
-      idle_close_at.reset();
+      idle_close_armed = false;
     } else if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
       break;
     }
