@@ -12,6 +12,7 @@
 #include <cstring>
 #include <exception>
 #include <filesystem>
+#include <initializer_list>
 #include <limits>
 #include <regex>
 #include <span>
@@ -19,6 +20,7 @@
 #include <utility>
 #include <vector>
 
+#include "config/tls_values.h"
 #include "config/validate.h"
 #include "config/values.h"
 
@@ -28,19 +30,53 @@ namespace {
 namespace fs = std::filesystem;
 using Keys = std::span<const std::string_view>;
 
-constexpr std::array<std::string_view, 6> kTopKeys = {"workers",  "listeners", "upstreams",
-                                                      "routes",   "timeouts",  "limits"};
-constexpr std::array<std::string_view, 4> kListenerKeys = {"name", "address", "tls",
-                                                           "redirect_to_https"};
-constexpr std::array<std::string_view, 2> kTlsKeys = {"certificate", "key"};
-constexpr std::array<std::string_view, 1> kRedirectKeys = {"port"};
-constexpr std::array<std::string_view, 3> kUpstreamKeys = {"servers", "max_idle", "idle_timeout"};
-constexpr std::array<std::string_view, 3> kRouteKeys = {"host", "path", "upstream"};
+constexpr std::array<std::string_view, 7> kTopKeys = {
+    "workers", "temp_dir", "listeners", "upstreams", "routes", "timeouts", "limits"};
+constexpr std::array<std::string_view, 5> kListenerKeys = {"name", "address", "tls",
+                                                           "redirect_to_https", "hsts"};
+constexpr std::array<std::string_view, 12> kTlsKeys = {
+    "certificate",       "key",           "certificates",        "min_version",
+    "ciphers",           "curves",        "handshake_timeout",   "session_tickets",
+    "ticket_key_rotation", "ticket_lifetime", "ticket_key_file", "client_auth"};
+constexpr std::array<std::string_view, 2> kCertificateKeys = {"certificate", "key"};
+constexpr std::array<std::string_view, 4> kClientAuthKeys = {"mode", "ca", "subject_header",
+                                                             "fingerprint_header"};
+constexpr std::array<std::string_view, 4> kHstsKeys = {"enabled", "max_age", "include_subdomains",
+                                                       "preload"};
+constexpr std::array<std::string_view, 2> kRedirectKeys = {"port", "allowed_hosts"};
+constexpr std::array<std::string_view, 14> kUpstreamKeys = {
+    "servers", "max_idle",   "idle_timeout",       "policy",     "hash_key",
+    "tls",     "health_check", "outlier",          "queue",      "when_all_unhealthy",
+    "slow_start", "retries", "retry_budget",       "dns_refresh"};
+constexpr std::array<std::string_view, 3> kServerKeys = {"address", "weight", "max_requests"};
+constexpr std::array<std::string_view, 3> kUpstreamTlsKeys = {"sni", "verify", "ca"};
+constexpr std::array<std::string_view, 9> kHealthCheckKeys = {
+    "enabled", "method", "path", "host", "expected", "interval", "timeout", "rise", "fall"};
+constexpr std::array<std::string_view, 3> kOutlierKeys = {"consecutive_failures",
+                                                          "base_ejection", "max_ejection"};
+constexpr std::array<std::string_view, 2> kQueueKeys = {"size", "timeout"};
+constexpr std::array<std::string_view, 4> kRouteKeys = {"host", "path", "upstream", "buffering"};
+constexpr std::array<std::string_view, 4> kBufferingKeys = {"request", "response", "memory",
+                                                            "max_file"};
 constexpr std::array<std::string_view, 6> kTimeoutKeys = {
     "client_header",    "client_body",       "client_idle",
     "upstream_connect", "upstream_response", "shutdown_grace"};
 constexpr std::array<std::string_view, 4> kLimitKeys = {"request_line", "header_bytes",
                                                         "header_count", "body"};
+
+using std::chrono::milliseconds;
+constexpr std::chrono::hours kDay{24};
+// Durations that may be 0 ("off"): slow_start, dns_refresh.
+constexpr DurationRange kZeroAllowed{milliseconds(0), kMaxDuration};
+// RFC 8446 §4.6.1: a ticket lifetime above 604800 s (7 days) MUST NOT be used.
+constexpr DurationRange kTicketLifetime{milliseconds(1), 7 * kDay};
+// Rotating more often than a minute buys nothing and makes most resumptions miss.
+constexpr DurationRange kTicketRotation{std::chrono::minutes(1), kMaxDuration};
+// 0 is RFC 6797 §6.1.1's "forget this host"; two years is hstspreload.org's recommendation and
+// above anything a browser honours longer.
+constexpr DurationRange kHstsMaxAge{milliseconds(0), 730 * kDay};
+// hstspreload.org: max-age of at least 31536000 seconds to be accepted on the preload list.
+constexpr std::chrono::seconds kPreloadMinAge{31'536'000};
 
 constexpr std::string_view kDurationShape = "a duration such as 10s or 500ms";
 constexpr std::string_view kSizeShape = "a size such as 8k, 32KiB or 100m";
@@ -101,6 +137,15 @@ class Loader {
     for (const Entry& e : mapEntries(top, kTopKeys)) {
       if (e.key == "workers") {
         config.workers = workers(e.value);
+      } else if (e.key == "temp_dir") {
+        std::string dir = scalar(e.value, "a directory path");
+        // Absolute only: spill files are created by workers long after start, and a relative
+        // path would then depend on the working directory, not on this file.
+        if (dir.empty() || dir.front() != '/') {
+          fail(e.value, "must be an absolute path, got '" + dir + "'");
+        }
+        config.temp_dir = dir;
+        config.temp_dir_mark = markOf(where(e.value));
       } else if (e.key == "listeners") {
         have_listeners = true;
         std::vector<Value> items = listItems(e.value);
@@ -227,6 +272,54 @@ class Loader {
   uint64_t integer(const Value& v, uint64_t min, uint64_t max) const {
     return check(v, parseInteger(scalar(v, "an integer"), min, max));
   }
+  uint32_t integer32(const Value& v, uint32_t min, uint32_t max) const {
+    return static_cast<uint32_t>(integer(v, min, max));
+  }
+  std::chrono::milliseconds duration(const Value& v, DurationRange range) const {
+    return check(v, parseDuration(scalar(v, kDurationShape), range));
+  }
+  bool boolean(const Value& v) const { return check(v, parseBool(scalar(v, "true or false"))); }
+
+  // The index of the value among `options`, which the message lists.
+  size_t choice(const Value& v, std::initializer_list<std::string_view> options) const {
+    std::string all = joined(Keys(options.begin(), options.size()));
+    std::string s = scalar(v, "one of " + all);
+    for (size_t i = 0; i < options.size(); ++i) {
+      if (options.begin()[i] == s) return i;
+    }
+    fail(v, "expected one of " + all + "; got '" + s + "'");
+  }
+
+  // A file the server opens later: resolved here, opened there, reported at `mark`.
+  void filePath(const Value& v, std::string& path, Mark& mark) const {
+    std::string s = scalar(v, "a file path");
+    if (s.empty()) fail(v, "must not be empty");
+    path = resolve(s);
+    mark = markOf(where(v));
+  }
+
+  // Two durations of one map that must stay in order: `low` < `high` (kLess) or `low` <= `high`
+  // (kAtMost). Only one of them may have been written (the other a model default), so the
+  // error goes on a key the user wrote: on `blame` when both were, naming the other's value and
+  // saying when that value is the default.
+  enum Order { kLess, kAtMost };
+  void ordered(const std::vector<Entry>& entries, const Value& map, Order order,
+               std::string_view low_key, milliseconds low, std::string_view high_key,
+               milliseconds high, std::string_view blame) const {
+    if (order == kLess ? low < high : low <= high) return;
+    const Entry* lo = find(entries, low_key);
+    const Entry* hi = find(entries, high_key);
+    if (!lo && !hi) fail(map, "the defaults of " + std::string(low_key) + " and " +
+                                  std::string(high_key) + " conflict");  // a model bug
+    bool on_low = lo && (blame == low_key || !hi);
+    const Entry& at = on_low ? *lo : *hi;
+    const Entry* other = on_low ? hi : lo;
+    std::string relation = on_low ? (order == kLess ? "shorter than " : "at most ")
+                                  : (order == kLess ? "longer than " : "at least ");
+    fail(at.value, "must be " + relation + std::string(on_low ? high_key : low_key) + " (" +
+                       formatDuration(on_low ? high : low) + (other ? "" : ", the default") +
+                       "), got '" + at.value.node.Scalar() + "'");
+  }
 
   // Relative to the config file, not to the working directory: the proxy is started from
   // anywhere (systemd uses /), and a config copied with its certs keeps working.
@@ -267,31 +360,190 @@ class Loader {
       fail(v, "needs 'tls' (to serve HTTPS) or 'redirect_to_https' (to redirect plain HTTP)");
     }
     if (tls) l.tls = tlsFiles(tls->value);
-    if (redirect) {
-      RedirectToHttps r;
-      for (const Entry& e : mapEntries(redirect->value, kRedirectKeys)) {
-        r.https_port = static_cast<uint16_t>(integer(e.value, 1, 65535));
+    if (redirect) l.redirect_to_https = redirectToHttps(redirect->value);
+    if (const Entry* hsts = find(entries, "hsts")) {
+      if (!tls) {
+        // RFC 6797 §8.1: a browser ignores Strict-Transport-Security received over plain HTTP.
+        failAt(hsts->key_mark, v.path + ".hsts: hsts is only sent over HTTPS; put it on the "
+                                        "listener with 'tls'");
       }
-      l.redirect_to_https = r;
+      l.hsts = this->hsts(hsts->value);
     }
     return l;
   }
 
+  RedirectToHttps redirectToHttps(const Value& v) const {
+    RedirectToHttps r;
+    for (const Entry& e : mapEntries(v, kRedirectKeys)) {
+      if (e.key == "port") r.https_port = static_cast<uint16_t>(integer(e.value, 1, 65535));
+      if (e.key != "allowed_hosts") continue;
+      std::vector<Value> items = listItems(e.value);
+      // An empty list would read as "redirect nothing" but means "redirect every host".
+      if (items.empty()) fail(e.value, "must not be empty; leave it out to redirect every host");
+      for (const Value& item : items) {
+        std::string host = check(item, parseHostPattern(scalar(item, "a host name")));
+        if (std::find(r.allowed_hosts.begin(), r.allowed_hosts.end(), host) !=
+            r.allowed_hosts.end()) {
+          fail(item, "'" + host + "' is listed twice");
+        }
+        r.allowed_hosts.push_back(std::move(host));
+      }
+    }
+    return r;
+  }
+
+  Hsts hsts(const Value& v) const {
+    Hsts h;
+    h.enabled = true;  // `hsts:` alone sends the defaults; `enabled: false` keeps the settings
+    std::vector<Entry> entries = mapEntries(v, kHstsKeys);
+    for (const Entry& e : entries) {
+      if (e.key == "enabled") h.enabled = boolean(e.value);
+      if (e.key == "include_subdomains") h.include_subdomains = boolean(e.value);
+      if (e.key == "preload") h.preload = boolean(e.value);
+      if (e.key == "max_age") {
+        milliseconds d = duration(e.value, kHstsMaxAge);
+        if (d.count() % 1000 != 0) {
+          fail(e.value, "must be whole seconds (max-age is sent in seconds), got '" +
+                            e.value.node.Scalar() + "'");
+        }
+        h.max_age = std::chrono::duration_cast<std::chrono::seconds>(d);
+      }
+    }
+    if (const Entry* preload = find(entries, "preload"); preload && h.preload) {
+      // hstspreload.org refuses a host without both, and a preloaded policy outlives any
+      // later change to this file, so say so now rather than after the submission.
+      if (!h.include_subdomains) {
+        fail(preload->value, "preload requires include_subdomains: true (hstspreload.org)");
+      }
+      if (h.max_age < kPreloadMinAge) {
+        fail(preload->value, "preload requires max_age of at least 365d (hstspreload.org); it is " +
+                                 formatDuration(h.max_age));
+      }
+    }
+    return h;
+  }
+
   TlsFiles tlsFiles(const Value& v) const {
     TlsFiles t;
+    t.mark = markOf(where(v));
     std::vector<Entry> entries = mapEntries(v, kTlsKeys);
-    auto file = [&](std::string_view key, std::string& path, Mark& mark) {
-      const Value& f = require(entries, v, key).value;
-      std::string s = scalar(f, "a file path");
-      if (s.empty()) fail(f, "must not be empty");
-      path = resolve(s);
-      mark = markOf(where(f));
-    };
-    CertificateFiles c;
-    file("certificate", c.certificate, c.certificate_mark);
-    file("key", c.key, c.key_mark);
-    t.certificates.push_back(std::move(c));
+    const Entry* list = find(entries, "certificates");
+    const Entry* single = find(entries, "certificate");
+    if (!single) single = find(entries, "key");
+    if (list && single) {
+      failAt(list->key_mark, v.path + ": has both '" + single->key +
+                                 "' and 'certificates'; use one pair or the list");
+    }
+    if (list) {
+      std::vector<Value> items = listItems(list->value);
+      if (items.empty()) fail(list->value, "at least one certificate is required");
+      for (const Value& item : items) {
+        std::vector<Entry> pair = mapEntries(item, kCertificateKeys);
+        CertificateFiles c = certificatePair(item, pair);
+        for (size_t i = 0; i < t.certificates.size(); ++i) {
+          if (t.certificates[i].certificate == c.certificate) {
+            fail(find(pair, "certificate")->value,
+                 "same file as " + list->value.path + "[" + std::to_string(i) + "]");
+          }
+        }
+        t.certificates.push_back(std::move(c));
+      }
+    } else {
+      if (!find(entries, "certificate")) {
+        fail(v, "missing required key 'certificate' (or a 'certificates' list)");
+      }
+      t.certificates.push_back(certificatePair(v, entries));
+    }
+
+    for (const Entry& e : entries) {
+      const Value& val = e.value;
+      if (e.key == "min_version") {
+        t.min_version = check(val, parseTlsVersion(scalar(val, "a TLS version such as \"1.2\"")));
+      } else if (e.key == "ciphers") {
+        t.ciphers = check(val, parseCipherList(scalar(val, "a ':'-separated cipher list")));
+        t.ciphers_mark = markOf(where(val));
+      } else if (e.key == "curves") {
+        t.curves = curves(val);
+        t.curves_mark = markOf(where(val));
+      } else if (e.key == "handshake_timeout") {
+        t.handshake_timeout = duration(val);
+      } else if (e.key == "session_tickets") {
+        t.session_tickets = boolean(val);
+      } else if (e.key == "ticket_key_rotation") {
+        t.ticket_key_rotation = duration(val, kTicketRotation);
+      } else if (e.key == "ticket_lifetime") {
+        t.ticket_lifetime = duration(val, kTicketLifetime);
+      } else if (e.key == "ticket_key_file") {
+        filePath(val, t.ticket_key_file, t.ticket_key_file_mark);
+      } else if (e.key == "client_auth") {
+        t.client_auth = clientAuth(val);
+      }
+    }
+    // A key is used for new tickets for one rotation period and decrypts for the lifetime; a
+    // lifetime shorter than that would refuse tickets its own current key issued.
+    ordered(entries, v, kAtMost, "ticket_key_rotation", t.ticket_key_rotation, "ticket_lifetime",
+            t.ticket_lifetime, "ticket_lifetime");
     return t;
+  }
+
+  CertificateFiles certificatePair(const Value& v, const std::vector<Entry>& entries) const {
+    CertificateFiles c;
+    filePath(require(entries, v, "certificate").value, c.certificate, c.certificate_mark);
+    filePath(require(entries, v, "key").value, c.key, c.key_mark);
+    return c;
+  }
+
+  std::vector<std::string> curves(const Value& v) const {
+    std::vector<Value> items = listItems(v);
+    if (items.empty()) fail(v, "at least one curve is required");
+    std::vector<std::string> out;
+    for (const Value& item : items) {
+      std::string written = scalar(item, "a curve name");
+      std::string curve = check(item, parseCurve(written));
+      if (std::find(out.begin(), out.end(), curve) != out.end()) {
+        fail(item, "'" + written + "' is " + (written == curve ? "" : curve + ", ") +
+                       "already listed");
+      }
+      out.push_back(std::move(curve));
+    }
+    return out;
+  }
+
+  ClientAuth clientAuth(const Value& v) const {
+    ClientAuth a;
+    a.mark = markOf(where(v));
+    std::vector<Entry> entries = mapEntries(v, kClientAuthKeys);
+    // No default mode: `client_auth:` with a CA but no mode must not quietly mean "off".
+    constexpr std::array<ClientAuthMode, 3> kModes = {ClientAuthMode::Off, ClientAuthMode::Optional,
+                                                      ClientAuthMode::Required};
+    a.mode = kModes[choice(require(entries, v, "mode").value, {"off", "optional", "required"})];
+    for (const Entry& e : entries) {
+      if (e.key == "ca") filePath(e.value, a.ca, a.ca_mark);
+      if (e.key == "subject_header") {
+        a.subject_header = check(e.value, parseToken(scalar(e.value, "a header name"), "header name"));
+      }
+      if (e.key == "fingerprint_header") {
+        a.fingerprint_header =
+            check(e.value, parseToken(scalar(e.value, "a header name"), "header name"));
+      }
+    }
+    // `mode: off` keeps a configured CA, so switching it back on is a one-word edit.
+    if (a.mode != ClientAuthMode::Off && a.ca.empty()) {
+      fail(v, "missing required key 'ca' (the CA bundle client certificates must chain to)");
+    }
+    if (sameHeader(a.subject_header, a.fingerprint_header)) {
+      const Entry* e = find(entries, "fingerprint_header");
+      if (!e) e = find(entries, "subject_header");
+      fail(e->value, "subject_header and fingerprint_header must be different headers");
+    }
+    return a;
+  }
+
+  static bool sameHeader(std::string_view a, std::string_view b) {
+    auto lower = [](char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; };
+    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [&](char x, char y) {
+             return lower(x) == lower(y);
+           });
   }
 
   Upstream upstream(const Entry& e) const {
@@ -304,25 +556,146 @@ class Loader {
     u.name = e.key;
     std::vector<Entry> entries = mapEntries(e.value, kUpstreamKeys);
     for (const Entry& f : entries) {
+      const Value& val = f.value;
       if (f.key == "servers") {
-        std::vector<Value> items = listItems(f.value);
-        if (items.empty()) fail(f.value, "at least one server is required");
-        for (const Value& item : items) {
-          HostPort hp = check(item, parseHostPort(scalar(item, "host:port", kQuoteIPv6)));
-          UpstreamServer server;
-          server.host = std::move(hp.host);
-          server.port = hp.port;
-          server.mark = markOf(where(item));
-          u.servers.push_back(std::move(server));
-        }
+        std::vector<Value> items = listItems(val);
+        if (items.empty()) fail(val, "at least one server is required");
+        for (const Value& item : items) u.servers.push_back(server(item));
       } else if (f.key == "max_idle") {
-        u.max_idle = static_cast<uint32_t>(integer(f.value, 0, 100'000));
+        u.max_idle = integer32(val, 0, 100'000);
       } else if (f.key == "idle_timeout") {
-        u.idle_timeout = duration(f.value);
+        u.idle_timeout = duration(val);
+      } else if (f.key == "policy") {
+        constexpr std::array<BalancePolicy, 4> kPolicies = {
+            BalancePolicy::RoundRobin, BalancePolicy::LeastRequest, BalancePolicy::Random,
+            BalancePolicy::Hash};
+        u.policy = kPolicies[choice(val, {"round_robin", "least_request", "random", "hash"})];
+      } else if (f.key == "hash_key") {
+        HashKey key = check(val, parseHashKey(scalar(val, "client_ip, header:NAME or cookie:NAME")));
+        u.hash_key = key.kind;
+        u.hash_key_name = std::move(key.name);
+      } else if (f.key == "tls") {
+        u.tls = upstreamTls(val);
+      } else if (f.key == "health_check") {
+        u.health_check = healthCheck(val);
+      } else if (f.key == "outlier") {
+        u.outlier = outlier(val);
+      } else if (f.key == "queue") {
+        for (const Entry& q : mapEntries(val, kQueueKeys)) {
+          if (q.key == "size") u.queue.size = integer32(q.value, 0, 1'000'000);
+          if (q.key == "timeout") u.queue.timeout = duration(q.value);
+        }
+      } else if (f.key == "when_all_unhealthy") {
+        u.panic_when_all_unhealthy = choice(val, {"fail", "panic"}) == 1;
+      } else if (f.key == "slow_start") {
+        u.slow_start = duration(val, kZeroAllowed);
+      } else if (f.key == "retries") {
+        u.retries = integer32(val, 0, 10);
+      } else if (f.key == "retry_budget") {
+        u.retry_budget = check(val, parseRatio(scalar(val, "a number from 0 to 1")));
+      } else if (f.key == "dns_refresh") {
+        u.dns_refresh = duration(val, kZeroAllowed);
       }
     }
     require(entries, e.value, "servers");
+    // Only the hash policy reads a key; elsewhere it would be silently ignored. (Policy hash
+    // without a key uses the model default, the client IP.)
+    if (const Entry* key = find(entries, "hash_key"); key && u.policy != BalancePolicy::Hash) {
+      const Entry* policy = find(entries, "policy");
+      fail(key->value, "only used with policy: hash (policy here is " +
+                           (policy ? policy->value.node.Scalar() : "round_robin, the default") +
+                           ")");
+    }
     return u;
+  }
+
+  // "host:port", or a map with `address` and the per-server settings.
+  UpstreamServer server(const Value& item) const {
+    UpstreamServer s;
+    const Value* address = &item;
+    std::vector<Entry> entries;
+    if (item.node.IsMap()) {
+      entries = mapEntries(item, kServerKeys);
+      address = &require(entries, item, "address").value;
+    }
+    HostPort hp = check(*address, parseHostPort(scalar(*address, "host:port", kQuoteIPv6)));
+    s.host = std::move(hp.host);
+    s.port = hp.port;
+    s.mark = markOf(where(*address));
+    for (const Entry& e : entries) {
+      if (e.key == "weight") s.weight = integer32(e.value, 1, 1000);
+      if (e.key == "max_requests") s.max_requests = integer32(e.value, 0, 100'000);
+    }
+    return s;
+  }
+
+  // `tls: true` / `tls: false`, or a map (which turns it on).
+  UpstreamTls upstreamTls(const Value& v) const {
+    UpstreamTls t;
+    t.mark = markOf(where(v));
+    if (v.node.IsScalar()) {
+      t.enabled = check(v, parseBool(v.node.Scalar()));
+      return t;
+    }
+    t.enabled = true;
+    for (const Entry& e : mapEntries(v, kUpstreamTlsKeys)) {
+      if (e.key == "sni") t.sni = check(e.value, parseServerName(scalar(e.value, "a host name")));
+      if (e.key == "verify") t.verify = boolean(e.value);
+      if (e.key == "ca") filePath(e.value, t.ca, t.ca_mark);
+    }
+    return t;
+  }
+
+  HealthCheck healthCheck(const Value& v) const {
+    HealthCheck h;
+    h.enabled = true;  // present turns it on; `enabled: false` keeps the settings for later
+    h.mark = markOf(where(v));
+    std::vector<Entry> entries = mapEntries(v, kHealthCheckKeys);
+    for (const Entry& e : entries) {
+      const Value& val = e.value;
+      if (e.key == "enabled") h.enabled = boolean(val);
+      if (e.key == "method") h.method = check(val, parseToken(scalar(val, "a method"), "method"));
+      if (e.key == "path") h.path = check(val, parseRequestPath(scalar(val, "a path")));
+      if (e.key == "host") h.host = check(val, parseHostHeader(scalar(val, "a host name")));
+      if (e.key == "expected") h.expected = statuses(val);
+      if (e.key == "interval") h.interval = duration(val);
+      if (e.key == "timeout") h.timeout = duration(val);
+      if (e.key == "rise") h.rise = integer32(val, 1, 100);
+      if (e.key == "fall") h.fall = integer32(val, 1, 100);
+    }
+    // Probes never overlap: one that may still be waiting when the next is due is a mistake.
+    ordered(entries, v, kLess, "timeout", h.timeout, "interval", h.interval, "timeout");
+    return h;
+  }
+
+  // A list of statuses and "a-b" ranges; a single scalar counts as a list of one.
+  std::vector<std::pair<int, int>> statuses(const Value& v) const {
+    std::vector<Value> items;
+    if (v.node.IsScalar()) {
+      items.push_back(v);
+    } else {
+      items = listItems(v);
+    }
+    if (items.empty()) fail(v, "at least one status is required");
+    std::vector<std::pair<int, int>> out;
+    for (const Value& item : items) {
+      out.push_back(check(item, parseStatusRange(scalar(item, "a status or range"))));
+    }
+    return out;
+  }
+
+  OutlierDetection outlier(const Value& v) const {
+    OutlierDetection o;
+    std::vector<Entry> entries = mapEntries(v, kOutlierKeys);
+    for (const Entry& e : entries) {
+      if (e.key == "consecutive_failures") o.consecutive_failures = integer32(e.value, 0, 1000);
+      if (e.key == "base_ejection") o.base_ejection = duration(e.value);
+      if (e.key == "max_ejection") o.max_ejection = duration(e.value);
+    }
+    // Ejection time grows from base to max with each ejection; the other way round is a typo.
+    ordered(entries, v, kAtMost, "base_ejection", o.base_ejection, "max_ejection", o.max_ejection,
+            "max_ejection");
+    return o;
   }
 
   Route route(const Value& v) const {
@@ -338,7 +711,25 @@ class Loader {
     const Value& upstream = require(entries, v, "upstream").value;
     r.upstream = scalar(upstream, "an upstream name");
     r.upstream_mark = markOf(where(upstream));  // validate() checks it names a cluster
+    if (const Entry* b = find(entries, "buffering")) r.buffering = buffering(b->value);
     return r;
+  }
+
+  // `on` (the defaults), `off` (stream both ways), or a map that starts from the defaults.
+  Buffering buffering(const Value& v) const {
+    Buffering b;
+    if (v.node.IsScalar()) {
+      if (choice(v, {"on", "off", "true", "false"}) % 2 == 1) b.request = b.response = false;
+      return b;
+    }
+    for (const Entry& e : mapEntries(v, kBufferingKeys)) {
+      if (e.key == "request") b.request = boolean(e.value);
+      if (e.key == "response") b.response = boolean(e.value);
+      // Below 1 KiB nearly every body would go to a file.
+      if (e.key == "memory") b.memory = size(e.value, 1024);
+      if (e.key == "max_file") b.max_file = size(e.value, 0);
+    }
+    return b;
   }
 
   void timeouts(const Value& v, Timeouts& t) const {

@@ -199,6 +199,7 @@ struct Config {
   std::string source_file;
   unsigned workers = 0;  // 0 = one per CPU
   std::string temp_dir = "/tmp";  // buffering spill files (unlinked at creation)
+  Mark temp_dir_mark;             // for "cannot create a file in temp_dir" at start
   std::vector<Listener> listeners;
   std::vector<Upstream> upstreams;
   std::vector<Route> routes;

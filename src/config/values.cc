@@ -323,7 +323,7 @@ base::Result<std::string> parseToken(std::string_view text, std::string_view wha
 base::Result<std::string> parseServerName(std::string_view text) {
   std::string name = lowered(text);
   if (isIPv4(name) || isIPv6(name) || (name.starts_with('[') && name.ends_with(']'))) {
-    return makeError(quoted(text) + " is an IP address; SNI carries host names only (RFC 6066 §3)");
+    return makeError(quoted(text) + " is an IP address; SNI carries host names only (RFC 6066)");
   }
   if (!isDnsName(name) || looksNumeric(name)) {
     return makeError(quoted(text) + " is not a valid host name");

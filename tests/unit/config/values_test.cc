@@ -41,10 +41,151 @@ TEST(Duration, HugeNumbersDoNotWrapAround) {
 }
 
 TEST(Duration, MalformedTextIsRejectedWithAnExample) {
-  for (const char* bad : {"soon", "", "s", "10 s", "10sec", "1.5s", "-1s", "+1s", "10S", "1d"}) {
+  for (const char* bad : {"soon", "", "s", "10 s", "10sec", "1.5s", "-1s", "+1s", "10S", "1w"}) {
     EXPECT_EQ(errorOf(parseDuration(bad)),
               std::string("expected a duration such as 10s or 500ms, got '") + bad + "'")
         << bad;
+  }
+}
+
+TEST(Duration, DaysAreAcceptedUpToTheCap) {
+  EXPECT_EQ(*parseDuration("1d"), milliseconds(86'400'000));
+  EXPECT_EQ(errorOf(parseDuration("2d")), "'2d' is longer than the maximum of 24h");
+}
+
+TEST(Duration, ARangeMayRaiseTheMaximum) {
+  DurationRange week{milliseconds(1), std::chrono::hours(24 * 7)};
+  EXPECT_EQ(*parseDuration("7d", week), milliseconds(604'800'000));
+  EXPECT_EQ(errorOf(parseDuration("8d", week)), "'8d' is longer than the maximum of 7d");
+}
+
+TEST(Duration, ARangeMayAllowZero) {
+  DurationRange zero{milliseconds(0), kMaxDuration};
+  EXPECT_EQ(*parseDuration("0", zero), milliseconds(0));
+  EXPECT_EQ(*parseDuration("0s", zero), milliseconds(0));
+}
+
+TEST(Duration, ARangeMayRaiseTheMinimum) {
+  DurationRange minute{std::chrono::minutes(1), kMaxDuration};
+  EXPECT_EQ(errorOf(parseDuration("59s", minute)), "must be at least 1m, got '59s'");
+  EXPECT_TRUE(parseDuration("60s", minute));
+}
+
+TEST(FormatDuration, UsesTheLargestExactUnit) {
+  EXPECT_EQ(formatDuration(milliseconds(1500)), "1500ms");
+  EXPECT_EQ(formatDuration(milliseconds(90'000)), "90s");
+  EXPECT_EQ(formatDuration(milliseconds(120'000)), "2m");
+  EXPECT_EQ(formatDuration(std::chrono::hours(24)), "24h");  // the general cap reads in hours
+  EXPECT_EQ(formatDuration(std::chrono::hours(48)), "2d");
+  EXPECT_EQ(formatDuration(milliseconds(0)), "0s");
+}
+
+// --- booleans and ratios --------------------------------------------------------------------
+
+TEST(Bool, TrueAndFalseInTheYamlCoreSpellings) {
+  EXPECT_TRUE(*parseBool("true"));
+  EXPECT_TRUE(*parseBool("TRUE"));
+  EXPECT_FALSE(*parseBool("False"));
+}
+
+TEST(Bool, YesNoOnOffAreRejected) {
+  // YAML 1.1 read these as booleans and YAML 1.2 does not; refusing them avoids the "Norway
+  // problem" either way.
+  for (const char* bad : {"yes", "no", "on", "off", "1", "0", ""}) {
+    EXPECT_EQ(errorOf(parseBool(bad)), std::string("expected true or false, got '") + bad + "'");
+  }
+}
+
+TEST(Ratio, AcceptsZeroToOne) {
+  EXPECT_DOUBLE_EQ(*parseRatio("0"), 0.0);
+  EXPECT_DOUBLE_EQ(*parseRatio("0.25"), 0.25);
+  EXPECT_DOUBLE_EQ(*parseRatio("1.0"), 1.0);
+}
+
+TEST(Ratio, RejectsOutOfRangeAndOtherSpellings) {
+  for (const char* bad : {"1.01", "-0.1", "nan", "inf", "1e-1", ".5", "5.", "20%", "", "0.2 "}) {
+    EXPECT_FALSE(parseRatio(bad)) << bad;
+  }
+}
+
+// --- tokens, names, hash keys, statuses -----------------------------------------------------
+
+TEST(Token, AcceptsRfc9110TokenCharacters) {
+  EXPECT_TRUE(isToken("X-Client-Cert_Sha256"));
+  EXPECT_TRUE(isToken("!#$%&'*+-.^_`|~09azAZ"));
+}
+
+TEST(Token, RejectsSeparatorsSpacesAndEmpty) {
+  for (const char* bad : {"", "X Y", "X:Y", "a(b)", "a/b", "a\"b", "a,b", "a;b", "é"}) {
+    EXPECT_FALSE(isToken(bad)) << bad;
+  }
+}
+
+TEST(ServerName, IsLowerCased) { EXPECT_EQ(*parseServerName("App.Internal"), "app.internal"); }
+
+TEST(ServerName, IpLiteralsAreRejected) {
+  EXPECT_EQ(errorOf(parseServerName("10.0.0.1")),
+            "'10.0.0.1' is an IP address; SNI carries host names only (RFC 6066)");
+  EXPECT_FALSE(parseServerName("::1"));
+  EXPECT_FALSE(parseServerName("[::1]"));
+}
+
+TEST(HostHeader, AcceptsNamesAddressesAndPorts) {
+  EXPECT_EQ(*parseHostHeader("App.internal"), "app.internal");
+  EXPECT_EQ(*parseHostHeader("app.internal:8080"), "app.internal:8080");
+  EXPECT_EQ(*parseHostHeader("10.0.0.1:80"), "10.0.0.1:80");
+  EXPECT_EQ(*parseHostHeader("[::1]"), "[::1]");
+  EXPECT_EQ(*parseHostHeader("[::1]:8080"), "[::1]:8080");
+}
+
+TEST(HostHeader, RejectsBadPortsAndNames) {
+  for (const char* bad : {"", "app:", "app:0", "app:x", "::1", "[::1]x", "a b", "10.0.1", "*.a.com"}) {
+    EXPECT_FALSE(parseHostHeader(bad)) << bad;
+  }
+}
+
+TEST(RequestPath, MayCarryAQuery) { EXPECT_EQ(*parseRequestPath("/health?full=1"), "/health?full=1"); }
+
+TEST(RequestPath, RejectsRelativeSpacesAndFragments) {
+  EXPECT_EQ(errorOf(parseRequestPath("health")), "must start with '/', got 'health'");
+  EXPECT_FALSE(parseRequestPath("/a b"));
+  EXPECT_FALSE(parseRequestPath("/a#b"));
+}
+
+TEST(HashKey, ClientIpHasNoName) {
+  auto k = parseHashKey("client_ip");
+  ASSERT_TRUE(k) << errorOf(k);
+  EXPECT_EQ(k->kind, HashKeyKind::ClientIp);
+  EXPECT_EQ(k->name, "");
+}
+
+TEST(HashKey, HeaderAndCookieCarryTheirName) {
+  EXPECT_EQ(parseHashKey("header:X-User")->kind, HashKeyKind::Header);
+  EXPECT_EQ(parseHashKey("header:X-User")->name, "X-User");
+  EXPECT_EQ(parseHashKey("cookie:sessionid")->kind, HashKeyKind::Cookie);
+  EXPECT_EQ(parseHashKey("cookie:sessionid")->name, "sessionid");
+}
+
+TEST(HashKey, MissingNameIsExplained) {
+  EXPECT_EQ(errorOf(parseHashKey("cookie:")), "'cookie:' needs a name, as in cookie:sessionid");
+}
+
+TEST(HashKey, UnknownKindIsRejected) {
+  EXPECT_EQ(errorOf(parseHashKey("Client_IP")),
+            "expected client_ip, header:NAME or cookie:NAME, got 'Client_IP'");
+}
+
+TEST(StatusRange, SingleStatusIsARangeOfOne) {
+  EXPECT_EQ(*parseStatusRange("204"), (std::pair<int, int>{204, 204}));
+}
+
+TEST(StatusRange, RangeIsInclusive) {
+  EXPECT_EQ(*parseStatusRange("200-399"), (std::pair<int, int>{200, 399}));
+}
+
+TEST(StatusRange, OutsideHundredToFiveNinetyNineIsRejected) {
+  for (const char* bad : {"99", "600", "100-600", "2xx", "", "-", "200-", " 200"}) {
+    EXPECT_FALSE(parseStatusRange(bad)) << bad;
   }
 }
 
