@@ -164,7 +164,9 @@ struct Buffering {
   bool request = true;   // read the whole request body before taking an upstream connection
   bool response = true;  // read the upstream response as fast as it comes
   uint64_t memory = 64 * 1024;            // per request and direction, then a temporary file
-  uint64_t max_file = 1024ull * 1024 * 1024;  // response spill limit (requests: limits.body)
+  // Response spill limit (requests are bounded by limits.body). 0 = never spill to disk: past
+  // `memory` the response streams with backpressure, holding the upstream connection.
+  uint64_t max_file = 1024ull * 1024 * 1024;
 };
 
 struct Route {
