@@ -49,7 +49,7 @@ bool isHopByHop(std::string_view n) {
 }
 
 void appendUpstreamRequestHead(base::Buffer& out, const http::RequestHead& req,
-                               const ForwardInfo& info) {
+                               const ForwardInfo& info, bool finish) {
   // absolute-form is turned into origin-form: the upstream is an origin server (RFC 9112 §3.2.2).
   if (!req.target.empty() && req.target[0] != '/' && req.target != "*") {
     out.append(req.method_text);
@@ -88,9 +88,13 @@ void appendUpstreamRequestHead(base::Buffer& out, const http::RequestHead& req,
   // lines (if any) were forwarded above, and this one is appended after them.
   out.append(req.version_minor == 0 ? "Via: 1.0 portcullis\r\n" : "Via: 1.1 portcullis\r\n");
 
-  if (req.framing == http::Framing::ContentLength) {
-    http::appendHeader(out, "Content-Length", req.content_length);
-  } else if (req.framing == http::Framing::Chunked) {
+  if (finish) finishUpstreamRequestHead(out, req.framing, req.content_length);
+}
+
+void finishUpstreamRequestHead(base::Buffer& out, http::Framing framing, uint64_t length) {
+  if (framing == http::Framing::ContentLength) {
+    http::appendHeader(out, "Content-Length", length);
+  } else if (framing == http::Framing::Chunked) {
     http::appendHeader(out, "Transfer-Encoding", "chunked");
   }
   http::appendEndOfHead(out);

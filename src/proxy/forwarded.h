@@ -31,9 +31,15 @@ struct ForwardInfo {
   std::string_view fallback_host;  // Host to send when an HTTP/1.0 client sent none
 };
 
-// Appends the request line and headers (through the blank line) to send upstream.
+// Appends the request line and headers (through the blank line) to send upstream. With
+// `finish` false, the body framing headers and the blank line are left out: the caller adds
+// them once it knows the framing (a buffered chunked body is sent with its Content-Length,
+// which WSGI apps need: Django reads CONTENT_LENGTH, not chunked input).
 void appendUpstreamRequestHead(base::Buffer& out, const http::RequestHead& req,
-                               const ForwardInfo& info);
+                               const ForwardInfo& info, bool finish = true);
+// Appends framing for a body of `framing` (Content-Length `length`, or chunked) and the blank
+// line ending the head.
+void finishUpstreamRequestHead(base::Buffer& out, http::Framing framing, uint64_t length);
 
 // How the response body is framed towards the client.
 enum class DownstreamFraming : uint8_t {

@@ -15,8 +15,10 @@ bool endsWithI(std::string_view s, std::string_view suffix) {
 }  // namespace
 
 Router::Router(const config::Config& cfg) {
-  for (const auto& r : cfg.routes) {
+  for (size_t ri = 0; ri < cfg.routes.size(); ++ri) {
+    const auto& r = cfg.routes[ri];
     Entry e;
+    e.route = ri;
     if (r.host.empty()) {
       e.host_rank = 1;
     } else if (r.host.rfind("*.", 0) == 0) {
@@ -51,7 +53,7 @@ RouteMatch Router::match(std::string_view host, std::string_view path, bool acme
       best_suffix = suffix;
     }
   }
-  if (best_rank == 0) return {RouteMatch::Kind::NoHost, 0};
+  if (best_rank == 0) return {RouteMatch::Kind::NoHost, 0, 0};
   const Entry* best = nullptr;
   for (const auto& e : entries_) {
     if (acme_only && !e.acme) continue;
@@ -61,8 +63,8 @@ RouteMatch Router::match(std::string_view host, std::string_view path, bool acme
     if (path.substr(0, e.path.size()) != e.path) continue;
     if (!best || e.path.size() > best->path.size()) best = &e;
   }
-  if (!best) return {RouteMatch::Kind::NoPath, 0};
-  return {RouteMatch::Kind::Forward, best->cluster};
+  if (!best) return {RouteMatch::Kind::NoPath, 0, 0};
+  return {RouteMatch::Kind::Forward, best->cluster, best->route};
 }
 
 }  // namespace portcullis::proxy

@@ -20,6 +20,7 @@ namespace portcullis::proxy {
 struct RouteMatch {
   enum class Kind { Forward, NoHost, NoPath } kind = Kind::NoHost;
   size_t cluster = 0;  // index into Config::upstreams, for Forward
+  size_t route = 0;    // index into Config::routes, for Forward
 };
 
 class Router {
@@ -36,6 +37,7 @@ class Router {
     int host_rank;     // 3 exact, 2 wildcard, 1 any; for wildcards also the suffix length
     std::string path;
     size_t cluster;
+    size_t route;
     bool acme;
   };
   std::vector<Entry> entries_;

@@ -76,6 +76,11 @@ void Session::onEof(net::Connection&) {
 }
 
 void Session::onDrained(net::Connection&) {
+  if (!resp_buf_.empty()) {
+    drainResponseBuffer();
+    if (dead_ || resp_state_ != RespState::Body) return;
+    if (!resp_buf_.empty() && responseBufferFull()) return;
+  }
   if (up_paused_ && up_) {
     up_paused_ = false;
     up_->resumeReading();
@@ -177,7 +182,7 @@ void Session::processInput() {
       onRequestHead();
       continue;
     }
-    if (req_state_ == ReqState::Body && upstream_ready_) pumpRequestBody();
+    if (req_state_ == ReqState::Body && (upstream_ready_ || req_buffering_)) pumpRequestBody();
     break;
   }
   in_process_ = false;
@@ -195,6 +200,7 @@ void Session::onRequestHead() {
   const auto& limits = rt_->config->limits;
   method_ = req_.method;
   req_framing_ = req_.framing;
+  req_content_length_ = req_.content_length;
   version_minor_ = req_.version_minor;
   req_keep_alive_ = req_.keep_alive;
   expect_continue_ = req_.expect_continue && req_.version_minor >= 1;
@@ -257,13 +263,82 @@ void Session::onRequestHead() {
   info.local_port = down_->localPort();
   const auto& hosts = rt_->clusters[m.cluster]->hosts();
   info.fallback_host = hosts.empty() ? std::string_view() : std::string_view(hosts[0].name);
-  appendUpstreamRequestHead(up_head_, req_, info);
+  appendUpstreamRequestHead(up_head_, req_, info, /*finish=*/false);
   down_->input().consume(req_.head_bytes);
+
+  const config::Buffering& buffering = rt_->config->routes[m.route].buffering;
+  req_buffering_ = buffering.request && req_state_ == ReqState::Body;
+  resp_buffering_ = buffering.response;
+  cluster_ = m.cluster;
+  route_ = m.route;
+  if (req_buffering_) {
+    // Take the whole body before an upstream connection: a slow upload must not hold a
+    // gunicorn sync worker. Its limit is limits.body (checked while decoding).
+    req_buf_.configure(buffering.memory, UINT64_MAX, rt_->config->temp_dir);
+    if (expect_continue_ && down_->input().empty()) {
+      expect_continue_ = false;
+      down_->write("HTTP/1.1 100 Continue\r\n\r\n");
+      down_->flush();
+      if (dead_) return;
+    }
+    armDownstreamTimer();
+    return;  // processInput feeds the body in; startExchange once it is complete
+  }
   armDownstreamTimer();
   startExchange(m.cluster);
 }
 
+void Session::bufferRequestBody() {
+  base::Buffer& in = down_->input();
+  const uint64_t limit = rt_->config->limits.body;
+  while (!in.empty() && !req_body_.done()) {
+    http::DecodeStep step = req_body_.decode(in.view());
+    if (step.error) {
+      fail(ErrorKind::BadRequest);
+      return;
+    }
+    if (!step.data.empty()) {
+      if (limit && req_body_.bodyBytes() > limit) {
+        fail(ErrorKind::BodyTooLarge);
+        return;
+      }
+      if (!req_buf_.append(step.data)) {
+        base::log::error("request buffering: cannot spill to ", rt_->config->temp_dir);
+        fail(ErrorKind::Internal);
+        return;
+      }
+    }
+    in.consume(step.consumed);
+    if (step.consumed == 0) break;
+  }
+  armDownstreamTimer();
+  if (!req_body_.done()) return;
+  req_state_ = ReqState::Done;
+  startExchange(cluster_);
+}
+
+void Session::sendBufferedRequestBody() {
+  // Backpressure towards the upstream only: the client is done sending.
+  bool wrote = false;
+  while (!req_buf_.empty() && !up_->aboveHighWatermark()) {
+    auto n = req_buf_.readInto(up_->output(), 64 * 1024);
+    if (!n || *n == 0) {
+      onUpstreamFailed(ErrorKind::Internal, "cannot read the buffered request body");
+      return;
+    }
+    wrote = true;
+  }
+  if (!wrote) return;
+  up_->flush();
+  if (dead_ || !up_) return;
+  armUpstreamTimer();
+}
+
 void Session::pumpRequestBody() {
+  if (req_buffering_) {
+    bufferRequestBody();
+    return;
+  }
   base::Buffer& in = down_->input();
   const uint64_t limit = rt_->config->limits.body;
   bool chunked = req_framing_ == http::Framing::Chunked;
@@ -359,6 +434,18 @@ void Session::onUpstreamReady() {
   resp_parser_.reset();
   resp_.clear();
   up_->write(up_head_.view());
+  if (req_buffering_) {
+    // The body is complete: send it with its length, whatever framing the client used.
+    finishUpstreamRequestHead(up_->output(), http::Framing::ContentLength, req_buf_.total());
+    req_buf_.rewind();
+    sendBufferedRequestBody();
+    if (dead_ || !up_) return;
+    up_->flush();
+    if (dead_ || !up_) return;
+    armUpstreamTimer();
+    return;
+  }
+  finishUpstreamRequestHead(up_->output(), req_framing_, req_content_length_);
   // RFC 9110 §10.1.1: the proxy answers 100-continue itself once it can take the body, rather
   // than relaying Expect to an upstream that may not support it.
   if (expect_continue_ && req_state_ == ReqState::Body && req_body_.bodyBytes() == 0 &&
@@ -423,6 +510,11 @@ void Session::onResponseHead() {
                                listener_.hsts);
   up_->input().consume(resp_.head_bytes);
   response_started_ = true;
+  if (resp_buffering_) {
+    const config::Buffering& b = rt_->config->routes[route_].buffering;
+    resp_buf_.configure(b.memory, b.max_file, rt_->config->temp_dir);
+    resp_buf_limit_ = b.memory + b.max_file;
+  }
   resp_body_.start(resp_.framing, resp_.content_length);
   resp_state_ = RespState::Body;
   if (resp_body_.done()) {
@@ -433,18 +525,45 @@ void Session::onResponseHead() {
   down_->flush();
 }
 
+void Session::emitResponseBytes(std::string_view data, bool chunk) {
+  // Once anything waits in resp_buf_, everything after it must queue behind it.
+  if (resp_buffering_ && (!resp_buf_.empty() || down_->aboveHighWatermark())) {
+    bool ok = true;
+    if (chunk) {
+      base::Buffer framed;
+      http::appendChunk(framed, data);
+      ok = resp_buf_.append(framed.view()).ok();
+    } else {
+      ok = resp_buf_.append(data).ok();
+    }
+    if (ok) return;
+    // Only a disk error gets here (the size limit is checked before decoding): deliver the
+    // bytes anyway; memory grows for this one response instead of losing data.
+    base::log::error("response buffering: cannot spill to ", rt_->config->temp_dir);
+    resp_buffering_ = false;
+    drainResponseBuffer();
+    if (dead_) return;
+  }
+  if (chunk) http::appendChunk(down_->output(), data);
+  else down_->write(data);
+}
+
+bool Session::responseBufferFull() const {
+  return resp_buffering_ && resp_buf_.total() >= resp_buf_limit_;
+}
+
 void Session::relayResponseBody() {
   base::Buffer& in = up_->input();
   bool chunked = down_framing_ == DownstreamFraming::Chunked;
-  while (!in.empty() && !resp_body_.done()) {
+  while (!in.empty() && !resp_body_.done() && !responseBufferFull()) {
     http::DecodeStep step = resp_body_.decode(in.view());
     if (step.error) {
       onUpstreamFailed(ErrorKind::UpstreamProtocol, "malformed response body");
       return;
     }
     if (!step.data.empty()) {
-      if (chunked) http::appendChunk(down_->output(), step.data);
-      else down_->write(step.data);
+      emitResponseBytes(step.data, chunked);
+      if (dead_) return;
     }
     in.consume(step.consumed);
     if (step.consumed == 0) break;
@@ -455,9 +574,9 @@ void Session::relayResponseBody() {
   }
   down_->flush();
   if (dead_) return;
-  if (down_->aboveHighWatermark()) {
-    // The client reads slower than the upstream sends: stop reading the upstream until the
-    // client catches up (onDrained), so memory per connection stays bounded.
+  if ((!resp_buffering_ && down_->aboveHighWatermark()) || responseBufferFull()) {
+    // The client reads slower than the upstream sends and buffering is off or full: stop
+    // reading the upstream until the client catches up (onDrained), so memory stays bounded.
     up_paused_ = true;
     up_->pauseReading();
     up_->clearTimeout();
@@ -467,17 +586,50 @@ void Session::relayResponseBody() {
   }
 }
 
+void Session::drainResponseBuffer() {
+  while (!resp_buf_.empty() && !down_->aboveHighWatermark()) {
+    auto n = resp_buf_.readInto(down_->output(), 64 * 1024);
+    if (!n || *n == 0) {
+      base::log::error("response buffering: cannot read back the spilled response");
+      down_->abort(net::CloseReason::Error);
+      return;
+    }
+  }
+  down_->flush();
+  if (dead_) return;
+  if (resp_buf_.empty()) {
+    // Start over for the rest of this response: the file (if any) is closed now.
+    resp_buf_.reset();
+    if (resp_draining_) {
+      resp_draining_ = false;
+      finishExchange();
+      return;
+    }
+  }
+  armDownstreamTimer();
+}
+
 void Session::onResponseComplete() {
-  if (down_framing_ == DownstreamFraming::Chunked) http::appendLastChunk(down_->output());
+  if (down_framing_ == DownstreamFraming::Chunked) {
+    if (!resp_buf_.empty()) (void)resp_buf_.append("0\r\n\r\n");
+    else http::appendLastChunk(down_->output());
+  }
   resp_state_ = RespState::Done;
   bool reusable = resp_.keep_alive && req_state_ == ReqState::Done &&
                   resp_.framing != http::Framing::UntilClose && up_ && up_->input().empty();
+  // The upstream is free as soon as its response is in: with buffering, this happens while
+  // a slow client is still downloading (what gunicorn's sync workers need).
   releaseUpstream(reusable);
   // A response that came before the whole request body (an early 4xx): the rest of the body is
   // unread, so the next request cannot be found; finish with this one.
   if (req_state_ != ReqState::Done) close_after_ = linger_ = true;
   down_->flush();
   if (dead_) return;
+  if (!resp_buf_.empty()) {
+    resp_draining_ = true;
+    armDownstreamTimer();
+    return;
+  }
   finishExchange();
 }
 
@@ -488,7 +640,8 @@ void Session::onUpstreamFailed(ErrorKind kind, const char* what) {
   // most likely never seen. Retry once on a fresh connection when that is safe: nothing came
   // back, the method is idempotent and there was no body to replay.
   if ((resp_state_ == RespState::WaitHead || resp_state_ == RespState::Connecting) && reused_ &&
-      !upstream_got_bytes_ && !retried_stale_ && req_framing_ == http::Framing::None &&
+      !upstream_got_bytes_ && !retried_stale_ &&
+      (req_framing_ == http::Framing::None || (req_buffering_ && req_state_ == ReqState::Done)) &&
       idempotent(method_) && kind != ErrorKind::UpstreamTimeout) {
     retried_stale_ = true;
     connectHost(false);
@@ -527,6 +680,9 @@ void Session::finishExchange() {
   resp_state_ = RespState::None;
   response_started_ = false;
   served_ = true;
+  req_buffering_ = resp_buffering_ = resp_draining_ = false;
+  req_buf_.reset();
+  resp_buf_.reset();
   req_parser_.reset();
   req_.clear();
   if (down_->readingPaused()) down_->resumeReading();
@@ -600,7 +756,8 @@ void Session::armDownstreamTimer() {
       down_->setTimeout(static_cast<uint64_t>(t.client_body.count()));
       return;
     case ReqState::Done:
-      if (up_paused_) down_->setTimeout(static_cast<uint64_t>(t.client_body.count()));
+      // Waiting on the client to take the response: a send timeout.
+      if (up_paused_ || !resp_buf_.empty()) down_->setTimeout(static_cast<uint64_t>(t.client_body.count()));
       else down_->clearTimeout();
       return;
   }
@@ -628,6 +785,10 @@ void Session::UpstreamHandler::onEof(net::Connection&) {
 
 void Session::UpstreamHandler::onDrained(net::Connection&) {
   Session* s = s_;
+  if (s->req_buffering_ && !s->req_buf_.empty() && s->up_) {
+    s->sendBufferedRequestBody();
+    return;
+  }
   if (s->req_state_ == ReqState::Body && s->down_) {
     s->down_->resumeReading();
     s->processInput();

@@ -21,6 +21,7 @@
 #include "http/message.h"
 #include "http/parser.h"
 #include "net/connection.h"
+#include "proxy/body_buffer.h"
 #include "proxy/error_map.h"
 #include "proxy/forwarded.h"
 #include "proxy/worker_context.h"
@@ -69,6 +70,8 @@ class Session final : public net::ConnectionHandler, public net::Deletable {
   void processInput();
   void onRequestHead();
   void pumpRequestBody();
+  void bufferRequestBody();        // request buffering: body -> req_buf_, then startExchange
+  void sendBufferedRequestBody();  // req_buf_ -> upstream, under the upstream's watermark
   // Upstream exchange.
   void startExchange(size_t cluster);
   void connectHost(bool allow_pool);
@@ -77,6 +80,11 @@ class Session final : public net::ConnectionHandler, public net::Deletable {
   void onUpstreamData();
   void onResponseHead();
   void relayResponseBody();
+  // Body bytes for the client: straight to its output, or behind resp_buf_ when buffering and
+  // the client is slow. `chunk` wraps them in chunked framing.
+  void emitResponseBytes(std::string_view data, bool chunk);
+  void drainResponseBuffer();       // resp_buf_ -> client, under its watermark
+  bool responseBufferFull() const;  // buffering limit reached: fall back to backpressure
   void onResponseComplete();
   void onUpstreamFailed(ErrorKind kind, const char* what);
   void releaseUpstream(bool reusable);
@@ -106,11 +114,14 @@ class Session final : public net::ConnectionHandler, public net::Deletable {
   http::ResponseParser resp_parser_;
   http::ResponseHead resp_;
   http::BodyDecoder resp_body_;
-  base::Buffer up_head_;  // serialized upstream request head, kept for a stale-connection retry
+  base::Buffer up_head_;  // upstream request head without framing, kept for a retry
+  BodyBuffer req_buf_;    // request buffering: the whole body before an upstream is taken
+  BodyBuffer resp_buf_;   // response buffering: what the client has not taken yet
 
   // Copied out of req_ when its head is consumed (the views die with those bytes).
   http::Method method_ = http::Method::Get;
   http::Framing req_framing_ = http::Framing::None;
+  uint64_t req_content_length_ = 0;
   int version_minor_ = 1;
   bool req_keep_alive_ = true;
   bool expect_continue_ = false;
@@ -119,6 +130,7 @@ class Session final : public net::ConnectionHandler, public net::Deletable {
   RespState resp_state_ = RespState::None;
   DownstreamFraming down_framing_ = DownstreamFraming::None;
   size_t cluster_ = 0;
+  size_t route_ = 0;
   size_t host_ = 0;
   size_t tried_ = 0;
   bool reused_ = false;
@@ -126,6 +138,10 @@ class Session final : public net::ConnectionHandler, public net::Deletable {
   bool upstream_ready_ = false;
   bool upstream_got_bytes_ = false;
   bool response_started_ = false;
+  bool req_buffering_ = false;
+  bool resp_buffering_ = false;
+  bool resp_draining_ = false;  // upstream done; resp_buf_ still going to the client
+  uint64_t resp_buf_limit_ = 0;
   bool up_paused_ = false;  // upstream reading paused because the client reads slowly
   bool close_after_ = false;
   bool linger_ = false;  // close with lingering: the client may still be sending (unread body)

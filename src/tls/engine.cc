@@ -10,7 +10,10 @@
 #include <optional>
 #include <utility>
 
+#include "tls/client_context_impl.h"
 #include "tls/errors.h"
+#include "tls/internal.h"
+#include "tls/stats.h"
 
 // Where the bytes are copied (DESIGN 3.4 rule 4: TLS adds the copies its memory BIOs force and
 // no others):
@@ -32,16 +35,6 @@ namespace {
 constexpr size_t kMaxRecordPlaintext = 16384;
 // BIO_read/BIO_write/SSL_write take an int length.
 constexpr size_t kMaxChunk = size_t{1} << 30;
-
-uint16_t toWire(TlsVersion v) {
-  switch (v) {
-    case TlsVersion::Tls1_0: return TLS1_VERSION;
-    case TlsVersion::Tls1_1: return TLS1_1_VERSION;
-    case TlsVersion::Tls1_2: return TLS1_2_VERSION;
-    case TlsVersion::Tls1_3: return TLS1_3_VERSION;
-  }
-  return TLS1_3_VERSION;
-}
 
 // Memory BIO whose empty read returns -1 with the retry flag, i.e. "want read", rather than 0,
 // which BoringSSL would take as the peer's EOF (DESIGN 3.4 rule 6). -1 is already the mem BIO
@@ -66,32 +59,18 @@ SSL_CTX* clientContext() {
   return ctx;  // never freed: lives as long as the process, like BoringSSL's own globals
 }
 
-// "h2,http/1.1" -> "\x02h2\x08http/1.1" (RFC 7301 §3.1 ProtocolNameList). Empty names and names
-// over 255 bytes are invalid.
-std::optional<std::string> encodeAlpn(std::string_view list) {
-  std::string wire;
-  while (!list.empty()) {
-    size_t comma = list.find(',');
-    std::string_view name = list.substr(0, comma);
-    if (name.empty() || name.size() > 255) return std::nullopt;
-    wire.push_back(static_cast<char>(name.size()));
-    wire.append(name);
-    if (comma == std::string_view::npos) break;
-    list.remove_prefix(comma + 1);
-    if (list.empty()) return std::nullopt;  // trailing comma
-  }
-  return wire;
-}
-
 }  // namespace
 
 struct Engine::Impl {
-  std::shared_ptr<const Context> ctx;  // server side: keeps certificates alive
+  std::shared_ptr<const Context> ctx;                // server side: keeps certificates alive
+  std::shared_ptr<const ClientContext> client_ctx;   // client side via ClientContext
+  std::string session_key;  // client: the host whose cached session this connection uses
   bssl::UniquePtr<SSL> ssl;
   // Plaintext written before the handshake finished; sent as soon as it does.
   std::string early_plaintext;
   bool handshake_done = false;
   bool shutdown_sent = false;
+  bool server = false;
   std::optional<base::Error> failed;  // sticky: once fatal, every call reports this
 
   BIO* rbio() const { return SSL_get_rbio(ssl.get()); }
@@ -102,8 +81,19 @@ struct Engine::Impl {
   base::Error fail(int ret, std::string_view what) {
     int err = SSL_get_error(ssl.get(), ret);
     base::Error e;
+    uint32_t first = peekFirstError();
+    long verify = SSL_get_verify_result(ssl.get());
     switch (err) {
       case SSL_ERROR_SSL:
+        if (ERR_GET_LIB(first) == ERR_LIB_SSL &&
+            ERR_GET_REASON(first) == SSL_R_CERTIFICATE_VERIFY_FAILED && verify != X509_V_OK) {
+          // "SSL routines: CERTIFICATE_VERIFY_FAILED" says nothing about why; the verify
+          // result does ("Hostname mismatch", "unable to get local issuer certificate", ...).
+          clearErrors();
+          e = base::makeError(std::string(what) + ": certificate verify failed: " +
+                              X509_verify_cert_error_string(verify));
+          break;
+        }
         e = takeError(what);
         break;
       case SSL_ERROR_SYSCALL:  // with memory BIOs: only an unexpected EOF, which we never signal
@@ -141,9 +131,21 @@ struct Engine::Impl {
     int ret = SSL_do_handshake(ssl.get());
     if (ret != 1) {
       if (SSL_get_error(ssl.get(), ret) == SSL_ERROR_WANT_READ) return {};
+      countHandshake(server, HandshakeOutcome::Failed);
       return fail(ret, "TLS handshake failed");
     }
     handshake_done = true;
+    countHandshake(server, SSL_session_reused(ssl.get()) ? HandshakeOutcome::Resumed
+                                                         : HandshakeOutcome::Full);
+    if (server) {
+      // A TLS 1.3 BoringSSL server holds its NewSessionTicket messages until the application
+      // next writes (so that a client which never reads cannot stall a server with a small
+      // socket buffer). Our wbio is memory and never stalls, and a client that sends a request
+      // and waits should have its tickets now, not with the response: a zero-byte write
+      // flushes them (the way ssl.h suggests). Nothing to report if it fails: the tickets would
+      // go with the first response instead.
+      if (SSL_write(ssl.get(), "", 0) < 0) clearErrors();
+    }
     if (!early_plaintext.empty()) {
       std::string pending = std::exchange(early_plaintext, {});  // also frees its capacity
       return writeAll(pending);
@@ -174,6 +176,7 @@ base::Result<Engine> Engine::forServer(std::shared_ptr<const Context> ctx) {
   auto impl = Impl::create(static_cast<SSL_CTX*>(ctx->native()));
   if (!impl) return impl.error();
   SSL_set_accept_state((*impl)->ssl.get());
+  (*impl)->server = true;
   (*impl)->ctx = std::move(ctx);
   Engine e;
   e.impl_ = std::move(*impl);
@@ -197,8 +200,8 @@ base::Result<Engine> Engine::forClient(const ClientOptions& opts) {
   SSL* ssl = impl->ssl.get();
   SSL_set_connect_state(ssl);
 
-  if (SSL_set_min_proto_version(ssl, toWire(opts.min_version)) != 1 ||
-      SSL_set_max_proto_version(ssl, toWire(opts.max_version)) != 1) {
+  if (SSL_set_min_proto_version(ssl, internal::toWire(opts.min_version)) != 1 ||
+      SSL_set_max_proto_version(ssl, internal::toWire(opts.max_version)) != 1) {
     return takeError("cannot set TLS versions");
   }
   if (!opts.tls12_ciphers.empty() &&
@@ -208,9 +211,14 @@ base::Result<Engine> Engine::forClient(const ClientOptions& opts) {
   if (!opts.sni.empty() && SSL_set_tlsext_host_name(ssl, opts.sni.c_str()) != 1) {
     return takeError("cannot set server name '" + opts.sni + "'");
   }
+  if (!opts.signature_algorithms.empty() &&
+      SSL_set_verify_algorithm_prefs(ssl, opts.signature_algorithms.data(),
+                                     opts.signature_algorithms.size()) != 1) {
+    return takeError("cannot set signature algorithms");
+  }
   if (!opts.alpn.empty()) {
-    std::optional<std::string> wire = encodeAlpn(opts.alpn);
-    if (!wire) return base::makeError("invalid ALPN list '" + opts.alpn + "'");
+    auto wire = internal::encodeAlpn(std::string_view(opts.alpn));
+    if (!wire) return wire.error();
     // Unlike almost every other BoringSSL function, SSL_set_alpn_protos returns 0 on success.
     if (SSL_set_alpn_protos(ssl, reinterpret_cast<const uint8_t*>(wire->data()), wire->size()) !=
         0) {
@@ -218,6 +226,50 @@ base::Result<Engine> Engine::forClient(const ClientOptions& opts) {
     }
   }
 
+  // Writes the ClientHello into wbio, so the caller can drain it right away.
+  if (auto r = impl->driveHandshake(); !r) return r.error();
+  Engine e;
+  e.impl_ = std::move(impl);
+  return e;
+}
+
+base::Result<Engine> Engine::forClient(std::shared_ptr<const ClientContext> ctx,
+                                      std::string_view host) {
+  clearErrors();
+  if (!ctx || !ctx->native()) return base::makeError("TLS client engine needs a context");
+  std::string name = internal::normalizeHost(host);
+  bool ip = internal::isIpLiteral(name);
+  if (ctx->verifies() && name.empty()) {
+    return base::makeError("cannot verify an upstream certificate without a host name");
+  }
+  auto created = Impl::create(static_cast<SSL_CTX*>(ctx->native()));
+  if (!created) return created.error();
+  std::unique_ptr<Impl> impl = std::move(*created);
+  SSL* ssl = impl->ssl.get();
+  SSL_set_connect_state(ssl);
+  if (!name.empty() && !ip && SSL_set_tlsext_host_name(ssl, name.c_str()) != 1) {
+    return takeError("cannot set server name '" + name + "'");
+  }
+  if (ctx->verifies()) {
+    X509_VERIFY_PARAM* param = SSL_get0_param(ssl);
+    std::string bare = name;
+    if (ip && bare.size() > 2 && bare.front() == '[') bare = bare.substr(1, bare.size() - 2);
+    // RFC 6125 §6.4.3: a wildcard matches one whole left-most label (BoringSSL never matches
+    // partial wildcards). An IP literal must be in an IP subjectAltName (RFC 6125 §1.7.2).
+    int ok = ip ? X509_VERIFY_PARAM_set1_ip_asc(param, bare.c_str())
+                : X509_VERIFY_PARAM_set1_host(param, bare.data(), bare.size());
+    if (ok != 1) return takeError("cannot set the host name to verify '" + name + "'");
+  }
+  // The session cache key is the host: the same name means the same upstream certificate and
+  // so the same verification. Ex-data points into Impl, which outlives the SSL it owns.
+  impl->session_key = name;
+  SSL_set_ex_data(ssl, internal::sessionKeyIndex(), &impl->session_key);
+  if (!name.empty()) {
+    if (bssl::UniquePtr<SSL_SESSION> session = ctx->impl().sessions.get(name)) {
+      SSL_set_session(ssl, session.get());  // takes its own reference
+    }
+  }
+  impl->client_ctx = std::move(ctx);
   // Writes the ClientHello into wbio, so the caller can drain it right away.
   if (auto r = impl->driveHandshake(); !r) return r.error();
   Engine e;
@@ -348,6 +400,26 @@ std::string_view Engine::cipherName() const {
   if (!impl_) return {};
   const SSL_CIPHER* cipher = SSL_get_current_cipher(impl_->ssl.get());
   return cipher ? std::string_view(SSL_CIPHER_get_name(cipher)) : std::string_view{};
+}
+
+namespace {
+// The peer's leaf, or null. The server side has to ask SSL_get_peer_certificate (the chain
+// from SSL_get0_peer_certificates omits nothing, but the X509 form is what the helpers take).
+bssl::UniquePtr<X509> peerLeaf(const SSL* ssl) {
+  return bssl::UniquePtr<X509>(SSL_get_peer_certificate(ssl));
+}
+}  // namespace
+
+std::string Engine::peerSubject() const {
+  if (!handshakeDone()) return {};
+  bssl::UniquePtr<X509> leaf = peerLeaf(impl_->ssl.get());
+  return leaf ? internal::subjectLine(leaf.get()) : std::string();
+}
+
+std::string Engine::peerFingerprint() const {
+  if (!handshakeDone()) return {};
+  bssl::UniquePtr<X509> leaf = peerLeaf(impl_->ssl.get());
+  return leaf ? internal::sha256Fingerprint(leaf.get()) : std::string();
 }
 
 void Engine::releaseBuffers() {

@@ -12,25 +12,31 @@
 // everything available); drainCiphertext(out) and write it. A failed engine stays failed: every
 // later call returns the same error.
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "base/buffer.h"
 #include "base/result.h"
+#include "tls/client_context.h"
 #include "tls/context.h"
 
 namespace portcullis::tls {
 
-enum class TlsVersion { Tls1_0, Tls1_1, Tls1_2, Tls1_3 };
-
-// What a client engine offers. Tests use the version and cipher knobs to play old clients.
+// What a throwaway client engine offers (no verification, no session reuse): tests use the
+// version, cipher and signature knobs to play old or unusual clients. Upstream connections use
+// a ClientContext instead.
 struct ClientOptions {
   std::string sni;                        // empty: no server_name extension
   std::string alpn;                       // comma-separated, in preference order ("h2,http/1.1")
   TlsVersion min_version = TlsVersion::Tls1_2;
   TlsVersion max_version = TlsVersion::Tls1_3;
   std::string tls12_ciphers;              // OpenSSL-style list; empty: BoringSSL's default
+  // SignatureSchemes the client accepts from the server (RFC 8446 §4.2.3), e.g. 0x0804 for
+  // rsa_pss_rsae_sha256 only; empty: BoringSSL's default (ECDSA and RSA).
+  std::vector<uint16_t> signature_algorithms;
 };
 
 class Engine {
@@ -42,6 +48,14 @@ class Engine {
   // `alpn` is a comma-separated list, may be empty. Same as forClient(ClientOptions{sni, alpn}).
   static base::Result<Engine> forClient(std::string_view sni, std::string_view alpn);
   static base::Result<Engine> forClient(const ClientOptions& opts);
+  // A connection to an upstream `host` (DNS name or IP literal) with `ctx`'s settings, kept
+  // alive by the engine. A DNS name goes out as SNI (an IP literal does not: RFC 6066 §3) and,
+  // when ctx verifies, the certificate must match `host`; with verification `host` must not be
+  // empty. Offers the session cached for `host` and caches the ones the server sends, so the
+  // next connection to the same host resumes. Verification failures come out of the handshake
+  // as "TLS handshake failed: certificate verify failed: <reason>".
+  static base::Result<Engine> forClient(std::shared_ptr<const ClientContext> ctx,
+                                        std::string_view host);
   // A moved-from engine may only be destroyed or assigned to.
   Engine(Engine&&) noexcept;
   Engine& operator=(Engine&&) noexcept;
@@ -67,6 +81,12 @@ class Engine {
   bool sessionReused() const;
   std::string_view protocolVersion() const;  // "TLSv1.3", "TLSv1.2"; for logs and tests
   std::string_view cipherName() const;       // e.g. "ECDHE-ECDSA-AES128-GCM-SHA256"; empty before
+  // The peer's leaf certificate after the handshake, empty when it sent none. On a server this
+  // is a client certificate, and it has been verified (the handshake fails otherwise, see
+  // ClientAuthMode); on a client it is the server's, verified unless the context turned
+  // verification off (ClientOptions engines never verify). Also set on resumed sessions.
+  std::string peerSubject() const;      // RFC 2253 one line: "CN=client one,O=Portcullis Tests,C=DE"
+  std::string peerFingerprint() const;  // SHA-256 of the DER, 64 lower-case hex digits
   // Frees per-connection buffers while idle: BoringSSL frees its record buffers itself, but the
   // two memory BIOs keep the capacity of their largest burst, so when both are empty they are
   // swapped for fresh ones. Call when a keep-alive connection goes idle.
@@ -78,5 +98,10 @@ class Engine {
   std::unique_ptr<Impl> impl_;
   bool peer_closed_ = false;
 };
+
+// SignatureScheme values (RFC 8446 §4.2.3) for ClientOptions::signature_algorithms.
+inline constexpr uint16_t kSigEcdsaP256Sha256 = 0x0403;
+inline constexpr uint16_t kSigRsaPssSha256 = 0x0804;
+inline constexpr uint16_t kSigRsaPkcs1Sha256 = 0x0401;
 
 }  // namespace portcullis::tls

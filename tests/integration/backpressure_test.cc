@@ -51,10 +51,15 @@ constexpr uint64_t kRssGrowthBoundKiB = 32 * 1024;
                                        << " bytes";
 }
 
+// Streaming mode (`buffering: off`, for SSE and long polling): the proxy holds no body, so a
+// slow reader on one side must pause the other. With buffering on (the default) the proxy
+// would spill to disk instead; that is BufferingTest's subject.
 class Backpressure : public ::testing::Test {
  protected:
   void SetUp() override {
-    ASSERT_TRUE(proxy_.start(ProxyConfig::singleUpstream({up_.address()})));
+    ProxyConfig config = ProxyConfig::singleUpstream({up_.address()});
+    config.routes[0].buffering = "off";
+    ASSERT_TRUE(proxy_.start(config));
     ASSERT_TRUE(client_.connect(proxy_.httpsPort()));
   }
 

@@ -26,13 +26,22 @@ std::string ProxyConfig::toYaml() const {
   y << "listeners:\n";
   if (https_listener) {
     y << "  - name: https\n"
-      << "    address: 127.0.0.1:0\n"
+      << "    address: " << https_address << "\n"
       << "    tls: { certificate: \"" << cert << "\", key: \"" << k << "\" }\n";
+    for (const auto& line : https_extra) y << "    " << line << "\n";
   }
   if (redirect_port) {
     y << "  - name: http\n"
-      << "    address: 127.0.0.1:0\n"
-      << "    redirect_to_https: { port: " << *redirect_port << " }\n";
+      << "    address: " << http_address << "\n"
+      << "    redirect_to_https: { port: " << *redirect_port;
+    if (!redirect_allowed_hosts.empty()) {
+      y << ", allowed_hosts: [";
+      for (size_t i = 0; i < redirect_allowed_hosts.size(); ++i) {
+        y << (i ? ", " : "") << "\"" << redirect_allowed_hosts[i] << "\"";
+      }
+      y << "]";
+    }
+    y << " }\n";
   }
   if (!upstreams.empty()) {
     y << "upstreams:\n";
@@ -47,7 +56,9 @@ std::string ProxyConfig::toYaml() const {
     for (const auto& r : routes) {
       y << "  - { ";
       if (!r.host.empty()) y << "host: \"" << r.host << "\", ";
-      y << "path: \"" << r.path << "\", upstream: " << r.upstream << " }\n";
+      y << "path: \"" << r.path << "\", upstream: " << r.upstream;
+      if (!r.buffering.empty()) y << ", buffering: " << r.buffering;
+      y << " }\n";
     }
   }
   auto map = [&](const char* key_name, const std::vector<std::pair<std::string, std::string>>& kv) {
@@ -81,6 +92,42 @@ ProxyProcess::~ProxyProcess() {
 }
 
 std::string ProxyProcess::stderrText() const { return readFile(stderr_path_); }
+
+namespace {
+
+size_t countOccurrences(const std::string& haystack, const std::string& needle) {
+  if (needle.empty()) return 0;
+  size_t n = 0;
+  for (size_t pos = haystack.find(needle); pos != std::string::npos; pos = haystack.find(needle, pos + needle.size())) {
+    ++n;
+  }
+  return n;
+}
+
+}  // namespace
+
+::testing::AssertionResult ProxyProcess::waitForStderr(const std::string& needle, milliseconds timeout,
+                                                       size_t occurrences) const {
+  if (pollUntil([&] { return countOccurrences(stderrText(), needle) >= occurrences; }, timeout)) {
+    return ::testing::AssertionSuccess();
+  }
+  std::string text = stderrText();
+  return ::testing::AssertionFailure() << "stderr has \"" << needle << "\" " << countOccurrences(text, needle)
+                                       << " time(s), wanted " << occurrences << ", after " << timeout.count()
+                                       << " ms; stderr:\n" << text;
+}
+
+::testing::AssertionResult ProxyProcess::rewriteConfig(const ProxyConfig& config) {
+  return rewriteYaml(config.toYaml());
+}
+
+::testing::AssertionResult ProxyProcess::rewriteYaml(const std::string& yaml) {
+  std::string tmp = dir_.writeFile("portcullis.yaml.new", yaml);
+  if (std::rename(tmp.c_str(), config_path_.c_str()) != 0) {
+    return ::testing::AssertionFailure() << "rename " << tmp << " -> " << config_path_ << " failed";
+  }
+  return ::testing::AssertionSuccess();
+}
 
 ::testing::AssertionResult ProxyProcess::start(const ProxyConfig& config, milliseconds timeout) {
   const CertFiles& dev = devCert();

@@ -7,6 +7,7 @@
 // and SIGKILLs after a deadline; the destructor does the same. stderr goes to a file and is
 // printed when the current test has failed.
 #include <gtest/gtest.h>
+#include <signal.h>
 #include <sys/types.h>
 
 #include <map>
@@ -29,14 +30,25 @@ struct ProxyConfig {
     std::string idle_timeout = "1500ms";
   };
   struct Route {
+    // A constructor rather than an aggregate, so {host, path, upstream} needs no 4th value.
+    Route(std::string h = "", std::string p = "/", std::string u = "", std::string b = "")
+        : host(std::move(h)), path(std::move(p)), upstream(std::move(u)), buffering(std::move(b)) {}
     std::string host;  // empty: any host
-    std::string path = "/";
+    std::string path;
     std::string upstream;
+    std::string buffering;  // YAML value of the route's `buffering:` ("off", "{...}"); empty: default
   };
 
   unsigned workers = 2;
   bool https_listener = true;
   std::optional<uint16_t> redirect_port = 8443;  // nullopt: no "http" listener
+  std::string https_address = "127.0.0.1:0";  // written unquoted: quote an IPv6 one yourself
+  std::string http_address = "127.0.0.1:0";
+  // Extra keys of the "https" listener, one YAML line each without indentation, e.g.
+  // "hsts: {max_age: 600s, include_subdomains: true}".
+  std::vector<std::string> https_extra;
+  // redirect_to_https.allowed_hosts of the "http" listener; empty: the key is left out.
+  std::vector<std::string> redirect_allowed_hosts;
   std::vector<Upstream> upstreams;
   std::vector<Route> routes;
   // e.g. {"client_header", "1s"}. shutdown_grace is short so a test's teardown (SIGTERM) is
@@ -81,6 +93,17 @@ class ProxyProcess {
   pid_t pid() const { return pid_; }  // -1 when not running
 
   std::string stderrText() const;
+  // Waits until the proxy's stderr contains `needle` at least `occurrences` times.
+  ::testing::AssertionResult waitForStderr(const std::string& needle, milliseconds timeout = kWait,
+                                           size_t occurrences = 1) const;
+
+  // Replaces the config file (write to a temporary name, then rename, so a reload never reads
+  // half a file). The running proxy sees it only on reload().
+  ::testing::AssertionResult rewriteConfig(const ProxyConfig& config);
+  ::testing::AssertionResult rewriteYaml(const std::string& yaml);
+  // SIGHUP: the proxy re-reads its config file and certificates. Returns at once; the swap is
+  // asynchronous, so a test polls for its effect (or for "reload failed" in stderrText()).
+  ::testing::AssertionResult reload() { return sendSignal(SIGHUP); }
   const std::string& dir() const { return dir_.path(); }
   const std::string& configPath() const { return config_path_; }
 

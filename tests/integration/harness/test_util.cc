@@ -229,6 +229,31 @@ const CertFiles& devCert() {
   return holder.files();
 }
 
+CertFiles generateCertificate(const std::string& dir) {
+  CertFiles files;
+  files.certificate = dir + "/dev-cert.pem";
+  files.key = dir + "/dev-key.pem";
+  std::string script = std::string(PORTCULLIS_SOURCE_DIR) + "/scripts/gen-dev-cert.sh";
+  std::vector<std::string> argv;
+  if (access(script.c_str(), R_OK) == 0) {
+    argv = {"/bin/bash", script, "--force", dir};
+  } else {
+    argv = {"openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+            "-nodes", "-keyout", files.key, "-out", files.certificate, "-days", "30",
+            "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"};
+  }
+  CommandResult r;
+  auto ok = runCommand(argv, &r);
+  if (!ok) {
+    files.error = ok.message();
+  } else if (r.exit_code != 0) {
+    files.error = argv[1] + " exited " + std::to_string(r.exit_code) + ": " + r.stderr_text;
+  } else if (access(files.certificate.c_str(), R_OK) != 0 || access(files.key.c_str(), R_OK) != 0) {
+    files.error = "certificate generation wrote no dev-cert.pem/dev-key.pem in " + dir;
+  }
+  return files;
+}
+
 ::testing::AssertionResult generateKey(const std::string& path) {
   CommandResult r;
   auto ok = runCommand({"openssl", "genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256",

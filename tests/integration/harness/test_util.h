@@ -88,6 +88,11 @@ struct CertFiles {
 // (scripts/gen-dev-cert.sh if present, else the openssl CLI) and removed at exit.
 const CertFiles& devCert();
 
+// A fresh self-signed certificate and key like devCert()'s (new key, so a new fingerprint),
+// written as dir/dev-cert.pem and dir/dev-key.pem by `scripts/gen-dev-cert.sh --force dir`
+// (or the openssl CLI). For reload tests that swap certificates.
+CertFiles generateCertificate(const std::string& dir);
+
 // Generates a fresh P-256 key into `path` (for "key does not match certificate").
 ::testing::AssertionResult generateKey(const std::string& path);
 

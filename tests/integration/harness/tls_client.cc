@@ -3,7 +3,11 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <openssl/bio.h>
+#include <openssl/digest.h>
 #include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <unistd.h>
@@ -25,6 +29,21 @@ std::string sslErrors() {
     out += (out.empty() ? "" : "; ") + std::string(buf);
   }
   return out.empty() ? "(no SSL error queued)" : out;
+}
+
+// Lowercase hex SHA-256 of a certificate's DER encoding; "" on failure.
+std::string sha256Hex(X509* cert) {
+  if (cert == nullptr) return "";
+  uint8_t md[EVP_MAX_MD_SIZE];
+  unsigned len = 0;
+  if (X509_digest(cert, EVP_sha256(), md, &len) != 1) return "";
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (unsigned i = 0; i < len; ++i) {
+    out += kHex[md[i] >> 4];
+    out += kHex[md[i] & 0xf];
+  }
+  return out;
 }
 
 timeval toTimeval(milliseconds ms) {
@@ -110,6 +129,24 @@ std::string TlsClient::alpnSelected() const {
   unsigned len = 0;
   SSL_get0_alpn_selected(ssl_.get(), &data, &len);
   return std::string(reinterpret_cast<const char*>(data), len);
+}
+
+std::string TlsClient::peerCertificateSha256() const {
+  if (!ssl_) return "";
+  // SSL_get_peer_certificate returns a new reference (the caller frees it).
+  bssl::UniquePtr<X509> cert(SSL_get_peer_certificate(ssl_.get()));
+  return sha256Hex(cert.get());
+}
+
+std::string certificateFileSha256(const std::string& path) {
+  bssl::UniquePtr<BIO> bio(BIO_new_file(path.c_str(), "r"));
+  if (!bio) {
+    ERR_clear_error();
+    return "";
+  }
+  bssl::UniquePtr<X509> cert(PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr));
+  ERR_clear_error();
+  return sha256Hex(cert.get());
 }
 
 uint16_t TlsClient::protocolVersion() const { return ssl_ ? SSL_version(ssl_.get()) : 0; }

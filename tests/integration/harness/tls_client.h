@@ -33,6 +33,9 @@ class TlsClient : public ClientConnection {
 
   std::string alpnSelected() const;   // "" if none
   uint16_t protocolVersion() const;   // TLS1_2_VERSION, TLS1_3_VERSION
+  // SHA-256 of the DER certificate the proxy presented in this connection's handshake, as 64
+  // lowercase hex digits; "" if not connected.
+  std::string peerCertificateSha256() const;
 
  protected:
   Io readSome(std::string* in, milliseconds timeout, std::string* error) override;
@@ -45,5 +48,9 @@ class TlsClient : public ClientConnection {
   bssl::UniquePtr<SSL_CTX> ctx_;
   bssl::UniquePtr<SSL> ssl_;
 };
+
+// SHA-256 of the first certificate in PEM file `path`, in the form of peerCertificateSha256();
+// "" if the file holds no readable certificate.
+std::string certificateFileSha256(const std::string& path);
 
 }  // namespace portcullis::integration

@@ -1,0 +1,362 @@
+#!/usr/bin/env bash
+# Portcullis benchmark: Portcullis vs nginx vs HAProxy, same machine, same run, reported as ratios.
+# See benchmarks/README.md for what each scenario measures and the exact command lines.
+#
+#   benchmarks/run.sh                  full run (BENCH_SECONDS=10 per timed scenario)
+#   BENCH_QUICK=1 benchmarks/run.sh    quick check of the harness (2 s per scenario, 500 idle conns)
+#
+# Environment (all optional):
+#   BENCH_SECONDS=10        length of each timed scenario
+#   BENCH_WORKERS="1 2"     worker/thread counts to run every proxy with
+#   BENCH_PROXIES="portcullis nginx haproxy"
+#   BENCH_IDLE_CONNS=5000   connections held open in the idle-memory scenario
+#   BENCH_MICRO=1           also build and run the Google Benchmark micro-benchmarks (0: skip)
+#   BENCH_NO_BUILD=1        use the existing build/portcullis instead of building
+#   BENCH_SOURCE=head       benchmark the last commit (git archive HEAD, built in the temp dir)
+#                           instead of the working tree (default: tree, via scripts/build.sh)
+#   BENCH_KEEP=1            keep the temp dir (configs, logs, raw results) after the run
+# Everything listens on 127.0.0.1 ports 19080-19443; every process started here is stopped by
+# PID on exit. Results: benchmarks/results/<date>.md and .tsv (and .png with matplotlib).
+set -euo pipefail
+
+root="$(cd "$(dirname "$0")/.." && pwd)"
+bench="$root/benchmarks"
+cd "$root"
+
+quick="${BENCH_QUICK:-0}"
+if [ "$quick" = 1 ]; then
+  secs="${BENCH_SECONDS:-2}"
+  idle_conns="${BENCH_IDLE_CONNS:-500}"
+else
+  secs="${BENCH_SECONDS:-10}"
+  idle_conns="${BENCH_IDLE_CONNS:-5000}"
+fi
+worker_counts="${BENCH_WORKERS:-1 2}"
+proxies="${BENCH_PROXIES:-portcullis nginx haproxy}"
+micro="${BENCH_MICRO:-1}"
+
+HTTPS_PORT=19443
+HTTP_PORT=19080
+UP1_PORT=19101
+UP2_PORT=19102
+LOAD_CPU=1        # wrk / tlsload / the idle client run on this CPU (taskset)
+PY=/usr/bin/python3
+[ -x "$PY" ] || PY="$(command -v python3)"
+
+log() { printf '\n== %s\n' "$*" >&2; }
+die() { printf 'run.sh: %s\n' "$*" >&2; exit 1; }
+
+# ---------------------------------------------------------------------------------- packages
+need=(nginx haproxy wrk openssl curl python3 libssl-dev gcc util-linux)
+[ "$micro" = 1 ] && need+=(libbenchmark-dev cmake g++)
+missing=()
+for p in "${need[@]}"; do
+  if [ "$p" = nginx ]; then
+    # Any nginx flavour with the ssl and proxy modules will do (nginx-light, nginx-core, ...).
+    command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing+=(nginx)
+    continue
+  fi
+  st=$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || true)
+  [ "$st" = installed ] || missing+=("$p")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  log "installing ${missing[*]}"
+  sudo_cmd=()
+  [ "$(id -u)" -ne 0 ] && sudo_cmd=(sudo)
+  "${sudo_cmd[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update
+  "${sudo_cmd[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}"
+fi
+NGINX="$(command -v nginx || echo /usr/sbin/nginx)"
+HAPROXY="$(command -v haproxy || echo /usr/sbin/haproxy)"
+
+# ------------------------------------------------------------------------- temp dir + cleanup
+tmp="$(mktemp -d /tmp/portcullis-bench.XXXXXX)"
+# nginx workers run as "nobody" and must read the 1 MiB file; keys stay 600 (read as root).
+chmod 755 "$tmp"
+pids=()
+cleanup() {
+  local rc=$?
+  set +e
+  for pid in "${pids[@]}"; do
+    kill -0 "$pid" 2>/dev/null && kill -TERM "$pid" 2>/dev/null
+  done
+  for pid in "${pids[@]}"; do
+    for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null
+    wait "$pid" 2>/dev/null
+  done
+  if [ "${BENCH_KEEP:-0}" = 1 ] || [ "$rc" -ne 0 ]; then
+    echo "run.sh: temp dir kept: $tmp" >&2
+  else
+    rm -rf "$tmp"
+  fi
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# Starts a background process, remembers its PID for cleanup. Usage: start NAME cmd...
+start() {
+  local name="$1"; shift
+  "$@" >"$tmp/$name.out" 2>"$tmp/$name.err" &
+  pids+=($!)
+  last_pid=$!
+}
+# Stops one process we started, by PID: SIGTERM, then SIGKILL after 15 s.
+stop() {
+  local pid="$1"
+  kill -TERM "$pid" 2>/dev/null || return 0
+  for _ in $(seq 1 150); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  if kill -0 "$pid" 2>/dev/null; then
+    echo "run.sh: PID $pid did not stop within 15 s of SIGTERM; killing it" >&2
+    kill -KILL "$pid" 2>/dev/null
+  fi
+  wait "$pid" 2>/dev/null || true
+  local keep=()
+  for p in "${pids[@]}"; do [ "$p" != "$pid" ] && keep+=("$p"); done
+  pids=("${keep[@]}")
+}
+
+# 5,000 idle connections need that many descriptors in the client and in the proxy.
+hard="$(ulimit -Hn)"
+if [ "$hard" = unlimited ] || [ "$hard" -gt 65536 ]; then hard=65536; fi
+ulimit -n "$hard" || true
+[ "$(ulimit -n)" -ge $((idle_conns * 2 + 1000)) ] ||
+  echo "run.sh: warning: ulimit -n is $(ulimit -n); the idle scenario may run out of descriptors" >&2
+
+# --------------------------------------------------------------------------------- build
+src_root="$root"
+bench_build="$root/build-bench"
+commit="$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)"
+if [ "${BENCH_SOURCE:-tree}" = head ]; then
+  # The last commit, not the working tree (which others may be editing): git archive HEAD into
+  # the temp dir and build just the binary there, without the tests.
+  src_root="$tmp/src"
+  bench_build="$tmp/build-bench"
+  mkdir -p "$src_root"
+  git -C "$root" archive "$commit" | tar -x -C "$src_root"
+  log "building Portcullis $commit (Release, from git HEAD)"
+  { cmake -S "$src_root" -B "$src_root/build" -DCMAKE_BUILD_TYPE=Release -DPORTCULLIS_TESTS=OFF &&
+    cmake --build "$src_root/build" --target portcullis -j "$(nproc)"; } >"$tmp/build.log" 2>&1 ||
+    { tail -40 "$tmp/build.log" >&2; die "build failed"; }
+  ! ldd "$src_root/build/portcullis" | grep -q 'libssl\.so\.3' || die "portcullis links OpenSSL, not BoringSSL"
+elif [ "${BENCH_NO_BUILD:-0}" != 1 ]; then
+  log "building Portcullis (scripts/build.sh release)"
+  if ! scripts/build.sh release >"$tmp/build.log" 2>&1; then
+    # Benchmarks need the binary only; a broken test target must not stop them.
+    echo "run.sh: scripts/build.sh release failed (see below); building only the portcullis target" >&2
+    grep -m5 -E 'error|Error' "$tmp/build.log" >&2 || true
+    cmake --build build --target portcullis -j "$(nproc)" >>"$tmp/build.log" 2>&1 ||
+      { tail -40 "$tmp/build.log" >&2; die "build failed"; }
+  fi
+fi
+[ -x "$src_root/build/portcullis" ] || die "$src_root/build/portcullis is missing"
+# A private copy: others may rebuild build/ while the benchmark runs.
+cp "$src_root/build/portcullis" "$tmp/portcullis"
+if [ "${BENCH_SOURCE:-tree}" != head ] &&
+   [ -n "$(git -C "$root" status --porcelain -- src CMakeLists.txt 2>/dev/null)" ]; then
+  commit="$commit + uncommitted changes in src/"
+fi
+
+log "building benchmarks/tools/tlsload.c"
+gcc -O2 -Wall -o "$tmp/tlsload" "$bench/tools/tlsload.c" -lssl -lcrypto
+
+# ------------------------------------------------------------------------- certificate, files
+scripts/gen-dev-cert.sh "$tmp/cert" >/dev/null
+CERT="$tmp/cert/dev-cert.pem"
+KEY="$tmp/cert/dev-key.pem"
+(umask 077; cat "$CERT" "$KEY" >"$tmp/haproxy.pem")
+mkdir -p "$tmp/www"
+head -c $((1 << 20)) /dev/urandom >"$tmp/www/1m"
+chmod 755 "$tmp/www"; chmod 644 "$tmp/www/1m"
+
+render() {  # render TEMPLATE OUT WORKERS [UP_PORT]
+  sed -e "s|@TMP@|$tmp|g" -e "s|@CERT@|$CERT|g" -e "s|@KEY@|$KEY|g" \
+      -e "s|@WORKERS@|$3|g" -e "s|@HTTPS_PORT@|$HTTPS_PORT|g" -e "s|@HTTP_PORT@|$HTTP_PORT|g" \
+      -e "s|@UP1_PORT@|$UP1_PORT|g" -e "s|@UP2_PORT@|$UP2_PORT|g" -e "s|@UP_PORT@|${4:-}|g" \
+      "$bench/configs/$1" >"$2"
+}
+
+results="$tmp/results.jsonl"
+: >"$results"
+record() { echo "$1" >>"$results"; }
+
+# ----------------------------------------------------------------------------------- upstreams
+for port in "$UP1_PORT" "$UP2_PORT"; do
+  render upstream-nginx.conf.in "$tmp/upstream-$port.conf" 1 "$port"
+  start "upstream-$port" "$NGINX" -p "$tmp" -c "$tmp/upstream-$port.conf" -e "$tmp/upstream-$port-error.log"
+  "$PY" "$bench/tools/bench.py" waitport "$port" 10 || die "upstream nginx on $port did not start"
+done
+
+# Runs wrk with the JSON-printing script and appends a result line.
+#   run_wrk WORKERS PROXY SCENARIO CONNS URL [extra wrk args...]
+run_wrk() {
+  local w="$1" proxy="$2" sc="$3" conns="$4" url="$5"; shift 5
+  local out="$tmp/wrk-$w-$proxy-$sc.txt"
+  taskset -c "$LOAD_CPU" wrk -t1 -c"$conns" -d"${secs}s" --latency --timeout 5s \
+    -s "$bench/tools/report.lua" "$@" "$url" >"$out" 2>&1 || true
+  local j
+  j="$(sed -n 's/^WRKJSON //p' "$out")"
+  [ -n "$j" ] || { cat "$out" >&2; die "wrk printed no result for $proxy $sc"; }
+  # wrk's own summary lines about errors, kept verbatim for the report.
+  grep -E 'Non-2xx|Socket errors' "$out" | sed "s/^/  wrk $proxy $sc (workers=$w): /" >&2 || true
+  record "${j%\}},\"workers\":$w,\"proxy\":\"$proxy\",\"scenario\":\"$sc\"${extra_json:-}}"
+  printf '  %-10s w=%s %-9s %s\n' "$proxy" "$w" "$sc" "$(grep -E 'Requests/sec|Transfer/sec' "$out" | tr -s ' ' | tr '\n' ' ')" >&2
+}
+
+# ----------------------------------------------------------------------- (1) direct, the ceiling
+log "(1) direct to upstream nginx, no proxy: the ceiling"
+curl -fsS -o /dev/null "http://127.0.0.1:$UP1_PORT/" || die "upstream does not answer"
+taskset -c "$LOAD_CPU" wrk -t1 -c64 -d1s "http://127.0.0.1:$UP1_PORT/" >/dev/null 2>&1 || true
+extra_json="" run_wrk 1 direct direct_small 64 "http://127.0.0.1:$UP1_PORT/" -H "Host: localhost"
+extra_json="" run_wrk 1 direct direct_big 16 "http://127.0.0.1:$UP1_PORT/1m" -H "Host: localhost"
+
+# --------------------------------------------------------------------------------- proxies
+proxy_pid=""
+start_proxy() {  # start_proxy NAME WORKERS
+  local name="$1" w="$2"
+  case "$name" in
+    portcullis)
+      render portcullis.yaml.in "$tmp/portcullis.yaml" "$w"
+      start portcullis "$tmp/portcullis" -c "$tmp/portcullis.yaml" --log-level warn ;;
+    nginx)
+      mkdir -p "$tmp"/nginx-{body,proxy,fastcgi,uwsgi,scgi}
+      render nginx.conf.in "$tmp/nginx.conf" "$w"
+      start nginx "$NGINX" -p "$tmp" -c "$tmp/nginx.conf" -e "$tmp/nginx-error.log" ;;
+    haproxy)
+      render haproxy.cfg.in "$tmp/haproxy.cfg" "$w"
+      start haproxy "$HAPROXY" -db -f "$tmp/haproxy.cfg" ;;
+  esac
+  proxy_pid="$last_pid"
+  if ! "$PY" "$bench/tools/bench.py" waitport "$HTTPS_PORT" 15 ||
+     ! "$PY" "$bench/tools/bench.py" waitport "$HTTP_PORT" 5; then
+    cat "$tmp/$name.err" >&2
+    die "$name did not start"
+  fi
+}
+
+# Pre-flight: status codes, body sizes, redirect Location, what reached the upstream, TLS params.
+check_proxy() {  # check_proxy NAME WORKERS
+  local name="$1" w="$2" problems=() c
+  local curl_tls=(curl -sk --tlsv1.3 --resolve "localhost:$HTTPS_PORT:127.0.0.1")
+  c="$("${curl_tls[@]}" -o /dev/null -w '%{http_code}' "https://localhost:$HTTPS_PORT/")" || true
+  [ "$c" = 200 ] || problems+=("GET / answered $c, not 200")
+  c="$("${curl_tls[@]}" -o /dev/null -w '%{http_code} %{size_download}' "https://localhost:$HTTPS_PORT/1m")" || true
+  [ "$c" = "200 1048576" ] || problems+=("GET /1m answered '$c', not '200 1048576'")
+  local echo_body
+  echo_body="$("${curl_tls[@]}" -H 'X-Forwarded-Proto: http' "https://localhost:$HTTPS_PORT/echo" | tr -d '\n"')" || true
+  [[ "$echo_body" == *"host=localhost:$HTTPS_PORT "* ]] || problems+=("upstream did not get the client's Host")
+  [[ "$echo_body" == *"xff=127.0.0.1 "* ]] || problems+=("upstream did not get X-Forwarded-For: 127.0.0.1")
+  [[ "$echo_body" == *"xfp=https "* ]] || problems+=("upstream did not get X-Forwarded-Proto: https")
+  local red
+  red="$(curl -s -o /dev/null -w '%{http_code} %{redirect_url}' -H 'Host: localhost' "http://127.0.0.1:$HTTP_PORT/a/b?c=1")" || true
+  [ "$red" = "301 https://localhost/a/b?c=1" ] || problems+=("redirect answered '$red', not '301 https://localhost/a/b?c=1'")
+  local tls
+  tls="$(openssl s_client -connect "127.0.0.1:$HTTPS_PORT" -servername localhost -brief </dev/null 2>&1 |
+         grep -E 'Protocol version|Ciphersuite|temp key' | sed 's/^[^:]*: *//' | tr '\n' ' ')" || true
+  [[ "$tls" == *TLSv1.3* ]] || problems+=("TLS 1.3 was not negotiated: $tls")
+  local detail="upstream saw: $echo_body; redirect: $red; TLS: $tls"
+  echo "  check $name: $detail" >&2
+  local pj="" p
+  for p in "${problems[@]}"; do pj+="${pj:+,}\"${p//\"/\'}\""; echo "  PROBLEM: $name: $p" >&2; done
+  record "{\"workers\":$w,\"proxy\":\"$name\",\"scenario\":\"check\",\"problems\":[$pj],\"detail\":\"${detail//\"/\'}\"}"
+}
+
+# Scenario by scenario, the three proxies back to back, each freshly started: background load on
+# a shared machine drifts over minutes, and this keeps the runs being compared close in time.
+checked=" "
+for w in $worker_counts; do
+  for sc in keepalive full resume redirect big idle; do
+    for name in $proxies; do
+      log "$name, $w worker(s): $sc"
+      start_proxy "$name" "$w"
+      if [[ "$checked" != *" $name-$w "* ]]; then
+        check_proxy "$name" "$w"
+        checked+="$name-$w "
+      fi
+      if [ "$sc" != idle ]; then
+        # Warm-up (TLS context, upstream pools, allocator), not measured.
+        taskset -c "$LOAD_CPU" wrk -t1 -c64 -d1s -H "Host: localhost" "https://127.0.0.1:$HTTPS_PORT/" >/dev/null 2>&1 || true
+      fi
+      case "$sc" in
+        keepalive)
+          # (2) + (8): keep-alive small responses; proxy CPU time read around the run.
+          cpu0="$("$PY" "$bench/tools/bench.py" cpu "$proxy_pid")"
+          extra_json="" run_wrk "$w" "$name" keepalive 64 "https://127.0.0.1:$HTTPS_PORT/" -H "Host: localhost"
+          cpu1="$("$PY" "$bench/tools/bench.py" cpu "$proxy_pid")"
+          cpu_s="$("$PY" -c "print(round($cpu1 - $cpu0, 3))")"
+          sed -i '$ s/}$/,"cpu_seconds":'"$cpu_s"'}/' "$results" ;;
+        full|resume)
+          # (3) full handshakes, (4) resumed handshakes: a new TLS connection per request.
+          flag=""; [ "$sc" = resume ] && flag="-r"
+          j="$(taskset -c "$LOAD_CPU" "$tmp/tlsload" -p "$HTTPS_PORT" -c 64 -d "$secs" -H localhost $flag)"
+          record "${j%\}},\"workers\":$w,\"proxy\":\"$name\",\"scenario\":\"$sc\"}"
+          echo "  $name w=$w $sc: $j" >&2 ;;
+        redirect)
+          # (5) plain-HTTP redirects.
+          extra_json="" run_wrk "$w" "$name" redirect 64 "http://127.0.0.1:$HTTP_PORT/some/page?q=1" -H "Host: localhost" ;;
+        big)
+          # (6) 1 MiB responses over TLS.
+          extra_json="" run_wrk "$w" "$name" big 16 "https://127.0.0.1:$HTTPS_PORT/1m" -H "Host: localhost" ;;
+        idle)
+          # (7) memory per idle TLS connection, on the fresh proxy (earlier load would leave the
+          # allocator's free lists full and make the delta look smaller).
+          j="$(taskset -c "$LOAD_CPU" "$PY" "$bench/tools/bench.py" idle --pid "$proxy_pid" --port "$HTTPS_PORT" --conns "$idle_conns")"
+          record "${j%\}},\"workers\":$w,\"proxy\":\"$name\",\"scenario\":\"idle\"}"
+          echo "  $name w=$w idle: $j" >&2 ;;
+      esac
+      stop "$proxy_pid"
+      # What the proxy logged at warn and above during this scenario (nginx: its error log).
+      errlog="$tmp/$name.err"; [ "$name" = nginx ] && errlog="$tmp/nginx-error.log"
+      if [ -s "$errlog" ]; then
+        n="$(wc -l <"$errlog")"
+        echo "  $name logged $n line(s) on stderr/error log; last 3:" >&2
+        tail -3 "$errlog" | cut -c1-300 | sed 's/^/    /' >&2
+        record "{\"workers\":$w,\"proxy\":\"$name\",\"scenario\":\"log\",\"sc\":\"$sc\",\"lines\":$n,\"last\":$("$PY" -c 'import json,sys; print(json.dumps(sys.stdin.read()[-300:]))' <"$errlog")}"
+        cp "$errlog" "$tmp/log-$w-$name-$sc.txt"
+        : >"$errlog"
+      fi
+    done
+  done
+done
+
+# --------------------------------------------------------------------------- micro-benchmarks
+micro_json=""
+if [ "$micro" = 1 ]; then
+  log "micro-benchmarks (Google Benchmark)"
+  if cmake -S "$bench" -B "$bench_build" -DCMAKE_BUILD_TYPE=Release \
+       -DPORTCULLIS_SOURCE_DIR="$src_root" >"$tmp/micro-build.log" 2>&1 &&
+     cmake --build "$bench_build" --target portcullis_micro -j "$(nproc)" >>"$tmp/micro-build.log" 2>&1; then
+    micro_json="$tmp/micro.json"
+    mt=0.5; [ "$quick" = 1 ] && mt=0.1
+    taskset -c "$LOAD_CPU" "$bench_build/portcullis_micro" --benchmark_min_time="$mt" \
+      --benchmark_out="$micro_json" --benchmark_out_format=json >&2 || micro_json=""
+  else
+    tail -20 "$tmp/micro-build.log" >&2
+    echo "run.sh: micro-benchmarks did not build; skipped" >&2
+  fi
+fi
+
+# ----------------------------------------------------------------------------------- report
+{
+  echo "Run: $(date -u '+%Y-%m-%d %H:%M UTC'), ${secs} s per timed scenario, ${idle_conns} idle connections."
+  echo
+  echo "Machine: $(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'))," \
+       "Linux $(uname -r), shared with other work: compare ratios, not absolute numbers."
+  echo
+  echo "Versions: Portcullis $commit (BoringSSL: Debian android-libboringssl)," \
+       "$("$NGINX" -v 2>&1 | sed 's/^nginx version: //') ($("$NGINX" -V 2>&1 | grep -o 'running with OpenSSL [0-9.]*' | sed 's/running with //' || true))," \
+       "HAProxy $("$HAPROXY" -v | head -1 | awk '{print $3}') ($("$HAPROXY" -vv | grep -m1 'Running on OpenSSL' | sed 's/.*: //'))," \
+       "$(wrk -v 2>&1 | head -1 | awk '{print $1, $2}'), $(openssl version | awk '{print "OpenSSL", $2}') (wrk, tlsload)."
+  echo
+  echo "Load generators run on CPU $LOAD_CPU (taskset), one thread; proxies and the two upstream nginx (1 worker each) are not pinned."
+} >"$tmp/machine.txt"
+
+mkdir -p "$bench/results"
+stamp="$(date -u +%Y-%m-%d-%H%M)"
+[ "$quick" = 1 ] && stamp="$stamp-quick"
+qflag=(); [ "$quick" = 1 ] && qflag=(--quick)
+cp "$results" "$bench/results/$stamp.jsonl"
+"$PY" "$bench/tools/bench.py" report "$results" "$bench/results/$stamp" --machine "$tmp/machine.txt" \
+  ${micro_json:+--micro "$micro_json"} "${qflag[@]}"
+log "results: benchmarks/results/$stamp.md, .tsv, .jsonl (raw)"
