@@ -18,7 +18,7 @@ declare -A allowed=(
   [http]="http base"
   [tls]="tls base"
   [net]="net tls base"
-  [upstream]="upstream net http config base"
+  [upstream]="upstream net tls http config base"
   [proxy]="proxy upstream net http config base"
   [admin]="admin upstream base"
 )

@@ -1,4 +1,4 @@
-// Balancer pick (src/upstream/cluster.h Cluster::pick) and the redirect listener's Location
+// Balancer pick (src/upstream/balancer.h, made by Cluster::makeBalancer) and the redirect listener's Location
 // (src/proxy/redirect.h buildHttpsLocation): once per request each.
 #include <benchmark/benchmark.h>
 
@@ -12,24 +12,33 @@ namespace {
 
 using namespace portcullis;
 
-upstream::Cluster makeCluster(size_t n) {
+upstream::Cluster makeCluster(size_t n, upstream::Policy policy) {
   std::vector<upstream::Host> hosts;
-  for (size_t i = 0; i < n; ++i) hosts.push_back({"app" + std::to_string(i) + ":8000", {}});
-  return upstream::Cluster("app", std::move(hosts), 64, 1500);
+  for (size_t i = 0; i < n; ++i) {
+    std::string name = "app" + std::to_string(i) + ":8000";
+    hosts.push_back({name, {}, "", std::make_shared<upstream::HostState>(name)});
+  }
+  upstream::ClusterOptions opts;
+  opts.policy = policy;
+  return upstream::Cluster("app", std::move(hosts), opts);
 }
 
-void BM_ClusterPick(benchmark::State& state) {
-  upstream::Cluster cluster = makeCluster(static_cast<size_t>(state.range(0)));
-  for (auto _ : state) benchmark::DoNotOptimize(cluster.pick());
+// acquire + release: what a request does with its host slot.
+void BM_BalancerAcquire(benchmark::State& state) {
+  auto policy = static_cast<upstream::Policy>(state.range(1));
+  upstream::Cluster cluster = makeCluster(static_cast<size_t>(state.range(0)), policy);
+  auto balancer = cluster.makeBalancer(0);
+  upstream::Exclusions none;
+  for (auto _ : state) {
+    auto h = balancer->acquire(upstream::PickContext{1, "203.0.113.7"}, none);
+    benchmark::DoNotOptimize(h);
+    if (h) balancer->host(*h).release();
+  }
 }
-BENCHMARK(BM_ClusterPick)->Arg(2)->Arg(8);
-
-// Every thread of the benchmark picks from the same cluster, as the proxy's workers do.
-void BM_ClusterPickShared(benchmark::State& state) {
-  static upstream::Cluster cluster = makeCluster(4);
-  for (auto _ : state) benchmark::DoNotOptimize(cluster.pick());
-}
-BENCHMARK(BM_ClusterPickShared)->Threads(1)->Threads(2);
+BENCHMARK(BM_BalancerAcquire)
+    ->Args({4, static_cast<int>(upstream::Policy::RoundRobin)})
+    ->Args({4, static_cast<int>(upstream::Policy::LeastRequest)})
+    ->Args({4, static_cast<int>(upstream::Policy::Hash)});
 
 void BM_BuildHttpsLocation(benchmark::State& state) {
   for (auto _ : state) {

@@ -84,12 +84,15 @@ Connection* Connection::accept(Loop& loop, uv_stream_s* server, ConnectionHandle
 }
 
 Connection* Connection::connect(Loop& loop, const Address& to, ConnectionHandler* handler,
-                                uint64_t timeout_ms) {
+                                uint64_t timeout_ms, std::shared_ptr<const tls::ClientContext> tls,
+                                std::string sni) {
   auto* c = new Connection(loop, handler);
   if (!c->init()) {
     delete c;
     return nullptr;
   }
+  c->client_tls_ = std::move(tls);
+  c->sni_ = std::move(sni);
   c->connect_req_ = std::make_unique<uv_connect_t>();
   c->connect_req_->data = c;
   c->connecting_ = true;
@@ -119,6 +122,19 @@ void Connection::onConnect(uv_connect_t* req, int status) {
   sockaddr_storage ss{};
   int len = sizeof ss;
   if (uv_tcp_getpeername(c->tcp_.get(), reinterpret_cast<sockaddr*>(&ss), &len) == 0) c->peer_ip_ = ipOf(ss);
+  if (c->client_tls_) {
+    auto engine = tls::Engine::forClient(std::move(c->client_tls_), c->sni_);
+    if (!engine) {
+      base::log::warn("tls to upstream ", c->sni_, ": ", engine.error().message);
+      c->closing_ = c->notified_ = true;
+      ConnectionHandler* h = std::exchange(c->handler_, nullptr);
+      c->closeHandles();
+      if (h) h->onConnected(*c, -1);
+      return;
+    }
+    c->tls_ = std::make_unique<tls::Engine>(std::move(*engine));
+    c->tls_->drainCiphertext(c->wire_);  // the ClientHello
+  }
   c->startReading();
   c->handler_->onConnected(*c, 0);
   if (!c->closing_) c->flush();  // anything written while connecting

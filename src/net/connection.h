@@ -21,6 +21,7 @@
 #include "base/buffer.h"
 #include "net/loop.h"
 #include "net/socket.h"
+#include "tls/client_context.h"
 #include "tls/context.h"
 #include "tls/engine.h"
 
@@ -67,9 +68,14 @@ class Connection {
   static Connection* accept(Loop& loop, uv_stream_s* server, ConnectionHandler* handler,
                             std::shared_ptr<const tls::Context> tls);
   // Starts a connect; the handler hears onConnected. Returns nullptr if the socket could not
-  // even be created (the caller treats it as a connect failure).
+  // even be created (the caller treats it as a connect failure). With `tls`, the connection
+  // speaks TLS as a client once connected, sending `sni` and verifying it as the context
+  // says; output written before the handshake completes is held by the engine and sent after
+  // it. A failed handshake (e.g. verification) closes the connection with TlsError.
   static Connection* connect(Loop& loop, const Address& to, ConnectionHandler* handler,
-                             uint64_t timeout_ms);
+                             uint64_t timeout_ms,
+                             std::shared_ptr<const tls::ClientContext> tls = nullptr,
+                             std::string sni = {});
 
   void setHandler(ConnectionHandler* h) { handler_ = h; }
   ConnectionHandler* handler() const { return handler_; }
@@ -144,6 +150,8 @@ class Connection {
   std::unique_ptr<uv_connect_s> connect_req_;
   std::unique_ptr<uv_shutdown_s> shutdown_req_;
   std::unique_ptr<tls::Engine> tls_;
+  std::shared_ptr<const tls::ClientContext> client_tls_;  // set until the TCP connect completes
+  std::string sni_;
   base::Buffer input_;
   base::Buffer staging_;   // TLS only: plaintext waiting to be encrypted
   base::Buffer wire_;      // bytes for the socket, not yet handed to uv_write

@@ -16,6 +16,8 @@ int statusFor(ErrorKind e) {
     case ErrorKind::UpstreamConnect:
     case ErrorKind::UpstreamProtocol: return 502;
     case ErrorKind::UpstreamTimeout: return 504;
+    case ErrorKind::NoHealthyHost:
+    case ErrorKind::Overloaded: return 503;
     case ErrorKind::Internal: return 500;
   }
   return 500;

@@ -19,6 +19,8 @@ enum class ErrorKind : uint8_t {
   UpstreamConnect,    // 502: every host refused or timed out
   UpstreamProtocol,   // 502: unparsable or truncated response
   UpstreamTimeout,    // 504
+  NoHealthyHost,      // 503: every host failed its health checks or is ejected
+  Overloaded,         // 503 + Retry-After: every host at max_requests, queue full or timed out
   Internal,           // 500
 };
 

@@ -142,6 +142,11 @@ void Session::abort() {
 void Session::teardown() {
   if (dead_) return;
   dead_ = true;
+  if (resp_state_ == RespState::Queued && queued()) {
+    worker_.dequeue(*this);
+    rt_->clusters[cluster_]->waiting().fetch_sub(1, std::memory_order_relaxed);
+  }
+  endExchangeAccounting();
   if (up_) {
     net::Connection* up = std::exchange(up_, nullptr);
     up->setHandler(nullptr);
@@ -266,6 +271,7 @@ void Session::onRequestHead() {
   appendUpstreamRequestHead(up_head_, req_, info, /*finish=*/false);
   down_->input().consume(req_.head_bytes);
 
+  computeHashKey(m.cluster);
   const config::Buffering& buffering = rt_->config->routes[m.route].buffering;
   req_buffering_ = buffering.request && req_state_ == ReqState::Body;
   resp_buffering_ = buffering.response;
@@ -286,6 +292,44 @@ void Session::onRequestHead() {
   }
   armDownstreamTimer();
   startExchange(m.cluster);
+}
+
+void Session::computeHashKey(size_t cluster) {
+  hash_key_.clear();
+  const config::Upstream& u = rt_->config->upstreams[cluster];
+  if (u.policy != config::BalancePolicy::Hash) return;
+  switch (u.hash_key) {
+    case config::HashKeyKind::ClientIp:
+      hash_key_ = down_->peerIp();
+      return;
+    case config::HashKeyKind::Header:
+      for (const auto& h : req_.headers)
+        if (http::iequals(h.name, u.hash_key_name)) {
+          hash_key_.assign(h.value);
+          return;
+        }
+      return;
+    case config::HashKeyKind::Cookie:
+      // Cookie: a=1; b=2 (RFC 6265 §4.2.1); several Cookie lines are allowed in HTTP/2 only,
+      // but look at each line anyway.
+      for (const auto& h : req_.headers) {
+        if (!http::iequals(h.name, "cookie")) continue;
+        std::string_view v = h.value;
+        while (!v.empty()) {
+          size_t semi = v.find(';');
+          std::string_view pair = v.substr(0, semi);
+          while (!pair.empty() && pair.front() == ' ') pair.remove_prefix(1);
+          size_t eq = pair.find('=');
+          if (eq != std::string_view::npos && pair.substr(0, eq) == u.hash_key_name) {
+            hash_key_.assign(pair.substr(eq + 1));
+            return;
+          }
+          if (semi == std::string_view::npos) break;
+          v.remove_prefix(semi + 1);
+        }
+      }
+      return;
+  }
 }
 
 void Session::bufferRequestBody() {
@@ -383,18 +427,110 @@ void Session::pumpRequestBody() {
 
 void Session::startExchange(size_t cluster) {
   cluster_ = cluster;
-  tried_ = 0;
+  tried_hosts_.clear();
+  retries_ = 0;
   retried_stale_ = false;
-  const auto& c = *rt_->clusters[cluster];
-  host_ = c.pick();
-  connectHost(true);
+  last_failure_ = ErrorKind::UpstreamConnect;
+  rt_->clusters[cluster]->retryBudget().requestStarted();
+  counted_in_budget_ = true;
+  selectHost();
+}
+
+// Why no host could be had, when acquire() found none.
+Session::NoHost Session::whyNoHost() const {
+  const auto& c = *rt_->clusters[cluster_];
+  uint64_t now = worker_.loop().nowMs();
+  bool any_untried = false;
+  for (size_t i = 0; i < c.hosts().size(); ++i) {
+    if (tried_hosts_.contains(i)) continue;
+    const auto& st = *c.hosts()[i].state;
+    if (st.weight() == 0) continue;
+    if (!st.available(now) && !c.options().balancer.panic) continue;
+    any_untried = true;
+    if (st.atCap()) return NoHost::AllBusy;
+  }
+  if (any_untried) return NoHost::AllBusy;  // a cap filled up and freed again: try the queue
+  return tried_hosts_.size() ? NoHost::AllTried : NoHost::NoneHealthy;
+}
+
+void Session::selectHost() {
+  const auto& c = *rt_->clusters[cluster_];
+  upstream::Balancer& balancer = *gen_->balancers[cluster_];
+  std::optional<size_t> h =
+      balancer.acquire(upstream::PickContext{worker_.loop().nowMs(), hash_key_}, tried_hosts_);
+  if (h) {
+    host_ = *h;
+    host_acquired_ = true;
+    tried_hosts_.add(host_);
+    connectHost(true);
+    return;
+  }
+  switch (whyNoHost()) {
+    case NoHost::AllTried:
+      onUpstreamFailed(last_failure_, "every upstream host failed");
+      return;
+    case NoHost::NoneHealthy:
+      base::log::warn("upstream ", c.name(), ": no healthy host");
+      fail(ErrorKind::NoHealthyHost);
+      return;
+    case NoHost::AllBusy:
+      enqueue();
+      return;
+  }
+}
+
+void Session::enqueue() {
+  const auto& c = *rt_->clusters[cluster_];
+  // The queue bound is global (all workers); the queues themselves are per worker.
+  if (c.waiting().fetch_add(1, std::memory_order_relaxed) >= c.options().queue_size) {
+    c.waiting().fetch_sub(1, std::memory_order_relaxed);
+    fail(ErrorKind::Overloaded);
+    return;
+  }
+  if (!worker_.enqueue(gen_, cluster_, *this)) {
+    c.waiting().fetch_sub(1, std::memory_order_relaxed);
+    fail(ErrorKind::Overloaded);
+    return;
+  }
+  resp_state_ = RespState::Queued;
+}
+
+void Session::onDequeued(bool timed_out) {
+  rt_->clusters[cluster_]->waiting().fetch_sub(1, std::memory_order_relaxed);
+  if (timed_out) {
+    fail(ErrorKind::Overloaded);
+    return;
+  }
+  selectHost();
+}
+
+void Session::releaseHostSlot() {
+  if (!host_acquired_) return;
+  host_acquired_ = false;
+  rt_->clusters[cluster_]->hosts()[host_].state->release();
+  // A slot is free: a request queued in this worker can have it now (other workers find it
+  // on their queue sweep).
+  worker_.onSlotFreed(gen_, cluster_);
+}
+
+void Session::endExchangeAccounting() {
+  // Touch the cluster only when something was taken from it: outside an exchange cluster_ may
+  // be a stale index into an older runtime.
+  releaseHostSlot();
+  if (in_retry_) {
+    in_retry_ = false;
+    rt_->clusters[cluster_]->retryBudget().retryFinished();
+  }
+  if (counted_in_budget_) {
+    counted_in_budget_ = false;
+    rt_->clusters[cluster_]->retryBudget().requestFinished();
+  }
 }
 
 void Session::connectHost(bool allow_pool) {
   resp_state_ = RespState::Connecting;
   upstream_ready_ = false;
   upstream_got_bytes_ = false;
-  ++tried_;
   if (allow_pool) {
     if (net::Connection* c = gen_->pools[cluster_]->take(host_)) {
       up_ = c;
@@ -405,9 +541,11 @@ void Session::connectHost(bool allow_pool) {
     }
   }
   reused_ = false;
-  const auto& host = rt_->clusters[cluster_]->hosts()[host_];
+  const auto& cluster = *rt_->clusters[cluster_];
+  const auto& host = cluster.hosts()[host_];
   up_ = net::Connection::connect(worker_.loop(), host.address, &up_handler_,
-                                 static_cast<uint64_t>(rt_->config->timeouts.upstream_connect.count()));
+                                 static_cast<uint64_t>(rt_->config->timeouts.upstream_connect.count()),
+                                 cluster.tls(), host.sni);
   if (!up_) onUpstreamConnected(-1);
 }
 
@@ -419,13 +557,12 @@ void Session::onUpstreamConnected(int status) {
   up_ = nullptr;
   const auto& c = *rt_->clusters[cluster_];
   base::log::warn("upstream ", c.name(), "/", c.hosts()[host_].name, ": connect failed (", status, ")");
-  // Nothing was sent yet, so any method may go to the next host.
-  if (tried_ < c.hosts().size()) {
-    host_ = (host_ + 1) % c.hosts().size();
-    connectHost(true);
-    return;
-  }
-  onUpstreamFailed(ErrorKind::UpstreamConnect, "no upstream host accepted the connection");
+  c.outlier().onFailure(host_, worker_.loop().nowMs());
+  releaseHostSlot();
+  last_failure_ = ErrorKind::UpstreamConnect;
+  // Nothing was sent, so any method may go to another host, and this costs the budget
+  // nothing: a refused connect is answered at once and loads nobody.
+  selectHost();
 }
 
 void Session::onUpstreamReady() {
@@ -502,6 +639,13 @@ void Session::onUpstreamData() {
 }
 
 void Session::onResponseHead() {
+  {
+    // Passive health: a 5xx counts against the host like a failed connect (gunicorn answers
+    // 500/502/503 when its app or workers are broken).
+    const auto& c = *rt_->clusters[cluster_];
+    if (resp_.status >= 500) c.outlier().onFailure(host_, worker_.loop().nowMs());
+    else c.outlier().onSuccess(host_);
+  }
   down_framing_ = chooseDownstreamFraming(resp_, version_minor_);
   if (worker_.draining() || !req_keep_alive_) close_after_ = true;
   bool keep_alive_10 = version_minor_ == 0 && req_keep_alive_ && !close_after_ &&
@@ -620,6 +764,7 @@ void Session::onResponseComplete() {
   // The upstream is free as soon as its response is in: with buffering, this happens while
   // a slow client is still downloading (what gunicorn's sync workers need).
   releaseUpstream(reusable);
+  endExchangeAccounting();
   // A response that came before the whole request body (an early 4xx): the rest of the body is
   // unread, so the next request cannot be found; finish with this one.
   if (req_state_ != ReqState::Done) close_after_ = linger_ = true;
@@ -636,18 +781,38 @@ void Session::onResponseComplete() {
 void Session::onUpstreamFailed(ErrorKind kind, const char* what) {
   if (up_) releaseUpstream(false);
   const auto& c = *rt_->clusters[cluster_];
+  bool before_response = resp_state_ == RespState::WaitHead || resp_state_ == RespState::Connecting;
+  // The body can be sent again only if it is empty or the proxy still holds all of it.
+  bool replayable = req_framing_ == http::Framing::None || (req_buffering_ && req_state_ == ReqState::Done);
   // A reused keep-alive connection the upstream closed just as we sent on it: the request was
-  // most likely never seen. Retry once on a fresh connection when that is safe: nothing came
-  // back, the method is idempotent and there was no body to replay.
-  if ((resp_state_ == RespState::WaitHead || resp_state_ == RespState::Connecting) && reused_ &&
-      !upstream_got_bytes_ && !retried_stale_ &&
-      (req_framing_ == http::Framing::None || (req_buffering_ && req_state_ == ReqState::Done)) &&
-      idempotent(method_) && kind != ErrorKind::UpstreamTimeout) {
+  // most likely never seen. Retry once on a fresh connection to the same host when that is
+  // safe: nothing came back, the method is idempotent and the body can be replayed.
+  if (before_response && host_acquired_ && reused_ && !upstream_got_bytes_ && !retried_stale_ &&
+      replayable && idempotent(method_) && kind != ErrorKind::UpstreamTimeout) {
     retried_stale_ = true;
     connectHost(false);
     return;
   }
   base::log::warn("upstream ", c.name(), "/", c.hosts()[host_].name, ": ", what);
+  if (kind != ErrorKind::Overloaded && host_acquired_) c.outlier().onFailure(host_, worker_.loop().nowMs());
+  // Another host, if the request may be repeated: nothing reached the client, the method is
+  // idempotent, the body is replayable, retries are left and the cluster's retry budget allows
+  // (so an outage does not multiply the load on what is left). A timeout is not retried: the
+  // upstream may still be working on it.
+  if (before_response && !response_started_ && replayable && idempotent(method_) &&
+      kind != ErrorKind::UpstreamTimeout && retries_ < c.options().retries && host_acquired_) {
+    auto& budget = c.retryBudget();
+    if (in_retry_ || budget.tryStartRetry()) {
+      in_retry_ = true;
+      ++retries_;
+      releaseHostSlot();
+      last_failure_ = kind;
+      retried_stale_ = false;
+      selectHost();
+      return;
+    }
+  }
+  releaseHostSlot();
   if (response_started_) {
     // Part of the response is with the client already: the only honest signal left is to
     // cut the connection so the truncation is visible.
@@ -708,6 +873,9 @@ void Session::sendLocalReply(int status, std::string_view location) {
   http::appendHeader(out, "Content-Type", "text/plain; charset=utf-8");
   if (!location.empty()) http::appendHeader(out, "Location", location);
   if (!listener_.hsts.empty()) http::appendHeader(out, "Strict-Transport-Security", listener_.hsts);
+  // Overloaded (every server at its max_requests, queue full or timed out): tell clients and
+  // crawlers when to come back instead of letting them hammer (RFC 9110 §10.2.3).
+  if (status == 503) http::appendHeader(out, "Retry-After", "1");
   std::string_view reason = http::reasonPhrase(status);
   char code[3] = {static_cast<char>('0' + status / 100), static_cast<char>('0' + status / 10 % 10),
                   static_cast<char>('0' + status % 10)};
@@ -727,6 +895,7 @@ void Session::sendLocalReply(int status, std::string_view location) {
 
 void Session::fail(ErrorKind kind) {
   if (up_) releaseUpstream(false);
+  endExchangeAccounting();
   // The request body (if any) was not read to its end: the connection must close after, and
   // linger so the client's unread bytes do not turn the close into an RST that eats the answer.
   if (req_state_ == ReqState::Body || req_state_ == ReqState::Head) close_after_ = linger_ = true;

@@ -25,10 +25,12 @@
 #include "proxy/error_map.h"
 #include "proxy/forwarded.h"
 #include "proxy/worker_context.h"
+#include "upstream/balancer.h"
+#include "upstream/request_queue.h"
 
 namespace portcullis::proxy {
 
-class Session final : public net::ConnectionHandler, public net::Deletable {
+class Session final : public net::ConnectionHandler, public net::Deletable, public upstream::QueueWaiter {
  public:
   Session(WorkerContext& worker, net::Connection& downstream, const ListenerInfo& listener);
   ~Session() override;
@@ -64,7 +66,8 @@ class Session final : public net::ConnectionHandler, public net::Deletable {
   };
 
   enum class ReqState : uint8_t { Idle, Head, Body, Done };
-  enum class RespState : uint8_t { None, Connecting, WaitHead, Body, Done };
+  enum class RespState : uint8_t { None, Queued, Connecting, WaitHead, Body, Done };
+  enum class NoHost : uint8_t { AllTried, NoneHealthy, AllBusy };
 
   // Downstream request side.
   void processInput();
@@ -74,6 +77,17 @@ class Session final : public net::ConnectionHandler, public net::Deletable {
   void sendBufferedRequestBody();  // req_buf_ -> upstream, under the upstream's watermark
   // Upstream exchange.
   void startExchange(size_t cluster);
+  void computeHashKey(size_t cluster);  // hash policy: client IP, header or cookie value
+  void selectHost();                    // balancer acquire; or queue, 502, 503
+  NoHost whyNoHost() const;
+  void enqueue();
+  void releaseHostSlot();               // the request leaves its host (idempotent)
+  void endExchangeAccounting();         // slot + retry budget, on every way out
+ public:
+  // Called by the worker's queue service: a slot may be free (or the wait timed out).
+  void onDequeued(bool timed_out);
+
+ private:
   void connectHost(bool allow_pool);
   void onUpstreamConnected(int status);
   void onUpstreamReady();
@@ -130,9 +144,15 @@ class Session final : public net::ConnectionHandler, public net::Deletable {
   RespState resp_state_ = RespState::None;
   DownstreamFraming down_framing_ = DownstreamFraming::None;
   size_t cluster_ = 0;
+  upstream::Exclusions tried_hosts_;
+  uint32_t retries_ = 0;
+  bool host_acquired_ = false;     // holds a slot of host_ (max_requests accounting)
+  bool counted_in_budget_ = false; // counted in the cluster's retry budget as a request
+  bool in_retry_ = false;          // holds one of the retry budget's slots
+  ErrorKind last_failure_ = ErrorKind::UpstreamConnect;
+  std::string hash_key_;
   size_t route_ = 0;
   size_t host_ = 0;
-  size_t tried_ = 0;
   bool reused_ = false;
   bool retried_stale_ = false;
   bool upstream_ready_ = false;

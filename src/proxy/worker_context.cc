@@ -2,10 +2,16 @@
 
 #include "proxy/session.h"
 
+#include <algorithm>
+
 namespace portcullis::proxy {
 
-Generation::Generation(std::shared_ptr<const Runtime> rt) : runtime(std::move(rt)) {
-  for (const auto& c : runtime->clusters) pools.push_back(std::make_unique<upstream::Pool>(*c));
+Generation::Generation(std::shared_ptr<const Runtime> rt, uint64_t seed) : runtime(std::move(rt)) {
+  for (const auto& c : runtime->clusters) {
+    pools.push_back(std::make_unique<upstream::Pool>(*c));
+    balancers.push_back(c->makeBalancer(seed));
+    queues.push_back(std::make_unique<upstream::RequestQueue>(std::max<size_t>(1, c->options().queue_size)));
+  }
 }
 
 Generation::~Generation() = default;
@@ -14,14 +20,76 @@ void Generation::retire() {
   for (auto& p : pools) p->retire();
 }
 
-WorkerContext::WorkerContext(net::Loop& loop, std::shared_ptr<const Runtime> runtime)
-    : loop_(loop), current_(std::make_shared<Generation>(std::move(runtime))) {}
+WorkerContext::WorkerContext(net::Loop& loop, std::shared_ptr<const Runtime> runtime, uint64_t seed)
+    : loop_(loop), seed_(seed), current_(std::make_shared<Generation>(std::move(runtime), seed)) {
+  sweep_ = net::Timer::create(loop_, [this] { serviceQueues(); });
+}
 
-WorkerContext::~WorkerContext() { current_->retire(); }
+WorkerContext::~WorkerContext() {
+  current_->retire();
+  sweep_->close();
+}
 
 void WorkerContext::setRuntime(std::shared_ptr<const Runtime> runtime) {
   current_->retire();
-  current_ = std::make_shared<Generation>(std::move(runtime));
+  current_ = std::make_shared<Generation>(std::move(runtime), seed_);
+}
+
+bool WorkerContext::enqueue(const std::shared_ptr<Generation>& gen, size_t cluster, Session& s) {
+  if (!gen->queues[cluster]->push(s, loop_.nowMs())) return false;
+  if (std::find(queued_.begin(), queued_.end(), gen) == queued_.end()) queued_.push_back(gen);
+  if (!sweeping_) {
+    sweeping_ = true;
+    sweep_->start(5, 5);
+  }
+  return true;
+}
+
+void WorkerContext::dequeue(Session& s) {
+  for (auto& g : queued_)
+    for (auto& q : g->queues) q->remove(s);
+}
+
+void WorkerContext::onSlotFreed(const std::shared_ptr<Generation>& gen, size_t cluster) {
+  if (!gen->queues[cluster]->empty()) serviceQueue(*gen, cluster);
+}
+
+void WorkerContext::serviceQueue(Generation& gen, size_t cluster) {
+  upstream::RequestQueue& q = *gen.queues[cluster];
+  const auto& c = *gen.runtime->clusters[cluster];
+  uint64_t now = loop_.nowMs();
+  // Expired first: they get their 503 whatever happens to the slots.
+  while (upstream::QueueWaiter* w = q.popExpired(now, c.options().queue_timeout_ms)) {
+    static_cast<Session*>(w)->onDequeued(true);
+  }
+  // Then, oldest first, as long as some host has a free slot. A waiter that still finds none
+  // (another worker took it) is queued again at the back; rare, and it only loses its place.
+  size_t n = q.size();
+  while (n-- > 0 && !q.empty()) {
+    bool free_slot = false;
+    for (const auto& h : c.hosts()) free_slot = free_slot || !h.state->atCap();
+    if (!free_slot) break;
+    static_cast<Session*>(q.pop())->onDequeued(false);
+  }
+}
+
+void WorkerContext::serviceQueues() {
+  for (size_t gi = 0; gi < queued_.size(); ++gi) {
+    std::shared_ptr<Generation> g = queued_[gi];  // a dispatch may drop the last other reference
+    for (size_t c = 0; c < g->queues.size(); ++c)
+      if (!g->queues[c]->empty()) serviceQueue(*g, c);
+  }
+  queued_.erase(std::remove_if(queued_.begin(), queued_.end(),
+                               [](const std::shared_ptr<Generation>& g) {
+                                 for (auto& q : g->queues)
+                                   if (!q->empty()) return false;
+                                 return true;
+                               }),
+                queued_.end());
+  if (queued_.empty() && sweeping_) {
+    sweeping_ = false;
+    sweep_->stop();
+  }
 }
 
 void WorkerContext::add(Session* s) {

@@ -9,8 +9,11 @@
 #include "config/model.h"
 #include "http/parser.h"
 #include "net/loop.h"
+#include "net/timer.h"
 #include "proxy/router.h"
+#include "upstream/balancer.h"
 #include "upstream/cluster.h"
+#include "upstream/request_queue.h"
 #include "upstream/pool.h"
 
 namespace portcullis::proxy {
@@ -42,17 +45,21 @@ struct ListenerInfo {
 // generation it started with, so a reload never changes the clusters (and pool indexes) under
 // an exchange in flight; the old generation's pools stop keeping connections once retired.
 struct Generation {
-  explicit Generation(std::shared_ptr<const Runtime> rt);
+  Generation(std::shared_ptr<const Runtime> rt, uint64_t seed);
   ~Generation();
   // Closes idle pooled connections; connections released later are closed, not pooled.
   void retire();
   std::shared_ptr<const Runtime> runtime;
+  // Per cluster, this worker's own: idle connections, balancer cursor, waiting requests.
   std::vector<std::unique_ptr<upstream::Pool>> pools;
+  std::vector<std::unique_ptr<upstream::Balancer>> balancers;
+  std::vector<std::unique_ptr<upstream::RequestQueue>> queues;
 };
 
 class WorkerContext {
  public:
-  WorkerContext(net::Loop& loop, std::shared_ptr<const Runtime> runtime);
+  // `seed` (the worker index) staggers per-worker balancer state.
+  WorkerContext(net::Loop& loop, std::shared_ptr<const Runtime> runtime, uint64_t seed = 0);
   ~WorkerContext();
 
   net::Loop& loop() { return loop_; }
@@ -71,14 +78,31 @@ class WorkerContext {
   bool draining() const { return draining_; }
   // Drain deadline passed: close whatever is left.
   void abortAll();
+
+  // Request queue (every host of a cluster at max_requests). Waiters are dispatched in
+  // arrival order when a slot frees in this worker (onSlotFreed), and by a 5 ms sweep that
+  // notices slots freed by other workers and expires waiters past the queue timeout. A sweep
+  // rather than cross-thread wake-ups: the queue only exists under saturation, where 5 ms is
+  // small next to the requests being waited for, and it keeps workers free of shared locks.
+  bool enqueue(const std::shared_ptr<Generation>& gen, size_t cluster, Session& s);  // false: full
+  void dequeue(Session& s);
+  void onSlotFreed(const std::shared_ptr<Generation>& gen, size_t cluster);
   // Releases the buffers of connections idle for at least `min_idle_ms`. Run once a second by
   // the worker: memory per idle keep-alive connection drops to its structs and TLS state
   // without a malloc/free pair per request on busy connections.
   void releaseIdleBuffers(uint64_t min_idle_ms);
 
  private:
+  void serviceQueues();
+  void serviceQueue(Generation& gen, size_t cluster);
+
   net::Loop& loop_;
+  uint64_t seed_;
   std::shared_ptr<Generation> current_;
+  // Generations with queued requests (an old one stays here until its waiters are gone).
+  std::vector<std::shared_ptr<Generation>> queued_;
+  net::Timer* sweep_ = nullptr;
+  bool sweeping_ = false;
   Session* head_ = nullptr;  // intrusive list: O(1) add/remove with thousands of connections
   size_t sessions_ = 0;
   bool draining_ = false;

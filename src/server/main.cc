@@ -130,6 +130,7 @@ bool writeReadyFile(const std::string& path, const std::string& text) {
 // SIGHUP: re-read the config and every certificate and key, check them all, then hand the new
 // snapshot to the workers. Any error keeps the running configuration and says why.
 void reload(const std::string& path, std::shared_ptr<const pc::config::Config>& cfg,
+            std::shared_ptr<const pc::proxy::Runtime>& runtime,
             std::vector<std::unique_ptr<pc::server::Worker>>& workers) {
   auto loaded = pc::config::loadFile(path);
   if (!loaded) {
@@ -141,7 +142,7 @@ void reload(const std::string& path, std::shared_ptr<const pc::config::Config>& 
     pc::base::log::error("reload failed, configuration unchanged: ", why, " (restart to apply)");
     return;
   }
-  auto built = pc::server::buildRuntime(next);
+  auto built = pc::server::buildRuntime(next, runtime.get());
   if (!built) {
     pc::base::log::error("reload failed, configuration unchanged: ", built.error().message);
     return;
@@ -157,6 +158,7 @@ void reload(const std::string& path, std::shared_ptr<const pc::config::Config>& 
     w->reload(built->runtime, std::move(updates));
   }
   cfg = std::move(next);
+  runtime = built->runtime;
   pc::base::log::info("reloaded ", path);
 }
 
@@ -177,6 +179,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "%s\n", built.error().message.c_str());
     return kExitConfig;
   }
+  std::shared_ptr<const pc::proxy::Runtime> runtime = built->runtime;
   if (opt.test_only) {
     std::fprintf(stderr, "portcullis: configuration %s is ok\n", opt.config.c_str());
     return 0;
@@ -237,7 +240,7 @@ int main(int argc, char** argv) {
     int sig = 0;
     if (sigwait(&sigs, &sig) != 0) continue;
     if (sig == SIGHUP) {
-      reload(opt.config, cfg, workers);
+      reload(opt.config, cfg, runtime, workers);
       continue;
     }
     pc::base::log::info("signal ", sig, ": draining (up to ", cfg->timeouts.shutdown_grace.count(), " ms)");

@@ -9,7 +9,16 @@
 
 namespace portcullis::server {
 
-base::Result<BuiltRuntime> buildRuntime(std::shared_ptr<const config::Config> cfg) {
+namespace {
+const upstream::Cluster* findCluster(const proxy::Runtime& rt, const std::string& name) {
+  for (const auto& c : rt.clusters)
+    if (c->name() == name) return c.get();
+  return nullptr;
+}
+}  // namespace
+
+base::Result<BuiltRuntime> buildRuntime(std::shared_ptr<const config::Config> cfg,
+                                        const proxy::Runtime* previous) {
   BuiltRuntime out;
   auto rt = std::make_shared<proxy::Runtime>();
   rt->config = cfg;
@@ -46,6 +55,7 @@ base::Result<BuiltRuntime> buildRuntime(std::shared_ptr<const config::Config> cf
 
   for (size_t i = 0; i < cfg->upstreams.size(); ++i) {
     const auto& u = cfg->upstreams[i];
+    const upstream::Cluster* before = previous ? findCluster(*previous, u.name) : nullptr;
     std::vector<upstream::Host> hosts;
     for (const auto& s : u.servers) {
       auto addrs = net::resolve(s.host, s.port);
@@ -54,10 +64,54 @@ base::Result<BuiltRuntime> buildRuntime(std::shared_ptr<const config::Config> cf
       }
       std::string name = s.host.find(':') != std::string::npos ? "[" + s.host + "]" : s.host;
       name += ":" + std::to_string(s.port);
-      hosts.push_back(upstream::Host{name, addrs->front()});
+      // Same cluster and host name as before the reload: keep its live state (in-flight count,
+      // ejection, slow start), so a reload neither forgets a sick host nor floods a new one.
+      std::shared_ptr<upstream::HostState> state;
+      if (before) {
+        for (const auto& h : before->hosts())
+          if (h.name == name) state = h.state;
+      }
+      if (state) {
+        state->setWeight(s.weight);
+        state->setMaxRequests(s.max_requests);
+      } else {
+        state = std::make_shared<upstream::HostState>(name, s.weight, s.max_requests);
+      }
+      std::string sni = u.tls.sni.empty() ? s.host : u.tls.sni;
+      hosts.push_back(upstream::Host{name, addrs->front(), sni, std::move(state)});
     }
-    rt->clusters.push_back(std::make_shared<const upstream::Cluster>(
-        u.name, std::move(hosts), u.max_idle, static_cast<uint64_t>(u.idle_timeout.count())));
+    upstream::ClusterOptions o;
+    switch (u.policy) {
+      case config::BalancePolicy::RoundRobin: o.policy = upstream::Policy::RoundRobin; break;
+      case config::BalancePolicy::LeastRequest: o.policy = upstream::Policy::LeastRequest; break;
+      case config::BalancePolicy::Random: o.policy = upstream::Policy::Random; break;
+      case config::BalancePolicy::Hash: o.policy = upstream::Policy::Hash; break;
+    }
+    o.balancer.panic = u.panic_when_all_unhealthy;
+    o.balancer.slow_start_ms = static_cast<uint64_t>(u.slow_start.count());
+    o.outlier.consecutive_failures = u.outlier.consecutive_failures;
+    o.outlier.base_ejection_ms = static_cast<uint64_t>(u.outlier.base_ejection.count());
+    o.outlier.max_ejection_ms = static_cast<uint64_t>(u.outlier.max_ejection.count());
+    o.max_idle = u.max_idle;
+    o.idle_timeout_ms = static_cast<uint64_t>(u.idle_timeout.count());
+    o.retries = u.retries;
+    o.retry_budget = u.retry_budget;
+    o.queue_size = u.queue.size;
+    o.queue_timeout_ms = static_cast<uint64_t>(u.queue.timeout.count());
+
+    std::shared_ptr<const tls::ClientContext> client_tls;
+    if (u.tls.enabled) {
+      tls::ClientContextOptions co;
+      co.verify = u.tls.verify;
+      co.ca_file = u.tls.ca;
+      auto ctx = tls::ClientContext::create(co);
+      if (!ctx) {
+        return base::makeError(config::toString(u.tls.ca.empty() ? u.tls.mark : u.tls.ca_mark) + ": upstreams." +
+                               u.name + ".tls: " + ctx.error().message);
+      }
+      client_tls = *ctx;
+    }
+    rt->clusters.push_back(std::make_shared<const upstream::Cluster>(u.name, std::move(hosts), o, client_tls));
   }
   out.runtime = std::move(rt);
   return out;

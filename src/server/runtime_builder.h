@@ -17,6 +17,8 @@ struct BuiltRuntime {
   std::vector<std::shared_ptr<const tls::Context>> tls;  // per listener; null for plain listeners
 };
 
-base::Result<BuiltRuntime> buildRuntime(std::shared_ptr<const config::Config> cfg);
+// `previous` (on reload): host states of same-named clusters and hosts carry over.
+base::Result<BuiltRuntime> buildRuntime(std::shared_ptr<const config::Config> cfg,
+                                        const proxy::Runtime* previous = nullptr);
 
 }  // namespace portcullis::server

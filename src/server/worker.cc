@@ -25,7 +25,7 @@ void Worker::join() {
 }
 
 void Worker::run() {
-  proxy::WorkerContext ctx(loop_, runtime_);
+  proxy::WorkerContext ctx(loop_, runtime_, static_cast<uint64_t>(id_));
   std::vector<net::Listener*> listeners(listeners_.size(), nullptr);
   for (size_t i = 0; i < listeners_.size(); ++i) {
     auto& l = listeners_[i];

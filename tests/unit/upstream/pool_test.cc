@@ -148,8 +148,12 @@ class PoolTest : public ::testing::Test {
 
   // Two hosts entries for the same listener, so per-host bookkeeping can be checked.
   Pool& makePool(uint32_t max_idle = 4, uint64_t idle_timeout_ms = 60'000) {
-    std::vector<upstream::Host> hosts{{"h0", host_->address}, {"h1", host_->address}};
-    cluster_ = std::make_unique<Cluster>("app", std::move(hosts), max_idle, idle_timeout_ms);
+    std::vector<upstream::Host> hosts{{"h0", host_->address, "", std::make_shared<upstream::HostState>("h0")},
+                                      {"h1", host_->address, "", std::make_shared<upstream::HostState>("h1")}};
+    upstream::ClusterOptions opts;
+    opts.max_idle = max_idle;
+    opts.idle_timeout_ms = idle_timeout_ms;
+    cluster_ = std::make_unique<Cluster>("app", std::move(hosts), opts);
     pool_ = std::make_unique<Pool>(*cluster_);
     return *pool_;
   }
