@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Makes a self-signed development certificate for Portcullis:
 #   ECDSA P-256, SAN DNS:localhost + IP:127.0.0.1 + IP:::1, valid 365 days.
-# Usage: scripts/gen-dev-cert.sh [--force] [DIR]      (DIR defaults to <repo>/certs)
+# Usage: scripts/gen-dev-cert.sh [--force] [--name DNS]... [DIR]   (DIR defaults to <repo>/certs)
+# Each --name adds a DNS subjectAltName (e.g. --name example.com --name '*.example.com').
 # Writes DIR/dev-cert.pem and DIR/dev-key.pem (mode 600), only when they are not both there
 # already; --force regenerates them. Uses the openssl command-line tool (Debian package
 # `openssl`), which is only a key generator here: the proxy itself links BoringSSL, never OpenSSL.
@@ -9,10 +10,17 @@ set -euo pipefail
 
 force=0
 dir=""
-for arg in "$@"; do
+extra_sans=""
+while [ $# -gt 0 ]; do
+  arg="$1"
+  shift
   case "$arg" in
     --force) force=1 ;;
-    -h|--help) sed -n '2,7p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --name)
+      [ $# -gt 0 ] || { echo "gen-dev-cert: --name needs a DNS name" >&2; exit 2; }
+      extra_sans="$extra_sans,DNS:$1"
+      shift ;;
+    -h|--help) sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     -*) echo "gen-dev-cert: unknown option $arg" >&2; exit 2 ;;
     *)
       if [ -n "$dir" ]; then echo "gen-dev-cert: more than one directory given" >&2; exit 2; fi
@@ -50,7 +58,7 @@ openssl req -x509 -new -nodes \
   -newkey ec -pkeyopt ec_paramgen_curve:P-256 \
   -keyout "$tmp_key" -out "$tmp_cert" \
   -days 365 -subj "/CN=localhost" \
-  -addext "subjectAltName=DNS:localhost,IP:127.0.0.1,IP:::1" \
+  -addext "subjectAltName=DNS:localhost,IP:127.0.0.1,IP:::1$extra_sans" \
   -addext "extendedKeyUsage=serverAuth" \
   2>/dev/null || {
   echo "gen-dev-cert: openssl failed to make the certificate" >&2

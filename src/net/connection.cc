@@ -218,6 +218,11 @@ void Connection::handleTlsInput(const char* data, size_t len) {
   }
   startWrite();
   if (closing_) return;
+  if (!handshake_reported_ && tls_->handshakeDone()) {
+    handshake_reported_ = true;
+    handler_->onHandshakeDone(*this);
+    if (closing_) return;
+  }
   if (input_.size() > before) {
     handler_->onData(*this);
     if (closing_) return;

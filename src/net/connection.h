@@ -49,6 +49,8 @@ class ConnectionHandler {
   virtual void onData(Connection& c) = 0;
   // The peer finished sending (FIN or TLS close_notify). The write side stays open.
   virtual void onEof(Connection& c) = 0;
+  // TLS only: the handshake completed (called once, before the first onData).
+  virtual void onHandshakeDone(Connection& c) { (void)c; }
   // Pending output fell to the low watermark after having crossed the high one.
   virtual void onDrained(Connection& c) { (void)c; }
   virtual void onTimeout(Connection& c) = 0;
@@ -109,6 +111,8 @@ class Connection {
   bool closing() const { return closing_; }
 
   bool isTls() const { return tls_ != nullptr; }
+  // The TLS engine (peer certificate, SNI, ALPN), or null for plain TCP.
+  const tls::Engine* tlsEngine() const { return tls_.get(); }
   // Peer address as text ("127.0.0.1", "::1") for X-Forwarded-For.
   const std::string& peerIp() const { return peer_ip_; }
   uint16_t localPort() const { return local_port_; }
@@ -171,6 +175,7 @@ class Connection {
   bool linger_on_close_ = false;
   bool was_above_high_ = false;
   bool eof_ = false;
+  bool handshake_reported_ = false;
 };
 
 }  // namespace portcullis::net

@@ -72,8 +72,14 @@ void appendUpstreamRequestHead(base::Buffer& out, const http::RequestHead& req,
     if (isHopByHop(n) || isProxyOwned(n)) continue;
     if (n.find('_') != std::string_view::npos) continue;
     if (listedInConnection(req.headers, n)) continue;
+    if (!info.client_subject_header.empty() && iequals(n, info.client_subject_header)) continue;
+    if (!info.client_fingerprint_header.empty() && iequals(n, info.client_fingerprint_header)) continue;
     http::appendHeader(out, n, h.value);
   }
+  if (!info.client_subject.empty() && !info.client_subject_header.empty())
+    http::appendHeader(out, info.client_subject_header, info.client_subject);
+  if (!info.client_fingerprint.empty() && !info.client_fingerprint_header.empty())
+    http::appendHeader(out, info.client_fingerprint_header, info.client_fingerprint);
 
   http::appendHeader(out, "X-Forwarded-For", info.client_ip);
   http::appendHeader(out, "X-Forwarded-Proto", info.https ? "https" : "http");

@@ -29,6 +29,12 @@ struct ForwardInfo {
   bool https = true;
   uint16_t local_port = 0;
   std::string_view fallback_host;  // Host to send when an HTTP/1.0 client sent none
+  // mTLS: names of the headers for the client certificate (always stripped from the client's
+  // headers when non-empty), and the verified values to set (empty: not set).
+  std::string_view client_subject_header;
+  std::string_view client_fingerprint_header;
+  std::string_view client_subject;
+  std::string_view client_fingerprint;
 };
 
 // Appends the request line and headers (through the blank line) to send upstream. With

@@ -115,6 +115,11 @@ void Session::onTimeout(net::Connection&) {
   }
 }
 
+void Session::onHandshakeDone(net::Connection&) {
+  handshake_done_ = true;
+  if (req_state_ == ReqState::Idle) armDownstreamTimer();  // now client_header for the first head
+}
+
 void Session::onClose(net::Connection&, net::CloseReason) {
   down_ = nullptr;
   teardown();
@@ -268,6 +273,19 @@ void Session::onRequestHead() {
   info.local_port = down_->localPort();
   const auto& hosts = rt_->clusters[m.cluster]->hosts();
   info.fallback_host = hosts.empty() ? std::string_view() : std::string_view(hosts[0].name);
+  info.client_subject_header = listener_.client_subject_header;
+  info.client_fingerprint_header = listener_.client_fingerprint_header;
+  if (const tls::Engine* e = down_->tlsEngine(); e && !listener_.client_subject_header.empty()) {
+    // Once per connection: the certificate cannot change on it (no renegotiation in TLS 1.3,
+    // and BoringSSL refuses it in 1.2 by default).
+    if (!client_cert_read_) {
+      client_cert_read_ = true;
+      client_subject_ = e->peerSubject();
+      client_fingerprint_ = e->peerFingerprint();
+    }
+    info.client_subject = client_subject_;
+    info.client_fingerprint = client_fingerprint_;
+  }
   appendUpstreamRequestHead(up_head_, req_, info, /*finish=*/false);
   down_->input().consume(req_.head_bytes);
 
@@ -916,7 +934,9 @@ void Session::armDownstreamTimer() {
       // which produces no request bytes): a client that connects and never speaks costs at
       // most that long, as with nginx. Only a connection that has served a request earns the
       // longer keep-alive wait.
-      down_->setTimeout(static_cast<uint64_t>((served_ ? t.client_idle : t.client_header).count()));
+      if (served_) down_->setTimeout(static_cast<uint64_t>(t.client_idle.count()));
+      else if (listener_.tls && !handshake_done_) down_->setTimeout(listener_.handshake_timeout_ms);
+      else down_->setTimeout(static_cast<uint64_t>(t.client_header.count()));
       return;
     case ReqState::Head:
       down_->setTimeout(static_cast<uint64_t>(t.client_header.count()));

@@ -41,6 +41,7 @@ class Session final : public net::ConnectionHandler, public net::Deletable, publ
   void onDrained(net::Connection& c) override;
   void onTimeout(net::Connection& c) override;
   void onClose(net::Connection& c, net::CloseReason why) override;
+  void onHandshakeDone(net::Connection& c) override;
 
   // Graceful drain: closes now if between requests, else after the current response.
   void drain();
@@ -151,6 +152,9 @@ class Session final : public net::ConnectionHandler, public net::Deletable, publ
   bool in_retry_ = false;          // holds one of the retry budget's slots
   ErrorKind last_failure_ = ErrorKind::UpstreamConnect;
   std::string hash_key_;
+  bool client_cert_read_ = false;  // mTLS identity, read once per connection
+  std::string client_subject_;
+  std::string client_fingerprint_;
   size_t route_ = 0;
   size_t host_ = 0;
   bool reused_ = false;
@@ -167,8 +171,9 @@ class Session final : public net::ConnectionHandler, public net::Deletable, publ
   bool linger_ = false;  // close with lingering: the client may still be sending (unread body)
   bool in_process_ = false;
   bool dead_ = false;
-  bool served_ = false;
-  uint64_t idle_since_ms_ = 0;  // loop time the connection last became idle  // at least one response completed on this connection
+  bool served_ = false;          // at least one response completed on this connection
+  bool handshake_done_ = false;  // TLS listeners: handshake_timeout applies until then
+  uint64_t idle_since_ms_ = 0;   // loop time the connection last became idle
 };
 
 }  // namespace portcullis::proxy

@@ -39,6 +39,13 @@ struct ListenerInfo {
   // TLS listeners: the Strict-Transport-Security value added to responses that lack one
   // (built once from config); empty = HSTS off.
   std::string hsts;
+  // TLS listeners: how long a new connection may take to finish its handshake (and send its
+  // first request head), instead of client_header.
+  uint64_t handshake_timeout_ms = 10'000;
+  // mTLS: headers carrying the verified client certificate to upstreams. Client-sent headers
+  // with these names are always removed; they are set only from a verified certificate.
+  std::string client_subject_header;
+  std::string client_fingerprint_header;
 };
 
 // A runtime snapshot together with this worker's pools for its clusters. A request holds the

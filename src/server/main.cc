@@ -94,6 +94,13 @@ pc::proxy::ListenerInfo listenerInfo(const pc::config::Listener& l) {
   info.tls = l.tls.has_value();
   info.https_port = l.redirect_to_https ? l.redirect_to_https->https_port : 443;
   if (l.redirect_to_https) info.redirect_allowed_hosts = l.redirect_to_https->allowed_hosts;
+  if (l.tls) {
+    info.handshake_timeout_ms = static_cast<uint64_t>(l.tls->handshake_timeout.count());
+    if (l.tls->client_auth.mode != pc::config::ClientAuthMode::Off) {
+      info.client_subject_header = l.tls->client_auth.subject_header;
+      info.client_fingerprint_header = l.tls->client_auth.fingerprint_header;
+    }
+  }
   if (l.tls && l.hsts.enabled) {
     info.hsts = pc::proxy::hstsValue(static_cast<uint64_t>(l.hsts.max_age.count()), l.hsts.include_subdomains,
                                      l.hsts.preload);
@@ -157,6 +164,7 @@ void reload(const std::string& path, std::shared_ptr<const pc::config::Config>& 
     }
     w->reload(built->runtime, std::move(updates));
   }
+  for (const auto& w : built->warnings) pc::base::log::warn(w);
   cfg = std::move(next);
   runtime = built->runtime;
   pc::base::log::info("reloaded ", path);
@@ -180,6 +188,7 @@ int main(int argc, char** argv) {
     return kExitConfig;
   }
   std::shared_ptr<const pc::proxy::Runtime> runtime = built->runtime;
+  for (const auto& w : built->warnings) pc::base::log::warn(w);
   if (opt.test_only) {
     std::fprintf(stderr, "portcullis: configuration %s is ok\n", opt.config.c_str());
     return 0;

@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <map>
 #include <cstring>
 
 #include "net/socket.h"
@@ -10,6 +11,81 @@
 namespace portcullis::server {
 
 namespace {
+
+tls::TlsVersion versionOf(const std::string& v) { return v == "1.3" ? tls::TlsVersion::Tls1_3 : tls::TlsVersion::Tls1_2; }
+
+std::string join(const std::vector<std::string>& items, char sep) {
+  std::string out;
+  for (const auto& s : items) {
+    if (!out.empty()) out += sep;
+    out += s;
+  }
+  return out;
+}
+
+// Ticket keys live as long as the process, per listener and key settings, so that a reload
+// keeps resuming the sessions issued before it (a new random key would orphan every ticket).
+// Touched only on the control thread (start, -t, reload).
+base::Result<std::shared_ptr<tls::TicketKeyManager>> ticketKeysFor(const config::Listener& l) {
+  static std::map<std::string, std::shared_ptr<tls::TicketKeyManager>> managers;
+  const config::TlsFiles& t = *l.tls;
+  std::string key = l.name + "|" + t.ticket_key_file + "|" + std::to_string(t.ticket_key_rotation.count()) + "|" +
+                    std::to_string(t.ticket_lifetime.count());
+  if (auto it = managers.find(key); it != managers.end()) return it->second;
+  tls::TicketKeyOptions o;
+  o.rotation = std::chrono::duration_cast<std::chrono::seconds>(t.ticket_key_rotation);
+  o.lifetime = std::chrono::duration_cast<std::chrono::seconds>(t.ticket_lifetime);
+  auto made = t.ticket_key_file.empty() ? tls::TicketKeyManager::createRandom(o)
+                                        : tls::TicketKeyManager::createFleetFromFile(t.ticket_key_file, o);
+  if (!made) {
+    return base::makeError(config::toString(t.ticket_key_file_mark) + ": ticket_key_file: " + made.error().message);
+  }
+  managers.emplace(key, *made);
+  return *made;
+}
+
+base::Result<std::shared_ptr<const tls::Context>> buildServerContext(const config::Listener& l, size_t index,
+                                                                   std::vector<std::string>& warnings) {
+  const config::TlsFiles& t = *l.tls;
+  const std::string where = "listeners[" + std::to_string(index) + "].tls.";
+  tls::ServerOptions o;
+  for (const auto& pair : t.certificates) {
+    // Name the exact YAML key that points at an unreadable file before asking BoringSSL, whose
+    // error could not tell the certificate from the key.
+    if (::access(pair.certificate.c_str(), R_OK) != 0) {
+      return base::makeError(config::toString(pair.certificate_mark) + ": " + where + "certificate: cannot read " +
+                             pair.certificate + ": " + std::strerror(errno));
+    }
+    if (::access(pair.key.c_str(), R_OK) != 0) {
+      return base::makeError(config::toString(pair.key_mark) + ": " + where + "key: cannot read " + pair.key + ": " +
+                             std::strerror(errno));
+    }
+    o.certificates.push_back({pair.certificate, pair.key});
+  }
+  o.min_version = versionOf(t.min_version);
+  o.tls12_ciphers = t.ciphers;
+  o.curves = join(t.curves, ':');
+  o.session_tickets = t.session_tickets;
+  if (t.session_tickets) {
+    auto keys = ticketKeysFor(l);
+    if (!keys) return keys.error();
+    o.ticket_keys = *keys;
+  }
+  switch (t.client_auth.mode) {
+    case config::ClientAuthMode::Off: o.client_auth = tls::ClientAuthMode::None; break;
+    case config::ClientAuthMode::Optional: o.client_auth = tls::ClientAuthMode::Optional; break;
+    case config::ClientAuthMode::Required: o.client_auth = tls::ClientAuthMode::Required; break;
+  }
+  o.client_ca_file = t.client_auth.ca;
+  auto ctx = tls::Context::forServer(o);
+  if (!ctx) {
+    return base::makeError(config::toString(t.certificates.front().certificate_mark) + ": " + where.substr(0, where.size() - 1) +
+                           ": " + ctx.error().message);
+  }
+  for (const auto& w : (*ctx)->warnings()) warnings.push_back("listener '" + l.name + "': " + w);
+  return *ctx;
+}
+
 const upstream::Cluster* findCluster(const proxy::Runtime& rt, const std::string& name) {
   for (const auto& c : rt.clusters)
     if (c->name() == name) return c.get();
@@ -33,24 +109,26 @@ base::Result<BuiltRuntime> buildRuntime(std::shared_ptr<const config::Config> cf
       out.tls.push_back(nullptr);
       continue;
     }
-    // Name the exact YAML key that points at an unreadable file before asking BoringSSL, whose
-    // error could not tell the certificate from the key.
-    const std::string where = "listeners[" + std::to_string(i) + "].tls.";
-    const config::CertificateFiles& cert = l.tls->certificates.front();
-    if (::access(cert.certificate.c_str(), R_OK) != 0) {
-      return base::makeError(config::toString(cert.certificate_mark) + ": " + where + "certificate: cannot read " +
-                             cert.certificate + ": " + std::strerror(errno));
-    }
-    if (::access(cert.key.c_str(), R_OK) != 0) {
-      return base::makeError(config::toString(cert.key_mark) + ": " + where + "key: cannot read " + cert.key + ": " +
-                             std::strerror(errno));
-    }
-    auto ctx = tls::Context::forServer({cert.certificate, cert.key});
-    if (!ctx) {
-      return base::makeError(config::toString(cert.certificate_mark) + ": listeners[" + std::to_string(i) +
-                             "].tls: " + ctx.error().message);
-    }
+    auto ctx = buildServerContext(l, i, out.warnings);
+    if (!ctx) return ctx.error();
     out.tls.push_back(*ctx);
+  }
+
+  // A route for a host no certificate covers would only ever answer with a name mismatch
+  // (browsers refuse it): catch it at -t / start. A wildcard route is checked through one name
+  // below it.
+  bool any_tls = false;
+  for (const auto& t : out.tls) any_tls = any_tls || t != nullptr;
+  for (size_t r = 0; any_tls && r < cfg->routes.size(); ++r) {
+    const auto& route = cfg->routes[r];
+    if (route.host.empty()) continue;
+    std::string probe = route.host.rfind("*.", 0) == 0 ? "portcullis-probe" + route.host.substr(1) : route.host;
+    bool covered = false;
+    for (const auto& t : out.tls) covered = covered || (t && t->covers(probe));
+    if (!covered) {
+      return base::makeError(config::toString(route.mark) + ": routes[" + std::to_string(r) + "].host: '" +
+                             route.host + "' is not covered by any TLS listener's certificate");
+    }
   }
 
   for (size_t i = 0; i < cfg->upstreams.size(); ++i) {

@@ -9,12 +9,14 @@
 #include "config/model.h"
 #include "proxy/worker_context.h"
 #include "tls/context.h"
+#include "tls/ticket_keys.h"
 
 namespace portcullis::server {
 
 struct BuiltRuntime {
   std::shared_ptr<const proxy::Runtime> runtime;
   std::vector<std::shared_ptr<const tls::Context>> tls;  // per listener; null for plain listeners
+  std::vector<std::string> warnings;  // non-fatal findings (a certificate expiring soon, ...)
 };
 
 // `previous` (on reload): host states of same-named clusters and hosts carry over.

@@ -141,6 +141,16 @@ std::vector<std::string> FakeUpstream::protocolErrors() const {
                                        << " connections after " << timeout.count() << " ms, wanted " << n;
 }
 
+::testing::AssertionResult FakeUpstream::waitForResponsesSent(size_t n, milliseconds timeout) const {
+  std::unique_lock<std::mutex> lock(mu_);
+  if (cv_.wait_for(lock, timeout, [&] { return responses_sent_.load() >= n; })) {
+    return ::testing::AssertionSuccess();
+  }
+  return ::testing::AssertionFailure() << "upstream " << name_ << ": " << responses_sent_.load()
+                                       << " responses sent in full after " << timeout.count()
+                                       << " ms, wanted " << n;
+}
+
 ::testing::AssertionResult FakeUpstream::waitForClosedConnections(size_t n, milliseconds timeout) const {
   std::unique_lock<std::mutex> lock(mu_);
   if (cv_.wait_for(lock, timeout, [&] { return closed_.load() >= n; })) {
@@ -182,6 +192,12 @@ bool FakeUpstream::waitWhileHeld() {
   // Bounded by the test: releaseRequestBodies() or the destructor (stopping_) ends it.
   cv_.wait(lock, [&] { return !hold_bodies_ || stopping_.load(); });
   return true;
+}
+
+void FakeUpstream::noteResponseSent() {
+  std::lock_guard<std::mutex> lock(mu_);
+  ++responses_sent_;
+  cv_.notify_all();
 }
 
 void FakeUpstream::record(RecordedRequest r) {
@@ -255,7 +271,9 @@ bool FakeUpstream::sendReply(int fd, const Request& req, const Reply& reply) {
   }
   if (!sleepUnlessStopped(reply.delay)) return false;
   if (reply.action == Action::kRaw) {
-    return sendAll(fd, reply.raw) && !reply.close_connection;
+    if (!sendAll(fd, reply.raw)) return false;
+    noteResponseSent();
+    return !reply.close_connection;
   }
 
   const bool no_body = req.method == "HEAD" || (reply.status >= 100 && reply.status < 200) ||
@@ -302,6 +320,7 @@ bool FakeUpstream::sendReply(int fd, const Request& req, const Reply& reply) {
     return false;
   }
   if (!sendAll(fd, head + body, head.size())) return false;
+  noteResponseSent();
   return !close_after;
 }
 
@@ -316,6 +335,7 @@ void FakeUpstream::serveConnection(int fd, int id) {
   // the optional's payload as maybe-uninitialized under -Werror.
   bool idle_close_armed = false;
   Clock::time_point idle_close_at{};
+  Clock::time_point first_byte_at{};  // of the request at the front of `buf`
   std::vector<char> tmp(64 * 1024);
   while (open && !stopping_) {
     // Answer every complete request in the buffer (pipelined ones too), in order.
@@ -346,7 +366,11 @@ void FakeUpstream::serveConnection(int fd, int id) {
       buf.erase(0, r.consumed);
       sent_continue = false;
       held = false;
-      RecordedRequest rec{std::move(req), id};
+      RecordedRequest rec{std::move(req), id, first_byte_at, Clock::now()};
+      first_byte_at = Clock::now();  // a pipelined request behind this one: close enough
+      size_t working = ++working_;
+      for (size_t peak = max_working_.load(); working > peak && !max_working_.compare_exchange_weak(peak, working);) {
+      }
       Responder responder;
       {
         std::lock_guard<std::mutex> lock(mu_);
@@ -354,7 +378,18 @@ void FakeUpstream::serveConnection(int fd, int id) {
       }
       Reply reply = responder ? responder(rec) : defaultReply();
       record(rec);
+      // The delay is the work: the request stops counting as worked on just before the first
+      // response byte (see concurrentRequests()). These two actions never send a byte and
+      // never waited for the delay.
+      const bool answers = reply.action != Reply::Action::kNeverRespond &&
+                           reply.action != Reply::Action::kCloseWithoutResponse;
+      if (answers) {
+        sleepUnlessStopped(reply.delay);
+        reply.delay = milliseconds(0);
+        --working_;
+      }
       open = sendReply(fd, rec.request, reply);
+      if (!answers) --working_;
       close_on_next = open && reply.close_on_next_request;
       idle_close_armed = false;
       if (open && reply.close_when_idle_after.count() > 0) {
@@ -383,6 +418,7 @@ void FakeUpstream::serveConnection(int fd, int id) {
     }
     ssize_t n = recv(fd, tmp.data(), tmp.size(), 0);
     if (n > 0) {
+      if (buf.empty()) first_byte_at = Clock::now();
       buf.append(tmp.data(), static_cast<size_t>(n));
       idle_close_armed = false;
     } else if (n == 0 || (errno != EAGAIN && errno != EINTR)) {

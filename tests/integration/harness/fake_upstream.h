@@ -28,6 +28,10 @@ namespace portcullis::integration {
 struct RecordedRequest {
   Request request;
   int connection_id = 0;  // 1-based, in accept order
+  // When the first byte of this request reached the upstream (for a pipelined request: when the
+  // one before it was taken off the buffer) and when its last byte did.
+  Clock::time_point first_byte_at{};
+  Clock::time_point completed_at{};
 };
 
 // What the upstream does with one request.
@@ -110,6 +114,19 @@ class FakeUpstream {
   // Connections closed by `close_on_next_request` on the arrival of request bytes.
   size_t droppedRequests() const { return dropped_.load(); }
 
+  // Requests being worked on: complete, and not yet answered (counted from the request's last
+  // byte to the response's first byte, or to the close for a request never answered). The
+  // count drops before the first response byte is sent, so a proxy that forwards the next
+  // request only after it has seen the response can never be counted twice. maxConcurrentRequests()
+  // is the peak since construction: what a gunicorn with that many workers would have needed.
+  size_t concurrentRequests() const { return working_.load(); }
+  size_t maxConcurrentRequests() const { return max_working_.load(); }
+
+  // Responses whose every byte was handed to the kernel (kRespond and kRaw), and the time the
+  // last of them was done. A big response counts only once the proxy has taken all of it.
+  size_t responsesSent() const { return responses_sent_.load(); }
+  ::testing::AssertionResult waitForResponsesSent(size_t n, milliseconds timeout = kWait) const;
+
   // While held, a connection that has a complete request head buffered stops reading (the body
   // stays in the kernel, so the proxy's writes back up) until releaseRequestBodies(). Each
   // request is held at most once; the destructor releases everything.
@@ -129,6 +146,7 @@ class FakeUpstream {
   bool waitWhileHeld();
   bool sleepUnlessStopped(milliseconds d);
   void record(RecordedRequest r);
+  void noteResponseSent();
 
   const std::string name_;
   int listen_fd_ = -1;
@@ -140,6 +158,9 @@ class FakeUpstream {
   std::atomic<uint64_t> body_bytes_sent_{0};
   std::atomic<size_t> dropped_{0};
   std::atomic<size_t> held_{0};
+  std::atomic<size_t> working_{0};
+  std::atomic<size_t> max_working_{0};
+  std::atomic<size_t> responses_sent_{0};
   bool hold_bodies_ = false;  // guarded by mu_
 
   mutable std::mutex mu_;

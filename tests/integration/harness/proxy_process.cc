@@ -49,6 +49,7 @@ std::string ProxyConfig::toYaml() const {
       y << "  " << u.name << ":\n    servers: [";
       for (size_t i = 0; i < u.servers.size(); ++i) y << (i ? ", " : "") << u.servers[i];
       y << "]\n    max_idle: " << u.max_idle << "\n    idle_timeout: " << u.idle_timeout << "\n";
+      for (const auto& line : u.extra) y << "    " << line << "\n";
     }
   }
   if (!routes.empty()) {
@@ -69,6 +70,7 @@ std::string ProxyConfig::toYaml() const {
   };
   map("timeouts", timeouts);
   map("limits", limits);
+  for (const auto& line : top_extra) y << line << "\n";
   return y.str();
 }
 

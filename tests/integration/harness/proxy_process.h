@@ -28,6 +28,10 @@ struct ProxyConfig {
     std::vector<std::string> servers;  // "127.0.0.1:PORT"
     std::string max_idle = "32";
     std::string idle_timeout = "1500ms";
+    // More keys of this upstream, one YAML line each without indentation, e.g.
+    // "policy: least_request" or "queue: {size: 1, timeout: 5s}". A server in `servers` may be
+    // a flow map too: "{address: \"127.0.0.1:PORT\", weight: 3, max_requests: 1}".
+    std::vector<std::string> extra{};
   };
   struct Route {
     // A constructor rather than an aggregate, so {host, path, upstream} needs no 4th value.
@@ -55,6 +59,8 @@ struct ProxyConfig {
   // never held up by a connection the test left open.
   std::vector<std::pair<std::string, std::string>> timeouts = {{"shutdown_grace", "2s"}};
   std::vector<std::pair<std::string, std::string>> limits;    // e.g. {"body", "1m"}
+  // Extra top-level keys, one YAML line each, e.g. "temp_dir: /tmp/x".
+  std::vector<std::string> top_extra;
   std::string certificate;  // empty: devCert()
   std::string key;
 

@@ -199,7 +199,10 @@ class CertHolder {
     std::string script = std::string(PORTCULLIS_SOURCE_DIR) + "/scripts/gen-dev-cert.sh";
     std::vector<std::string> argv;
     if (access(script.c_str(), R_OK) == 0) {
-      argv = {"/bin/bash", script, dir_.path()};
+      // The proxy refuses route hosts no certificate covers, so the shared test certificate
+      // also names the hosts the tests route on.
+      argv = {"/bin/bash", script, "--name", "example.com", "--name", "*.example.com",
+              "--name", "example.org", "--name", "*.example.org", "--name", "*.test", dir_.path()};
     } else {
       argv = {"openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
               "-nodes", "-keyout", files_.key, "-out", files_.certificate, "-days", "30",
