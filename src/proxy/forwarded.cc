@@ -8,11 +8,46 @@ using http::iequals;
 
 namespace {
 
-bool listedInConnection(const std::vector<http::Header>& headers, std::string_view name) {
-  for (const auto& h : headers)
-    if (iequals(h.name, "connection") && http::listContains(h.value, name)) return true;
-  return false;
-}
+// The names a message's Connection header(s) list (RFC 9110 §7.6.1), gathered once per message
+// so that filtering n headers costs O(n * listed) instead of rescanning every header for each
+// one. "close" and "keep-alive" are options, not header names, and are skipped. More than
+// kMax listed names is unheard of; past it the slow exact check takes over.
+class ConnectionTokens {
+ public:
+  explicit ConnectionTokens(const std::vector<http::Header>& headers) : headers_(headers) {
+    for (const auto& h : headers) {
+      if (!iequals(h.name, "connection")) continue;
+      std::string_view v = h.value;
+      while (!v.empty()) {
+        size_t comma = v.find(',');
+        std::string_view t = v.substr(0, comma);
+        while (!t.empty() && (t.front() == ' ' || t.front() == '\t')) t.remove_prefix(1);
+        while (!t.empty() && (t.back() == ' ' || t.back() == '\t')) t.remove_suffix(1);
+        if (!t.empty() && !iequals(t, "close") && !iequals(t, "keep-alive")) {
+          if (n_ < kMax) tokens_[n_++] = t;
+          else overflow_ = true;
+        }
+        if (comma == std::string_view::npos) break;
+        v.remove_prefix(comma + 1);
+      }
+    }
+  }
+  bool lists(std::string_view name) const {
+    for (size_t i = 0; i < n_; ++i)
+      if (iequals(tokens_[i], name)) return true;
+    if (!overflow_) return false;
+    for (const auto& h : headers_)
+      if (iequals(h.name, "connection") && http::listContains(h.value, name)) return true;
+    return false;
+  }
+
+ private:
+  static constexpr size_t kMax = 8;
+  const std::vector<http::Header>& headers_;
+  std::string_view tokens_[kMax];
+  size_t n_ = 0;
+  bool overflow_ = false;
+};
 
 // Headers the proxy sets itself from what it saw; whatever the client sent is dropped.
 bool isProxyOwned(std::string_view n) {
@@ -66,12 +101,13 @@ void appendUpstreamRequestHead(base::Buffer& out, const http::RequestHead& req,
   std::string_view host = req.host.empty() ? info.fallback_host : req.host;
   http::appendHeader(out, "Host", host);
 
+  const ConnectionTokens listed(req.headers);
   for (const auto& h : req.headers) {
     std::string_view n = h.name;
     if (iequals(n, "host") || iequals(n, "content-length") || iequals(n, "expect")) continue;
     if (isHopByHop(n) || isProxyOwned(n)) continue;
     if (n.find('_') != std::string_view::npos) continue;
-    if (listedInConnection(req.headers, n)) continue;
+    if (listed.lists(n)) continue;
     if (!info.client_subject_header.empty() && iequals(n, info.client_subject_header)) continue;
     if (!info.client_fingerprint_header.empty() && iequals(n, info.client_fingerprint_header)) continue;
     http::appendHeader(out, n, h.value);
@@ -147,9 +183,10 @@ void appendDownstreamResponseHead(base::Buffer& out, const http::ResponseHead& r
   // (RFC 9110 §8.6), not a body on this message.
   bool keep_length = framing == DownstreamFraming::None && resp.status != 204 && resp.status >= 200;
   bool has_hsts = false;
+  const ConnectionTokens listed(resp.headers);
   for (const auto& h : resp.headers) {
     std::string_view n = h.name;
-    if (isHopByHop(n) || listedInConnection(resp.headers, n)) continue;
+    if (isHopByHop(n) || listed.lists(n)) continue;
     if (iequals(n, "content-length") && !keep_length) continue;
     has_hsts = has_hsts || iequals(n, "strict-transport-security");
     http::appendHeader(out, n, h.value);

@@ -138,6 +138,12 @@ void Session::releaseIfIdle(uint64_t idle_before_ms) {
   if (dead_ || !down_ || req_state_ != ReqState::Idle || resp_state_ != RespState::None) return;
   if (!down_->input().empty() || idle_since_ms_ > idle_before_ms) return;
   down_->releaseIdleMemory();
+  // The header vectors keep the capacity of the largest message seen (~32 bytes a header);
+  // an idle connection does not need it.
+  std::vector<http::Header>().swap(req_.headers);
+  std::vector<http::Header>().swap(resp_.headers);
+  up_head_.release();
+  std::string().swap(hash_key_);
 }
 
 void Session::abort() {
@@ -574,7 +580,7 @@ void Session::onUpstreamConnected(int status) {
   }
   up_ = nullptr;
   const auto& c = *rt_->clusters[cluster_];
-  base::log::warn("upstream ", c.name(), "/", c.hosts()[host_].name, ": connect failed (", status, ")");
+  logUpstreamFailure(status == -1 ? "cannot create a socket" : "connect failed", status);
   c.outlier().onFailure(host_, worker_.loop().nowMs());
   releaseHostSlot();
   last_failure_ = ErrorKind::UpstreamConnect;
@@ -811,7 +817,7 @@ void Session::onUpstreamFailed(ErrorKind kind, const char* what) {
     connectHost(false);
     return;
   }
-  base::log::warn("upstream ", c.name(), "/", c.hosts()[host_].name, ": ", what);
+  logUpstreamFailure(what, 0);
   if (kind != ErrorKind::Overloaded && host_acquired_) c.outlier().onFailure(host_, worker_.loop().nowMs());
   // Another host, if the request may be repeated: nothing reached the client, the method is
   // idempotent, the body is replayable, retries are left and the cluster's retry budget allows
@@ -838,6 +844,20 @@ void Session::onUpstreamFailed(ErrorKind kind, const char* what) {
     return;
   }
   fail(kind);
+}
+
+void Session::logUpstreamFailure(const char* what, int status) {
+  const auto& c = *rt_->clusters[cluster_];
+  const auto& host = c.hosts()[host_];
+  uint32_t suppressed = 0;
+  if (!host.state->shouldLog(worker_.loop().nowMs(), 1000, &suppressed)) return;
+  if (status != 0) {
+    base::log::warn("upstream ", c.name(), "/", host.name, ": ", what, " (", status, ")",
+                    suppressed ? " and " + std::to_string(suppressed) + " more failures in the last second" : "");
+  } else {
+    base::log::warn("upstream ", c.name(), "/", host.name, ": ", what,
+                    suppressed ? " and " + std::to_string(suppressed) + " more failures in the last second" : "");
+  }
 }
 
 void Session::releaseUpstream(bool reusable) {

@@ -103,6 +103,7 @@ class Session final : public net::ConnectionHandler, public net::Deletable, publ
   void onResponseComplete();
   void onUpstreamFailed(ErrorKind kind, const char* what);
   void releaseUpstream(bool reusable);
+  void logUpstreamFailure(const char* what, int status);  // at most once a second per host
   void finishExchange();
   // Local answers.
   void sendLocalReply(int status, std::string_view location = {});

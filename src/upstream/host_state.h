@@ -86,7 +86,27 @@ class HostState {
   // which only matters in panic mode. 0 only when weight() is 0.
   uint64_t effectiveWeight(uint64_t now_ms, uint64_t slow_start_ms) const;
 
+  // --- Log throttling ---------------------------------------------------------------------------
+  // A dead host under load fails thousands of requests a second; one log line per host per
+  // `interval_ms` is enough. Returns true when this caller should log, and via `suppressed`
+  // how many reports were swallowed since the last line.
+  bool shouldLog(uint64_t now_ms, uint64_t interval_ms, uint32_t* suppressed) {
+    uint64_t last = last_log_ms_.load(std::memory_order_relaxed);
+    if (last != 0 && now_ms < last + interval_ms) {
+      suppressed_logs_.fetch_add(1, std::memory_order_relaxed);
+      return false;
+    }
+    if (!last_log_ms_.compare_exchange_strong(last, now_ms == 0 ? 1 : now_ms, std::memory_order_relaxed)) {
+      suppressed_logs_.fetch_add(1, std::memory_order_relaxed);
+      return false;
+    }
+    *suppressed = suppressed_logs_.exchange(0, std::memory_order_relaxed);
+    return true;
+  }
+
  private:
+  std::atomic<uint64_t> last_log_ms_{0};
+  std::atomic<uint32_t> suppressed_logs_{0};
   friend class OutlierDetector;  // keeps failures/ejections/ejected_until consistent
 
   const std::string name_;

@@ -111,5 +111,16 @@ TEST(HostState, WeightZeroStaysZero) {
   EXPECT_EQ(h.effectiveWeight(0, 0), 0u);
 }
 
+TEST(HostStateLog, OneLinePerIntervalAndTheRestCounted) {
+  HostState h("a:1");
+  uint32_t suppressed = 99;
+  EXPECT_TRUE(h.shouldLog(1000, 1000, &suppressed));
+  EXPECT_EQ(suppressed, 0u);
+  EXPECT_FALSE(h.shouldLog(1500, 1000, &suppressed));
+  EXPECT_FALSE(h.shouldLog(1999, 1000, &suppressed));
+  EXPECT_TRUE(h.shouldLog(2000, 1000, &suppressed));
+  EXPECT_EQ(suppressed, 2u);
+}
+
 }  // namespace
 }  // namespace portcullis::upstream
