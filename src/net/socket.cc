@@ -29,6 +29,21 @@ std::string Address::toString() const {
   return out;
 }
 
+std::string Address::ipString() const {
+  char ip[INET6_ADDRSTRLEN] = "";
+  if (storage.ss_family == AF_INET)
+    inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(&storage)->sin_addr, ip, sizeof ip);
+  else if (storage.ss_family == AF_INET6)
+    inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6*>(&storage)->sin6_addr, ip, sizeof ip);
+  return ip;
+}
+
+bool isIpLiteral(const std::string& host) {
+  in6_addr a6;
+  in_addr a4;
+  return inet_pton(AF_INET, host.c_str(), &a4) == 1 || inet_pton(AF_INET6, host.c_str(), &a6) == 1;
+}
+
 static base::Error sysError(const std::string& what) {
   return base::makeError(what + ": " + std::strerror(errno));
 }

@@ -18,6 +18,7 @@ struct Address {
   const sockaddr* sa() const { return reinterpret_cast<const sockaddr*>(&storage); }
   uint16_t port() const;
   std::string toString() const;  // "1.2.3.4:80" / "[::1]:80"
+  std::string ipString() const;  // "1.2.3.4" / "::1"
 };
 
 // Creates a listening TCP socket bound to host:port with SO_REUSEPORT (so each worker binds its
@@ -25,6 +26,8 @@ struct Address {
 base::Result<int> bindReusePort(const std::string& host, uint16_t port, int backlog = 1024);
 // Port a bound socket ended up on (for port 0).
 base::Result<uint16_t> boundPort(int fd);
+// True for an IPv4 or IPv6 address literal (no brackets), false for a host name.
+bool isIpLiteral(const std::string& host);
 // Resolves a name or literal to addresses (IPv4 and IPv6), blocking.
 base::Result<std::vector<Address>> resolve(const std::string& host, uint16_t port);
 

@@ -96,10 +96,11 @@ pc::proxy::ListenerInfo listenerInfo(const pc::config::Listener& l) {
   if (l.redirect_to_https) info.redirect_allowed_hosts = l.redirect_to_https->allowed_hosts;
   if (l.tls) {
     info.handshake_timeout_ms = static_cast<uint64_t>(l.tls->handshake_timeout.count());
-    if (l.tls->client_auth.mode != pc::config::ClientAuthMode::Off) {
-      info.client_subject_header = l.tls->client_auth.subject_header;
-      info.client_fingerprint_header = l.tls->client_auth.fingerprint_header;
-    }
+    // Stripped from every client request on this listener, even with client_auth off: an app
+    // configured to trust them must never see one a client made up. Set only from a verified
+    // certificate.
+    info.client_subject_header = l.tls->client_auth.subject_header;
+    info.client_fingerprint_header = l.tls->client_auth.fingerprint_header;
   }
   if (l.tls && l.hsts.enabled) {
     info.hsts = pc::proxy::hstsValue(static_cast<uint64_t>(l.hsts.max_age.count()), l.hsts.include_subdomains,
@@ -134,10 +135,14 @@ bool writeReadyFile(const std::string& path, const std::string& text) {
   return std::rename(tmp.c_str(), path.c_str()) == 0;  // atomic: readers never see half a file
 }
 
+std::vector<pc::server::WorkerListener> listenerUpdates(const pc::config::Config& cfg,
+                                                        const std::vector<std::shared_ptr<const pc::tls::Context>>& tls);
+
 // SIGHUP: re-read the config and every certificate and key, check them all, then hand the new
 // snapshot to the workers. Any error keeps the running configuration and says why.
 void reload(const std::string& path, std::shared_ptr<const pc::config::Config>& cfg,
             std::shared_ptr<const pc::proxy::Runtime>& runtime,
+            std::vector<std::shared_ptr<const pc::tls::Context>>& tls_now,
             std::vector<std::unique_ptr<pc::server::Worker>>& workers) {
   auto loaded = pc::config::loadFile(path);
   if (!loaded) {
@@ -154,20 +159,59 @@ void reload(const std::string& path, std::shared_ptr<const pc::config::Config>& 
     pc::base::log::error("reload failed, configuration unchanged: ", built.error().message);
     return;
   }
-  for (auto& w : workers) {
-    std::vector<pc::server::WorkerListener> updates;
-    for (size_t i = 0; i < next->listeners.size(); ++i) {
-      pc::server::WorkerListener u;
-      u.info = listenerInfo(next->listeners[i]);
-      u.tls = built->tls[i];
-      updates.push_back(std::move(u));
-    }
-    w->reload(built->runtime, std::move(updates));
-  }
+  for (auto& w : workers) w->reload(built->runtime, listenerUpdates(*next, built->tls));
   for (const auto& w : built->warnings) pc::base::log::warn(w);
   cfg = std::move(next);
   runtime = built->runtime;
+  tls_now = built->tls;
   pc::base::log::info("reloaded ", path);
+}
+
+// The shortest dns_refresh among the upstreams (0: none asks for it). Every name is
+// re-resolved at that pace: resolution is cheap next to its interval, and one timer keeps the
+// control thread simple.
+uint64_t dnsRefreshMs(const pc::config::Config& cfg) {
+  uint64_t best = 0;
+  for (const auto& u : cfg.upstreams) {
+    auto ms = static_cast<uint64_t>(u.dns_refresh.count());
+    if (ms && (!best || ms < best)) best = ms;
+  }
+  return best;
+}
+
+std::vector<pc::server::WorkerListener> listenerUpdates(const pc::config::Config& cfg,
+                                                        const std::vector<std::shared_ptr<const pc::tls::Context>>& tls) {
+  std::vector<pc::server::WorkerListener> updates;
+  for (size_t i = 0; i < cfg.listeners.size(); ++i) {
+    pc::server::WorkerListener u;
+    u.info = listenerInfo(cfg.listeners[i]);
+    u.tls = tls[i];
+    updates.push_back(std::move(u));
+  }
+  return updates;
+}
+
+// dns_refresh: resolve every upstream name again; when the set of addresses changed, the
+// workers get a runtime with the new hosts. New addresses join; removed ones drain, because
+// requests in flight keep the generation they started with.
+void refreshDns(const pc::config::Config& cfg, std::shared_ptr<const pc::proxy::Runtime>& runtime,
+                const std::vector<std::shared_ptr<const pc::tls::Context>>& tls,
+                std::vector<std::unique_ptr<pc::server::Worker>>& workers) {
+  auto clusters = pc::server::buildClusters(cfg, runtime.get());
+  if (!clusters) {
+    pc::base::log::warn("dns refresh failed, upstreams unchanged: ", clusters.error().message);
+    return;
+  }
+  if (pc::server::sameHosts(*runtime, *clusters)) return;
+  auto next = std::make_shared<pc::proxy::Runtime>(*runtime);
+  next->clusters = std::move(*clusters);
+  for (const auto& c : next->clusters) {
+    std::string names;
+    for (const auto& h : c->hosts()) names += (names.empty() ? "" : ", ") + h.name;
+    pc::base::log::info("upstream ", c->name(), ": hosts now ", names);
+  }
+  runtime = next;
+  for (auto& w : workers) w->reload(runtime, listenerUpdates(cfg, tls));
 }
 
 }  // namespace
@@ -245,11 +289,21 @@ int main(int argc, char** argv) {
     pc::base::log::error("cannot write ready file ", opt.ready_file, ": ", std::strerror(errno));
   }
 
+  std::vector<std::shared_ptr<const pc::tls::Context>> tls_now = built->tls;
   for (;;) {
     int sig = 0;
-    if (sigwait(&sigs, &sig) != 0) continue;
+    if (uint64_t refresh = dnsRefreshMs(*cfg)) {
+      timespec wait{static_cast<time_t>(refresh / 1000), static_cast<long>(refresh % 1000) * 1'000'000};
+      sig = sigtimedwait(&sigs, nullptr, &wait);
+      if (sig < 0) {
+        if (errno == EAGAIN) refreshDns(*cfg, runtime, tls_now, workers);
+        continue;
+      }
+    } else if (sigwait(&sigs, &sig) != 0) {
+      continue;
+    }
     if (sig == SIGHUP) {
-      reload(opt.config, cfg, runtime, workers);
+      reload(opt.config, cfg, runtime, tls_now, workers);
       continue;
     }
     pc::base::log::info("signal ", sig, ": draining (up to ", cfg->timeouts.shutdown_grace.count(), " ms)");

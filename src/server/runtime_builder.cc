@@ -93,6 +93,92 @@ const upstream::Cluster* findCluster(const proxy::Runtime& rt, const std::string
 }
 }  // namespace
 
+base::Result<std::vector<std::shared_ptr<const upstream::Cluster>>> buildClusters(const config::Config& cfg,
+                                                                                const proxy::Runtime* previous) {
+  std::vector<std::shared_ptr<const upstream::Cluster>> clusters;
+  for (size_t i = 0; i < cfg.upstreams.size(); ++i) {
+    const auto& u = cfg.upstreams[i];
+    const upstream::Cluster* before = previous ? findCluster(*previous, u.name) : nullptr;
+    std::vector<upstream::Host> hosts;
+    for (const auto& s : u.servers) {
+      auto addrs = net::resolve(s.host, s.port);
+      if (!addrs) {
+        return base::makeError(config::toString(s.mark) + ": upstreams." + u.name + ": " + addrs.error().message);
+      }
+      std::string configured = s.host.find(':') != std::string::npos ? "[" + s.host + "]" : s.host;
+      configured += ":" + std::to_string(s.port);
+      // A name stands for every address it resolves to (as nginx's `server name`): each one is
+      // a host of its own, named "name:port@address" so that its state follows the address
+      // across re-resolutions (a Kubernetes headless service, docker-compose replicas).
+      bool literal = net::isIpLiteral(s.host);
+      for (const auto& addr : *addrs) {
+        std::string name = literal ? configured : configured + "@" + addr.ipString();
+        // Same cluster and host name as before the reload: keep its live state (in-flight count,
+        // ejection, slow start), so a reload neither forgets a sick host nor floods a new one.
+        std::shared_ptr<upstream::HostState> state;
+        if (before) {
+          for (const auto& h : before->hosts())
+            if (h.name == name) state = h.state;
+        }
+        if (state) {
+          state->setWeight(s.weight);
+          state->setMaxRequests(s.max_requests);
+        } else {
+          state = std::make_shared<upstream::HostState>(name, s.weight, s.max_requests);
+        }
+        std::string sni = u.tls.sni.empty() ? s.host : u.tls.sni;
+        hosts.push_back(upstream::Host{name, addr, sni, std::move(state)});
+        if (literal) break;
+      }
+    }
+    upstream::ClusterOptions o;
+    switch (u.policy) {
+      case config::BalancePolicy::RoundRobin: o.policy = upstream::Policy::RoundRobin; break;
+      case config::BalancePolicy::LeastRequest: o.policy = upstream::Policy::LeastRequest; break;
+      case config::BalancePolicy::Random: o.policy = upstream::Policy::Random; break;
+      case config::BalancePolicy::Hash: o.policy = upstream::Policy::Hash; break;
+    }
+    o.balancer.panic = u.panic_when_all_unhealthy;
+    o.balancer.slow_start_ms = static_cast<uint64_t>(u.slow_start.count());
+    o.outlier.consecutive_failures = u.outlier.consecutive_failures;
+    o.outlier.base_ejection_ms = static_cast<uint64_t>(u.outlier.base_ejection.count());
+    o.outlier.max_ejection_ms = static_cast<uint64_t>(u.outlier.max_ejection.count());
+    o.max_idle = u.max_idle;
+    o.idle_timeout_ms = static_cast<uint64_t>(u.idle_timeout.count());
+    o.retries = u.retries;
+    o.retry_budget = u.retry_budget;
+    o.queue_size = u.queue.size;
+    o.queue_timeout_ms = static_cast<uint64_t>(u.queue.timeout.count());
+
+    std::shared_ptr<const tls::ClientContext> client_tls;
+    if (u.tls.enabled) {
+      tls::ClientContextOptions co;
+      co.verify = u.tls.verify;
+      co.ca_file = u.tls.ca;
+      auto ctx = tls::ClientContext::create(co);
+      if (!ctx) {
+        return base::makeError(config::toString(u.tls.ca.empty() ? u.tls.mark : u.tls.ca_mark) + ": upstreams." +
+                               u.name + ".tls: " + ctx.error().message);
+      }
+      client_tls = *ctx;
+    }
+    clusters.push_back(std::make_shared<const upstream::Cluster>(u.name, std::move(hosts), o, client_tls));
+  }
+  return clusters;
+}
+
+bool sameHosts(const proxy::Runtime& a, const std::vector<std::shared_ptr<const upstream::Cluster>>& b) {
+  if (a.clusters.size() != b.size()) return false;
+  for (size_t i = 0; i < b.size(); ++i) {
+    const auto& x = a.clusters[i]->hosts();
+    const auto& y = b[i]->hosts();
+    if (x.size() != y.size()) return false;
+    for (size_t j = 0; j < x.size(); ++j)
+      if (x[j].name != y[j].name) return false;
+  }
+  return true;
+}
+
 base::Result<BuiltRuntime> buildRuntime(std::shared_ptr<const config::Config> cfg,
                                         const proxy::Runtime* previous) {
   BuiltRuntime out;
@@ -131,66 +217,9 @@ base::Result<BuiltRuntime> buildRuntime(std::shared_ptr<const config::Config> cf
     }
   }
 
-  for (size_t i = 0; i < cfg->upstreams.size(); ++i) {
-    const auto& u = cfg->upstreams[i];
-    const upstream::Cluster* before = previous ? findCluster(*previous, u.name) : nullptr;
-    std::vector<upstream::Host> hosts;
-    for (const auto& s : u.servers) {
-      auto addrs = net::resolve(s.host, s.port);
-      if (!addrs) {
-        return base::makeError(config::toString(s.mark) + ": upstreams." + u.name + ": " + addrs.error().message);
-      }
-      std::string name = s.host.find(':') != std::string::npos ? "[" + s.host + "]" : s.host;
-      name += ":" + std::to_string(s.port);
-      // Same cluster and host name as before the reload: keep its live state (in-flight count,
-      // ejection, slow start), so a reload neither forgets a sick host nor floods a new one.
-      std::shared_ptr<upstream::HostState> state;
-      if (before) {
-        for (const auto& h : before->hosts())
-          if (h.name == name) state = h.state;
-      }
-      if (state) {
-        state->setWeight(s.weight);
-        state->setMaxRequests(s.max_requests);
-      } else {
-        state = std::make_shared<upstream::HostState>(name, s.weight, s.max_requests);
-      }
-      std::string sni = u.tls.sni.empty() ? s.host : u.tls.sni;
-      hosts.push_back(upstream::Host{name, addrs->front(), sni, std::move(state)});
-    }
-    upstream::ClusterOptions o;
-    switch (u.policy) {
-      case config::BalancePolicy::RoundRobin: o.policy = upstream::Policy::RoundRobin; break;
-      case config::BalancePolicy::LeastRequest: o.policy = upstream::Policy::LeastRequest; break;
-      case config::BalancePolicy::Random: o.policy = upstream::Policy::Random; break;
-      case config::BalancePolicy::Hash: o.policy = upstream::Policy::Hash; break;
-    }
-    o.balancer.panic = u.panic_when_all_unhealthy;
-    o.balancer.slow_start_ms = static_cast<uint64_t>(u.slow_start.count());
-    o.outlier.consecutive_failures = u.outlier.consecutive_failures;
-    o.outlier.base_ejection_ms = static_cast<uint64_t>(u.outlier.base_ejection.count());
-    o.outlier.max_ejection_ms = static_cast<uint64_t>(u.outlier.max_ejection.count());
-    o.max_idle = u.max_idle;
-    o.idle_timeout_ms = static_cast<uint64_t>(u.idle_timeout.count());
-    o.retries = u.retries;
-    o.retry_budget = u.retry_budget;
-    o.queue_size = u.queue.size;
-    o.queue_timeout_ms = static_cast<uint64_t>(u.queue.timeout.count());
-
-    std::shared_ptr<const tls::ClientContext> client_tls;
-    if (u.tls.enabled) {
-      tls::ClientContextOptions co;
-      co.verify = u.tls.verify;
-      co.ca_file = u.tls.ca;
-      auto ctx = tls::ClientContext::create(co);
-      if (!ctx) {
-        return base::makeError(config::toString(u.tls.ca.empty() ? u.tls.mark : u.tls.ca_mark) + ": upstreams." +
-                               u.name + ".tls: " + ctx.error().message);
-      }
-      client_tls = *ctx;
-    }
-    rt->clusters.push_back(std::make_shared<const upstream::Cluster>(u.name, std::move(hosts), o, client_tls));
-  }
+  auto clusters = buildClusters(*cfg, previous);
+  if (!clusters) return clusters.error();
+  rt->clusters = std::move(*clusters);
   out.runtime = std::move(rt);
   return out;
 }

@@ -19,6 +19,13 @@ struct BuiltRuntime {
   std::vector<std::string> warnings;  // non-fatal findings (a certificate expiring soon, ...)
 };
 
+// Resolves every upstream name and builds the clusters (blocking DNS: control thread only).
+// `previous`: host states of same-named clusters and hosts carry over.
+base::Result<std::vector<std::shared_ptr<const upstream::Cluster>>> buildClusters(const config::Config& cfg,
+                                                                                const proxy::Runtime* previous);
+// True when `clusters` has exactly the hosts (names, hence addresses) of `rt`'s clusters.
+bool sameHosts(const proxy::Runtime& rt, const std::vector<std::shared_ptr<const upstream::Cluster>>& clusters);
+
 // `previous` (on reload): host states of same-named clusters and hosts carry over.
 base::Result<BuiltRuntime> buildRuntime(std::shared_ptr<const config::Config> cfg,
                                         const proxy::Runtime* previous = nullptr);
