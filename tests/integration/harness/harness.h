@@ -7,3 +7,4 @@
 #include "harness/raw_client.h"
 #include "harness/test_util.h"
 #include "harness/tls_client.h"
+#include "harness/tls_upstream.h"

@@ -257,6 +257,38 @@ CertFiles generateCertificate(const std::string& dir) {
   return files;
 }
 
+namespace {
+
+class PkiHolder {
+ public:
+  PkiHolder() {
+    pki_.dir = dir_.path() + "/pki";
+    std::string script = std::string(PORTCULLIS_SOURCE_DIR) + "/scripts/gen-test-pki.sh";
+    CommandResult r;
+    // RSA key generation makes this slower than the dev certificate.
+    auto ok = runCommand({"/bin/bash", script, pki_.dir}, &r, milliseconds(60000));
+    if (!ok) {
+      pki_.error = ok.message();
+    } else if (r.exit_code != 0) {
+      pki_.error = script + " exited " + std::to_string(r.exit_code) + ": " + r.stderr_text;
+    } else if (access(pki_.pem("ca").c_str(), R_OK) != 0) {
+      pki_.error = script + " wrote no ca.pem in " + pki_.dir;
+    }
+  }
+  const TestPki& pki() const { return pki_; }
+
+ private:
+  TempDir dir_;
+  TestPki pki_;
+};
+
+}  // namespace
+
+const TestPki& testPki() {
+  static const PkiHolder holder;  // thread-safe lazy init; directory removed at exit
+  return holder.pki();
+}
+
 ::testing::AssertionResult generateKey(const std::string& path) {
   CommandResult r;
   auto ok = runCommand({"openssl", "genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256",

@@ -93,6 +93,18 @@ const CertFiles& devCert();
 // (or the openssl CLI). For reload tests that swap certificates.
 CertFiles generateCertificate(const std::string& dir);
 
+// The throwaway PKI of scripts/gen-test-pki.sh (a test CA, an unrelated CA, server certificates
+// for default.test, a.example.com (ECDSA and RSA), *.example.com and localhost, and client
+// certificates), generated once per test process into a temp dir removed at exit.
+struct TestPki {
+  std::string dir;
+  std::string error;  // non-empty if generation failed
+  // dir/NAME.pem and dir/NAME-key.pem, e.g. pem("a-rsa"), key("a-rsa").
+  std::string pem(const std::string& name) const { return dir + "/" + name + ".pem"; }
+  std::string key(const std::string& name) const { return dir + "/" + name + "-key.pem"; }
+};
+const TestPki& testPki();
+
 // Generates a fresh P-256 key into `path` (for "key does not match certificate").
 ::testing::AssertionResult generateKey(const std::string& path);
 

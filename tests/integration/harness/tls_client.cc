@@ -8,6 +8,7 @@
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
+#include <openssl/x509v3.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <unistd.h>
@@ -92,8 +93,33 @@ void TlsClient::setTimeouts(milliseconds recv, milliseconds send) {
   SSL_CTX_set_min_proto_version(ctx_.get(), options.min_version);
   SSL_CTX_set_max_proto_version(ctx_.get(), options.max_version);
   SSL_CTX_set_verify(ctx_.get(), SSL_VERIFY_NONE, nullptr);
+  // Sessions reach us through the callback (the only way to get TLS 1.3 tickets, which arrive
+  // after the handshake); BoringSSL keeps no client cache of its own.
+  session_.reset();
+  SSL_CTX_set_session_cache_mode(ctx_.get(), SSL_SESS_CACHE_CLIENT);
+  SSL_CTX_sess_set_new_cb(ctx_.get(), &TlsClient::onNewSession);
+  if (!options.tls12_ciphers.empty() &&
+      SSL_CTX_set_strict_cipher_list(ctx_.get(), options.tls12_ciphers.c_str()) != 1) {
+    return ::testing::AssertionFailure() << "bad cipher list \"" << options.tls12_ciphers << "\": " << sslErrors();
+  }
+  if (!options.signature_algorithms.empty() &&
+      SSL_CTX_set_verify_algorithm_prefs(ctx_.get(), options.signature_algorithms.data(),
+                                         options.signature_algorithms.size()) != 1) {
+    return ::testing::AssertionFailure() << "bad signature algorithms: " << sslErrors();
+  }
+  if (!options.client_certificate.empty()) {
+    if (SSL_CTX_use_certificate_chain_file(ctx_.get(), options.client_certificate.c_str()) != 1 ||
+        SSL_CTX_use_PrivateKey_file(ctx_.get(), options.client_key.c_str(), SSL_FILETYPE_PEM) != 1) {
+      return ::testing::AssertionFailure() << "client certificate " << options.client_certificate << " / "
+                                           << options.client_key << ": " << sslErrors();
+    }
+  }
   ssl_.reset(SSL_new(ctx_.get()));
   if (!ssl_) return ::testing::AssertionFailure() << "SSL_new: " << sslErrors();
+  SSL_set_app_data(ssl_.get(), this);  // for onNewSession
+  if (options.session && SSL_set_session(ssl_.get(), options.session.get()) != 1) {
+    return ::testing::AssertionFailure() << "SSL_set_session: " << sslErrors();
+  }
   if (!options.alpn.empty()) {
     std::string wire;  // ALPN wire format: length-prefixed protocol names
     for (const auto& p : options.alpn) {
@@ -147,6 +173,57 @@ std::string certificateFileSha256(const std::string& path) {
   bssl::UniquePtr<X509> cert(PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr));
   ERR_clear_error();
   return sha256Hex(cert.get());
+}
+
+int TlsClient::onNewSession(SSL* ssl, SSL_SESSION* session) {
+  auto* self = static_cast<TlsClient*>(SSL_get_app_data(ssl));
+  if (self == nullptr) return 0;  // 0: BoringSSL keeps ownership and frees it
+  // TLS 1.3 servers may send several tickets; keep the newest. Returning 1 takes ownership.
+  self->session_.reset(session, SSL_SESSION_free);
+  return 1;
+}
+
+bool TlsClient::sessionReused() const { return ssl_ && SSL_session_reused(ssl_.get()) == 1; }
+
+std::string TlsClient::peerCertificateSubject() const {
+  if (!ssl_) return "";
+  bssl::UniquePtr<X509> cert(SSL_get_peer_certificate(ssl_.get()));
+  if (!cert) return "";
+  bssl::UniquePtr<BIO> bio(BIO_new(BIO_s_mem()));
+  if (!bio || X509_NAME_print_ex(bio.get(), X509_get_subject_name(cert.get()), 0, XN_FLAG_RFC2253) < 0) {
+    ERR_clear_error();
+    return "";
+  }
+  const uint8_t* data = nullptr;
+  size_t len = 0;
+  if (!BIO_mem_contents(bio.get(), &data, &len)) return "";
+  return std::string(reinterpret_cast<const char*>(data), len);
+}
+
+std::vector<std::string> TlsClient::peerCertificateDnsNames() const {
+  std::vector<std::string> out;
+  if (!ssl_) return out;
+  bssl::UniquePtr<X509> cert(SSL_get_peer_certificate(ssl_.get()));
+  if (!cert) return out;
+  bssl::UniquePtr<GENERAL_NAMES> names(static_cast<GENERAL_NAMES*>(
+      X509_get_ext_d2i(cert.get(), NID_subject_alt_name, nullptr, nullptr)));
+  if (!names) return out;
+  for (size_t i = 0; i < sk_GENERAL_NAME_num(names.get()); ++i) {
+    const GENERAL_NAME* gn = sk_GENERAL_NAME_value(names.get(), i);
+    if (gn->type != GEN_DNS) continue;
+    const ASN1_STRING* s = gn->d.dNSName;
+    out.emplace_back(reinterpret_cast<const char*>(ASN1_STRING_get0_data(s)),
+                     static_cast<size_t>(ASN1_STRING_length(s)));
+  }
+  return out;
+}
+
+int TlsClient::peerKeyType() const {
+  if (!ssl_) return EVP_PKEY_NONE;
+  bssl::UniquePtr<X509> cert(SSL_get_peer_certificate(ssl_.get()));
+  if (!cert) return EVP_PKEY_NONE;
+  bssl::UniquePtr<EVP_PKEY> key(X509_get_pubkey(cert.get()));
+  return key ? EVP_PKEY_id(key.get()) : EVP_PKEY_NONE;
 }
 
 uint16_t TlsClient::protocolVersion() const { return ssl_ ? SSL_version(ssl_.get()) : 0; }
