@@ -18,6 +18,7 @@
 #include "config/load.h"
 #include "net/socket.h"
 #include "proxy/redirect.h"
+#include "server/control.h"
 #include "server/runtime_builder.h"
 #include "server/worker.h"
 
@@ -284,6 +285,9 @@ int main(int argc, char** argv) {
                                                            std::move(per_worker[w])));
     workers.back()->start();
   }
+  // Active health checks run on the control loop, a thread of its own, off the workers.
+  pc::server::Control control;
+  control.start(runtime);
   pc::base::log::info("portcullis started: ", nworkers, " workers, config ", opt.config);
   if (!opt.ready_file.empty() && !writeReadyFile(opt.ready_file, ready)) {
     pc::base::log::error("cannot write ready file ", opt.ready_file, ": ", std::strerror(errno));
@@ -297,6 +301,7 @@ int main(int argc, char** argv) {
       sig = sigtimedwait(&sigs, nullptr, &wait);
       if (sig < 0) {
         if (errno == EAGAIN) refreshDns(*cfg, runtime, tls_now, workers);
+        control.update(runtime);  // no-op unless the hosts changed (same runtime)
         continue;
       }
     } else if (sigwait(&sigs, &sig) != 0) {
@@ -304,12 +309,14 @@ int main(int argc, char** argv) {
     }
     if (sig == SIGHUP) {
       reload(opt.config, cfg, runtime, tls_now, workers);
+      control.update(runtime);  // no-op when the reload failed (same runtime)
       continue;
     }
     pc::base::log::info("signal ", sig, ": draining (up to ", cfg->timeouts.shutdown_grace.count(), " ms)");
     break;
   }
   auto grace = static_cast<uint64_t>(cfg->timeouts.shutdown_grace.count());
+  control.stop();  // no probes (or health flips) while draining; joins the control thread
   for (auto& w : workers) w->drain(grace);
   for (auto& w : workers) w->join();
   pc::base::log::info("portcullis stopped");
