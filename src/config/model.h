@@ -115,7 +115,9 @@ struct HealthCheck {
   std::string path = "/";
   std::string host;  // Host header; default: the server's host:port
   // Expected statuses as inclusive ranges, e.g. [[200, 399]].
-  std::vector<std::pair<int, int>> expected = {{200, 399}};
+  // (count, value) rather than {{200, 399}}: GCC 12 at -O2 flags the initializer_list copy as
+  // maybe-uninitialized (a false positive) under -Werror.
+  std::vector<std::pair<int, int>> expected = std::vector<std::pair<int, int>>(1, std::pair<int, int>(200, 399));
   std::chrono::milliseconds interval{5'000};
   std::chrono::milliseconds timeout{2'000};
   uint32_t rise = 2;
