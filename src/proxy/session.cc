@@ -689,8 +689,10 @@ void Session::onResponseHead() {
     onResponseComplete();
     return;
   }
-  // Send the head at once: a client waiting on a slow body (SSE, long poll) sees it early.
-  down_->flush();
+  // Send the head at once when no body bytes are here yet: a client waiting on a slow body
+  // (SSE, long poll) sees it early. When body bytes came with it, relayResponseBody flushes
+  // both together: one write and one TLS record instead of two for a small response.
+  if (up_->input().empty()) down_->flush();
 }
 
 void Session::emitResponseBytes(std::string_view data, bool chunk) {
