@@ -47,7 +47,8 @@ void Session::onData(net::Connection&) {
     armDownstreamTimer();  // client_body is a gap between reads, not a total
   }
   // Bytes of the next request(s) while this one is in progress: hold a bounded amount.
-  if ((req_state_ == ReqState::Done || (req_state_ == ReqState::Body && !upstream_ready_)) &&
+  // (A buffered body is moved out of the input as it arrives, so it never needs this.)
+  if ((req_state_ == ReqState::Done || (req_state_ == ReqState::Body && !upstream_ready_ && !req_buffering_)) &&
       down_->input().size() > kMaxBufferedInput) {
     down_->pauseReading();
   }
@@ -380,7 +381,12 @@ void Session::bufferRequestBody() {
     if (step.consumed == 0) break;
   }
   armDownstreamTimer();
-  if (!req_body_.done()) return;
+  if (!req_body_.done()) {
+    // Whatever paused the client (bytes that came before buffering started), the body now
+    // goes to req_buf_ as fast as it arrives: keep reading.
+    if (down_->readingPaused()) down_->resumeReading();
+    return;
+  }
   req_state_ = ReqState::Done;
   startExchange(cluster_);
 }
