@@ -135,9 +135,10 @@ void Session::drain() {
   }
 }
 
-void Session::releaseIfIdle(uint64_t idle_before_ms) {
-  if (dead_ || !down_ || req_state_ != ReqState::Idle || resp_state_ != RespState::None) return;
-  if (!down_->input().empty() || idle_since_ms_ > idle_before_ms) return;
+bool Session::releaseIfIdle(uint64_t idle_before_ms) {
+  if (dead_ || !down_ || req_state_ != ReqState::Idle || resp_state_ != RespState::None) return false;
+  if (!down_->input().empty() || idle_since_ms_ > idle_before_ms || released_) return false;
+  released_ = true;
   down_->releaseIdleMemory();
   // The header vectors keep the capacity of the largest message seen (~32 bytes a header);
   // an idle connection does not need it.
@@ -145,6 +146,7 @@ void Session::releaseIfIdle(uint64_t idle_before_ms) {
   std::vector<http::Header>().swap(resp_.headers);
   up_head_.release();
   std::string().swap(hash_key_);
+  return true;
 }
 
 void Session::abort() {
@@ -899,6 +901,7 @@ void Session::finishExchange() {
   if (down_->readingPaused()) down_->resumeReading();
   armDownstreamTimer();
   idle_since_ms_ = worker_.loop().nowMs();
+  released_ = false;
   processInput();  // a pipelined request may be waiting (re-entrancy guarded)
 }
 

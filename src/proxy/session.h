@@ -48,7 +48,8 @@ class Session final : public net::ConnectionHandler, public net::Deletable, publ
   void abort();
   // Gives back buffer memory if the connection has waited between requests since before
   // `idle_before_ms` (loop time). Called by the worker's periodic sweep, not per request.
-  void releaseIfIdle(uint64_t idle_before_ms);
+  // True if it released anything (once per idle period).
+  bool releaseIfIdle(uint64_t idle_before_ms);
 
  private:
   friend class WorkerContext;
@@ -174,7 +175,8 @@ class Session final : public net::ConnectionHandler, public net::Deletable, publ
   bool dead_ = false;
   bool served_ = false;          // at least one response completed on this connection
   bool handshake_done_ = false;  // TLS listeners: handshake_timeout applies until then
-  uint64_t idle_since_ms_ = 0;   // loop time the connection last became idle
+  uint64_t idle_since_ms_ = 0;
+  bool released_ = false;  // buffers already given back in this idle period   // loop time the connection last became idle
 };
 
 }  // namespace portcullis::proxy

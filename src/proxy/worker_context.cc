@@ -2,6 +2,8 @@
 
 #include "proxy/session.h"
 
+#include <malloc.h>
+
 #include <algorithm>
 
 namespace portcullis::proxy {
@@ -123,7 +125,13 @@ void WorkerContext::beginDrain() {
 void WorkerContext::releaseIdleBuffers(uint64_t min_idle_ms) {
   uint64_t now = loop_.nowMs();
   if (now < min_idle_ms) return;
-  for (Session* s = head_; s; s = s->next_) s->releaseIfIdle(now - min_idle_ms);
+  size_t released = 0;
+  for (Session* s = head_; s; s = s->next_) released += s->releaseIfIdle(now - min_idle_ms) ? 1 : 0;
+  // Freed buffers sit between live objects in the heap, where glibc keeps them resident: the
+  // memory is free but still counted. malloc_trim hands whole free pages back to the kernel
+  // (MADV_DONTNEED), which is what makes an idle connection cheap in RSS. It walks the heap, so
+  // only after a sweep that freed something, at most once a second.
+  if (released) malloc_trim(0);
 }
 
 void WorkerContext::abortAll() {
