@@ -44,12 +44,21 @@ bool wantsContinue(const Request& req) {
 
 }  // namespace
 
-FakeUpstream::FakeUpstream(std::string name) : name_(std::move(name)) {
+FakeUpstream::FakeUpstream(std::string name) : FakeUpstream(std::move(name), "127.0.0.1", 0) {}
+
+FakeUpstream::FakeUpstream(std::string name, const std::string& ip, uint16_t port)
+    : name_(std::move(name)), ip_(ip) {
   listen_fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
   wake_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = htons(port);
+  if (inet_pton(AF_INET, ip.c_str(), &addr.sin_addr) != 1) {
+    ADD_FAILURE() << "FakeUpstream " << name_ << ": not an IPv4 address: " << ip;
+    return;
+  }
+  int one = 1;
+  setsockopt(listen_fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
   socklen_t len = sizeof addr;
   if (listen_fd_ < 0 || wake_fd_ < 0 ||
       bind(listen_fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||

@@ -78,12 +78,16 @@ class FakeUpstream {
   // Binds 127.0.0.1:0 and starts accepting. `name` goes into an "X-Upstream-Name" response header
   // of the default reply, so a client can tell which upstream answered.
   explicit FakeUpstream(std::string name = "upstream");
+  // Listens on `ip`:`port` (port 0: any) — e.g. several upstreams on 127.0.0.2, 127.0.0.3 with
+  // one port, as the addresses of one DNS name.
+  FakeUpstream(std::string name, const std::string& ip, uint16_t port);
   ~FakeUpstream();  // stops accepting, closes every connection, joins every thread
   FakeUpstream(const FakeUpstream&) = delete;
   FakeUpstream& operator=(const FakeUpstream&) = delete;
 
   uint16_t port() const { return port_; }
-  std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
+  const std::string& ip() const { return ip_; }
+  std::string address() const { return ip_ + ":" + std::to_string(port_); }
   const std::string& name() const { return name_; }
 
   void setResponder(Responder responder);
@@ -151,6 +155,7 @@ class FakeUpstream {
   const std::string name_;
   int listen_fd_ = -1;
   int wake_fd_ = -1;  // eventfd; readable once stopping, so every poll() wakes at once
+  std::string ip_ = "127.0.0.1";
   uint16_t port_ = 0;
   std::atomic<bool> stopping_{false};
   std::atomic<size_t> accepted_{0};

@@ -147,7 +147,9 @@ size_t countOccurrences(const std::string& haystack, const std::string& needle) 
   ports_.clear();
   exit_status_.reset();
 
-  std::vector<std::string> argv = {bin, "-c", config_path_, "--ready-file", ready_path_};
+  std::vector<std::string> argv = launcher_;
+  for (const std::string& a : {bin, std::string("-c"), config_path_, std::string("--ready-file"), ready_path_})
+    argv.push_back(a);
   if (const char* level = std::getenv("PORTCULLIS_IT_LOG_LEVEL")) {
     argv.push_back("--log-level");
     argv.push_back(level);

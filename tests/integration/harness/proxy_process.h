@@ -80,6 +80,10 @@ class ProxyProcess {
 
   ::testing::AssertionResult start(const ProxyConfig& config, milliseconds timeout = milliseconds(10000));
   ::testing::AssertionResult startYaml(const std::string& yaml, milliseconds timeout = milliseconds(10000));
+  // Runs the proxy through this command prefix, which must exec the binary in the same process
+  // (e.g. {"unshare", "-m", "sh", "-c", "mount ... && exec \"$0\" \"$@\""}): the PID stays
+  // the proxy's, so signals and the exit status still reach it.
+  void setLauncher(std::vector<std::string> prefix) { launcher_ = std::move(prefix); }
 
   // Port of listener `name` from the ready file; 0 if there is none.
   uint16_t port(const std::string& name) const;
@@ -121,6 +125,7 @@ class ProxyProcess {
   std::string config_path_;
   std::string ready_path_;
   std::string stderr_path_;
+  std::vector<std::string> launcher_;
   pid_t pid_ = -1;
   std::optional<int> exit_status_;  // waitpid status once reaped
   std::map<std::string, uint16_t> ports_;
