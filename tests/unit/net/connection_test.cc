@@ -1,6 +1,7 @@
 // Connection and Listener specs on loopback (connection.h, listener.h): real sockets, a real
 // libuv loop, every wait bounded by a deadline timer, no sleeps.
 #include "net/connection.h"
+#include "../support/loop_runner.h"
 
 #include <gtest/gtest.h>
 #include <sys/socket.h>
@@ -30,34 +31,11 @@ namespace {
 
 using namespace std::string_literals;
 
-constexpr uint64_t kWaitMs = 5000;  // generous: a loaded CI machine, an ASan build
+using testing_support::kWaitMs;
 constexpr int kPending = 1;         // connect status not reported yet
 
-// Runs `loop` until `done()` holds or `timeout_ms` passes. `done` is polled every millisecond
-// by a repeating timer, so no event source has to know about the test's condition.
-::testing::AssertionResult runUntil(Loop& loop, const std::function<bool()>& done,
-                                    uint64_t timeout_ms = kWaitMs, const char* what = "condition") {
-  if (done()) return ::testing::AssertionSuccess();
-  bool expired = false;
-  Timer* deadline = Timer::create(loop, [&] { expired = true; loop.stop(); });
-  Timer* poll = Timer::create(loop, [&] { if (done()) loop.stop(); });
-  deadline->start(timeout_ms);
-  poll->start(1, 1);
-  while (!expired && !done()) loop.run();
-  deadline->close();
-  poll->close();
-  if (done()) return ::testing::AssertionSuccess();
-  return ::testing::AssertionFailure() << "timed out after " << timeout_ms << " ms waiting for " << what;
-}
-
-// Runs `loop` for `ms` (for checking that something does NOT happen within a window).
-void runFor(Loop& loop, uint64_t ms) {
-  bool expired = false;
-  Timer* t = Timer::create(loop, [&] { expired = true; loop.stop(); });
-  t->start(ms);
-  while (!expired) loop.run();
-  t->close();
-}
+using testing_support::runFor;
+using testing_support::runUntil;
 
 // Records every event; optionally echoes or aborts on EOF. Used for both ends.
 class Peer : public ConnectionHandler {

@@ -1,5 +1,6 @@
 // Loop and Timer specs (loop.h, timer.h). Every wait is bounded by a deadline timer.
 #include "net/loop.h"
+#include "../support/loop_runner.h"
 
 #include <gtest/gtest.h>
 
@@ -13,21 +14,7 @@
 namespace portcullis::net {
 namespace {
 
-// Runs `loop` until `done()` or `timeout_ms` (polled every millisecond).
-::testing::AssertionResult runUntil(Loop& loop, const std::function<bool()>& done,
-                                    uint64_t timeout_ms = 5000) {
-  if (done()) return ::testing::AssertionSuccess();
-  bool expired = false;
-  Timer* deadline = Timer::create(loop, [&] { expired = true; loop.stop(); });
-  Timer* poll = Timer::create(loop, [&] { if (done()) loop.stop(); });
-  deadline->start(timeout_ms);
-  poll->start(1, 1);
-  while (!expired && !done()) loop.run();
-  deadline->close();
-  poll->close();
-  if (done()) return ::testing::AssertionSuccess();
-  return ::testing::AssertionFailure() << "timed out after " << timeout_ms << " ms";
-}
+using testing_support::runUntil;
 
 TEST(Loop, RunReturnsWhenNothingIsLeftToDo) {
   Loop loop;

@@ -2,6 +2,7 @@
 // rise/fall thresholds, expected status ranges, timeouts, refused connects, the probe request
 // itself, and stop(). Intervals are tens of milliseconds; every wait is bounded; nothing sleeps.
 #include "upstream/health_checker.h"
+#include "../support/loop_runner.h"
 
 #include <gtest/gtest.h>
 
@@ -28,23 +29,9 @@ using net::Connection;
 using net::Loop;
 using net::Timer;
 
-constexpr uint64_t kWaitMs = 5000;
+using testing_support::kWaitMs;
 
-// Runs `loop` until `done()` holds or `timeout_ms` passes (`done` polled every millisecond).
-::testing::AssertionResult runUntil(Loop& loop, const std::function<bool()>& done,
-                                    uint64_t timeout_ms = kWaitMs, const char* what = "condition") {
-  if (done()) return ::testing::AssertionSuccess();
-  bool expired = false;
-  Timer* deadline = Timer::create(loop, [&] { expired = true; loop.stop(); });
-  Timer* poll = Timer::create(loop, [&] { if (done()) loop.stop(); });
-  deadline->start(timeout_ms);
-  poll->start(1, 1);
-  while (!expired && !done()) loop.run();
-  deadline->close();
-  poll->close();
-  if (done()) return ::testing::AssertionSuccess();
-  return ::testing::AssertionFailure() << "timed out after " << timeout_ms << " ms waiting for " << what;
-}
+using testing_support::runUntil;
 
 // The checked host: accepts on 127.0.0.1:<free port>, reads one request head and answers
 // `reply` verbatim, then closes (the probe asked for Connection: close). An empty reply means

@@ -2,6 +2,7 @@
 // handed back in LIFO order, capped at max_idle, and forgotten as soon as the host closes them,
 // sends anything, or the idle timeout passes. Every wait is bounded; nothing sleeps.
 #include "upstream/pool.h"
+#include "../support/loop_runner.h"
 
 #include <gtest/gtest.h>
 
@@ -27,24 +28,10 @@ using net::Connection;
 using net::Loop;
 using net::Timer;
 
-constexpr uint64_t kWaitMs = 5000;
+using testing_support::kWaitMs;
 constexpr int kPending = 1;
 
-// Runs `loop` until `done()` holds or `timeout_ms` passes (`done` polled every millisecond).
-::testing::AssertionResult runUntil(Loop& loop, const std::function<bool()>& done,
-                                    uint64_t timeout_ms = kWaitMs, const char* what = "condition") {
-  if (done()) return ::testing::AssertionSuccess();
-  bool expired = false;
-  Timer* deadline = Timer::create(loop, [&] { expired = true; loop.stop(); });
-  Timer* poll = Timer::create(loop, [&] { if (done()) loop.stop(); });
-  deadline->start(timeout_ms);
-  poll->start(1, 1);
-  while (!expired && !done()) loop.run();
-  deadline->close();
-  poll->close();
-  if (done()) return ::testing::AssertionSuccess();
-  return ::testing::AssertionFailure() << "timed out after " << timeout_ms << " ms waiting for " << what;
-}
+using testing_support::runUntil;
 
 // Records events. `consume` = false leaves received bytes in input() (an unfinished exchange).
 class Peer : public net::ConnectionHandler {
