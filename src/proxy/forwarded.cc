@@ -8,6 +8,21 @@ using http::iequals;
 
 namespace {
 
+// Calls `fn` with each element of a comma-separated header list, OWS-trimmed, empty ones skipped
+// (RFC 9110 §5.6.1). Stops early when `fn` returns false.
+template <class Fn>
+void forEachListItem(std::string_view v, Fn fn) {
+  while (!v.empty()) {
+    size_t comma = v.find(',');
+    std::string_view item = v.substr(0, comma);
+    while (!item.empty() && (item.front() == ' ' || item.front() == '\t')) item.remove_prefix(1);
+    while (!item.empty() && (item.back() == ' ' || item.back() == '\t')) item.remove_suffix(1);
+    if (!item.empty() && !fn(item)) return;
+    if (comma == std::string_view::npos) return;
+    v.remove_prefix(comma + 1);
+  }
+}
+
 // The names a message's Connection header(s) list (RFC 9110 §7.6.1), gathered once per message
 // so that filtering n headers costs O(n * listed) instead of rescanning every header for each
 // one. "close" and "keep-alive" are options, not header names, and are skipped. More than
@@ -17,19 +32,13 @@ class ConnectionTokens {
   explicit ConnectionTokens(const std::vector<http::Header>& headers) : headers_(headers) {
     for (const auto& h : headers) {
       if (!iequals(h.name, "connection")) continue;
-      std::string_view v = h.value;
-      while (!v.empty()) {
-        size_t comma = v.find(',');
-        std::string_view t = v.substr(0, comma);
-        while (!t.empty() && (t.front() == ' ' || t.front() == '\t')) t.remove_prefix(1);
-        while (!t.empty() && (t.back() == ' ' || t.back() == '\t')) t.remove_suffix(1);
-        if (!t.empty() && !iequals(t, "close") && !iequals(t, "keep-alive")) {
+      forEachListItem(h.value, [this](std::string_view t) {
+        if (!iequals(t, "close") && !iequals(t, "keep-alive")) {
           if (n_ < kMax) tokens_[n_++] = t;
           else overflow_ = true;
         }
-        if (comma == std::string_view::npos) break;
-        v.remove_prefix(comma + 1);
-      }
+        return true;
+      });
     }
   }
   bool lists(std::string_view name) const {
@@ -145,16 +154,12 @@ void finishUpstreamRequestHead(base::Buffer& out, http::Framing framing, uint64_
 bool onlyChunkedTransferCoding(const http::ResponseHead& resp) {
   for (const auto& h : resp.headers) {
     if (!iequals(h.name, "transfer-encoding")) continue;
-    std::string_view v = h.value;
-    while (!v.empty()) {
-      size_t comma = v.find(',');
-      std::string_view item = v.substr(0, comma);
-      while (!item.empty() && (item.front() == ' ' || item.front() == '\t')) item.remove_prefix(1);
-      while (!item.empty() && (item.back() == ' ' || item.back() == '\t')) item.remove_suffix(1);
-      if (!item.empty() && !iequals(item, "chunked")) return false;
-      if (comma == std::string_view::npos) break;
-      v.remove_prefix(comma + 1);
-    }
+    bool only_chunked = true;
+    forEachListItem(h.value, [&](std::string_view item) {
+      only_chunked = iequals(item, "chunked");
+      return only_chunked;
+    });
+    if (!only_chunked) return false;
   }
   return true;
 }

@@ -359,20 +359,27 @@ void Session::computeHashKey(size_t cluster) {
   }
 }
 
+bool Session::decodeRequestBody(http::DecodeStep& step) {
+  step = req_body_.decode(down_->input().view());
+  if (step.error) {
+    fail(ErrorKind::BadRequest);
+    return false;
+  }
+  // Checked as bytes arrive: a chunked body has no length up front.
+  const uint64_t limit = rt_->config->limits.body;
+  if (!step.data.empty() && limit && req_body_.bodyBytes() > limit) {
+    fail(ErrorKind::BodyTooLarge);
+    return false;
+  }
+  return true;
+}
+
 void Session::bufferRequestBody() {
   base::Buffer& in = down_->input();
-  const uint64_t limit = rt_->config->limits.body;
   while (!in.empty() && !req_body_.done()) {
-    http::DecodeStep step = req_body_.decode(in.view());
-    if (step.error) {
-      fail(ErrorKind::BadRequest);
-      return;
-    }
+    http::DecodeStep step;
+    if (!decodeRequestBody(step)) return;
     if (!step.data.empty()) {
-      if (limit && req_body_.bodyBytes() > limit) {
-        fail(ErrorKind::BodyTooLarge);
-        return;
-      }
       if (!req_buf_.append(step.data)) {
         base::log::error("request buffering: cannot spill to ", rt_->config->temp_dir);
         fail(ErrorKind::Internal);
@@ -416,20 +423,12 @@ void Session::pumpRequestBody() {
     return;
   }
   base::Buffer& in = down_->input();
-  const uint64_t limit = rt_->config->limits.body;
   bool chunked = req_framing_ == http::Framing::Chunked;
   bool wrote = false;
   while (!in.empty() && !req_body_.done()) {
-    http::DecodeStep step = req_body_.decode(in.view());
-    if (step.error) {
-      fail(ErrorKind::BadRequest);
-      return;
-    }
+    http::DecodeStep step;
+    if (!decodeRequestBody(step)) return;
     if (!step.data.empty()) {
-      if (limit && req_body_.bodyBytes() > limit) {  // chunked bodies have no length up front
-        fail(ErrorKind::BodyTooLarge);
-        return;
-      }
       if (chunked) http::appendChunk(up_->output(), step.data);
       else up_->write(step.data);
       wrote = true;

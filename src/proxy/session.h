@@ -75,6 +75,9 @@ class Session final : public net::ConnectionHandler, public net::Deletable, publ
   void processInput();
   void onRequestHead();
   void pumpRequestBody();
+  // Next run of the request body from the client's input. False: bad framing (400) or over
+  // limits.body (413) was answered, and the session may be gone.
+  bool decodeRequestBody(http::DecodeStep& step);
   void bufferRequestBody();        // request buffering: body -> req_buf_, then startExchange
   void sendBufferedRequestBody();  // req_buf_ -> upstream, under the upstream's watermark
   // Upstream exchange.
