@@ -115,5 +115,57 @@ TEST_F(HealthCheck, AnUnhealthyHostStaysDownAcrossAReload) {
       << "the host was marked down twice: the reload reset it to healthy";
 }
 
+// Every host unhealthy: `when_all_unhealthy` decides. Only the probes fail here (/healthz
+// answers 503, everything else 200), so a request that reaches the host is visibly a 200.
+class AllUnhealthy : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    host_.setResponder([this](const RecordedRequest& req) {
+      Reply r = host_.defaultReply();
+      if (req.request.target == "/healthz") r.status = 503;
+      return r;
+    });
+  }
+
+  ::testing::AssertionResult start(const std::string& when_all_unhealthy) {
+    ProxyConfig c = ProxyConfig::singleUpstream({host_.address()});
+    c.upstreams[0].extra = {kHealthCheck, "outlier: {consecutive_failures: 0}",
+                            "when_all_unhealthy: " + when_all_unhealthy};
+    auto ok = proxy_.start(c);
+    if (!ok) return ok;
+    return proxy_.waitForStderr("unhealthy after 2 failed checks");
+  }
+
+  size_t appRequests() const {
+    size_t n = 0;
+    for (const auto& r : host_.requests()) n += r.request.target != "/healthz";
+    return n;
+  }
+
+  FakeUpstream host_{"only"};
+  ProxyProcess proxy_;
+};
+
+TEST_F(AllUnhealthy, FailModeAnswers503WithoutAskingTheHost) {
+  ASSERT_TRUE(start("fail"));
+  TlsClient client;
+  ASSERT_TRUE(client.connect(proxy_.httpsPort()));
+  Response resp;
+  ASSERT_TRUE(client.roundTrip(getRequest("/app"), &resp));
+  EXPECT_EQ(resp.status, 503);
+  EXPECT_TRUE(resp.headers.get("Retry-After").has_value());
+  EXPECT_EQ(appRequests(), 0u);
+}
+
+TEST_F(AllUnhealthy, PanicModeStillSpreadsOverTheHosts) {
+  ASSERT_TRUE(start("panic"));
+  TlsClient client;
+  ASSERT_TRUE(client.connect(proxy_.httpsPort()));
+  Response resp;
+  ASSERT_TRUE(client.roundTrip(getRequest("/app"), &resp));
+  EXPECT_EQ(resp.status, 200);
+  EXPECT_EQ(appRequests(), 1u);
+}
+
 }  // namespace
 }  // namespace portcullis::integration
