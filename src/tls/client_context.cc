@@ -16,11 +16,6 @@
 namespace portcullis::tls {
 namespace {
 
-constexpr const char* kTls12Ciphers =
-    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"
-    "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
-    "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305";
-constexpr const char* kCurves = "X25519:P-256:P-384";
 // Debian's (and Ubuntu's) bundle; Debian's BoringSSL looks in /etc/ssl/cert.pem, which Debian
 // does not ship.
 constexpr const char* kDebianBundle = "/etc/ssl/certs/ca-certificates.crt";
@@ -72,18 +67,8 @@ base::Result<std::shared_ptr<const ClientContext>> ClientContext::create(
   SSL_CTX* ctx = impl.ctx.get();
   if (!ctx) return takeError("cannot create TLS client context");
 
-  if (SSL_CTX_set_min_proto_version(ctx, internal::toWire(opts.min_version)) != 1 ||
-      SSL_CTX_set_max_proto_version(ctx, internal::toWire(opts.max_version)) != 1) {
-    return takeError("cannot set TLS versions");
-  }
-  std::string ciphers = opts.tls12_ciphers.empty() ? kTls12Ciphers : opts.tls12_ciphers;
-  if (SSL_CTX_set_strict_cipher_list(ctx, ciphers.c_str()) != 1) {
-    return takeError("cannot set TLS 1.2 cipher list '" + ciphers + "'");
-  }
-  std::string curves = opts.curves.empty() ? kCurves : opts.curves;
-  if (SSL_CTX_set1_curves_list(ctx, curves.c_str()) != 1) {
-    return takeError("cannot set key exchange groups '" + curves + "'");
-  }
+  if (auto r = internal::setProtocols(ctx, opts.min_version, opts.max_version, opts.tls12_ciphers, opts.curves); !r)
+    return r.error();
   if (!opts.alpn.empty()) {
     auto wire = internal::encodeAlpn(opts.alpn);
     if (!wire) return wire.error();

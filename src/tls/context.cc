@@ -23,21 +23,6 @@
 namespace portcullis::tls {
 namespace {
 
-// TLS 1.2 suites: forward secret (ECDHE) and AEAD (AES-GCM, ChaCha20-Poly1305) only, as in
-// Mozilla's "intermediate" profile; no CBC (Lucky13-style padding oracles), no RSA key exchange
-// (no forward secrecy, ROBOT). The server does not impose its order (no
-// SSL_OP_CIPHER_SERVER_PREFERENCE): every suite here is strong, and a client without AES
-// hardware (older phones) knows best that it wants ChaCha20. TLS 1.3 suites are fixed in
-// BoringSSL (AES-128-GCM, AES-256-GCM, ChaCha20) and not configurable, which is what we want.
-constexpr const char* kTls12Ciphers =
-    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"
-    "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
-    "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305";
-
-// X25519 first: fastest and what every current client sends a key share for, which avoids a
-// HelloRetryRequest round trip in TLS 1.3. P-256/P-384 for clients restricted to NIST curves.
-constexpr const char* kCurves = "X25519:P-256:P-384";
-
 // TLS 1.2 ECDHE-ECDSA suites (RFC 8422 §6, RFC 5289, RFC 7905): a TLS 1.2 client offering none
 // of them cannot use an ECDSA certificate, whatever its signature_algorithms say.
 constexpr uint16_t kEcdsaSuites[] = {0xC009, 0xC00A, 0xC023, 0xC024, 0xC02B, 0xC02C, 0xCCA9};
@@ -227,21 +212,9 @@ int selectAlpn(SSL* ssl, const uint8_t** out, uint8_t* out_len, const uint8_t* i
 // Everything but the certificate: identical on every SSL_CTX of a Context (see
 // selectCertificate for why that matters).
 base::Result<void> configureCommon(SSL_CTX* ctx, const ServerOptions& opts, Context::Impl* impl) {
-  uint16_t min = opts.min_version == TlsVersion::Tls1_3 ? TLS1_3_VERSION : TLS1_2_VERSION;
   // RFC 8996 deprecates TLS 1.0 and 1.1; RFC 9325 §4.1 says to support 1.2 and prefer 1.3.
-  if (SSL_CTX_set_min_proto_version(ctx, min) != 1 ||
-      SSL_CTX_set_max_proto_version(ctx, TLS1_3_VERSION) != 1) {
-    return takeError("cannot set TLS versions");
-  }
-  // Strict: an unknown name is an error rather than silently skipped.
-  std::string ciphers = opts.tls12_ciphers.empty() ? kTls12Ciphers : opts.tls12_ciphers;
-  if (SSL_CTX_set_strict_cipher_list(ctx, ciphers.c_str()) != 1) {
-    return takeError("cannot set TLS 1.2 cipher list '" + ciphers + "'");
-  }
-  std::string curves = opts.curves.empty() ? kCurves : opts.curves;
-  if (SSL_CTX_set1_curves_list(ctx, curves.c_str()) != 1) {
-    return takeError("cannot set key exchange groups '" + curves + "'");
-  }
+  TlsVersion min = opts.min_version == TlsVersion::Tls1_3 ? TlsVersion::Tls1_3 : TlsVersion::Tls1_2;
+  if (auto r = internal::setProtocols(ctx, min, TlsVersion::Tls1_3, opts.tls12_ciphers, opts.curves); !r) return r;
   SSL_CTX_set_alpn_select_cb(ctx, &selectAlpn, nullptr);
   SSL_CTX_set_select_certificate_cb(ctx, &selectCertificate);
   SSL_CTX_set_ex_data(ctx, internal::contextIndex(), impl);

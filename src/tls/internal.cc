@@ -1,5 +1,7 @@
 #include "tls/internal.h"
 
+#include "tls/errors.h"
+
 #include <arpa/inet.h>
 #include <openssl/bio.h>
 #include <openssl/cipher.h>
@@ -17,6 +19,23 @@
 
 namespace portcullis::tls::internal {
 
+namespace {
+// TLS 1.2 suites: forward secret (ECDHE) and AEAD (AES-GCM, ChaCha20-Poly1305) only, as in
+// Mozilla's "intermediate" profile; no CBC (Lucky13-style padding oracles), no RSA key exchange
+// (no forward secrecy, ROBOT). The server does not impose its order (no
+// SSL_OP_CIPHER_SERVER_PREFERENCE): every suite here is strong, and a client without AES
+// hardware (older phones) knows best that it wants ChaCha20. TLS 1.3 suites are fixed in
+// BoringSSL (AES-128-GCM, AES-256-GCM, ChaCha20) and not configurable, which is what we want.
+constexpr const char* kTls12Ciphers =
+    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"
+    "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
+    "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305";
+
+// X25519 first: fastest and what every current client sends a key share for, which avoids a
+// HelloRetryRequest round trip in TLS 1.3. P-256/P-384 for clients restricted to NIST curves.
+constexpr const char* kCurves = "X25519:P-256:P-384";
+}  // namespace
+
 uint16_t toWire(TlsVersion v) {
   switch (v) {
     case TlsVersion::Tls1_0: return TLS1_VERSION;
@@ -25,6 +44,22 @@ uint16_t toWire(TlsVersion v) {
     case TlsVersion::Tls1_3: return TLS1_3_VERSION;
   }
   return TLS1_3_VERSION;
+}
+
+base::Result<void> setProtocols(SSL_CTX* ctx, TlsVersion min, TlsVersion max, const std::string& tls12_ciphers,
+                                const std::string& curves) {
+  if (SSL_CTX_set_min_proto_version(ctx, toWire(min)) != 1 || SSL_CTX_set_max_proto_version(ctx, toWire(max)) != 1) {
+    return takeError("cannot set TLS versions");
+  }
+  std::string ciphers = tls12_ciphers.empty() ? kTls12Ciphers : tls12_ciphers;
+  if (SSL_CTX_set_strict_cipher_list(ctx, ciphers.c_str()) != 1) {
+    return takeError("cannot set TLS 1.2 cipher list '" + ciphers + "'");
+  }
+  std::string groups = curves.empty() ? kCurves : curves;
+  if (SSL_CTX_set1_curves_list(ctx, groups.c_str()) != 1) {
+    return takeError("cannot set key exchange groups '" + groups + "'");
+  }
+  return {};
 }
 
 base::Result<std::string> encodeAlpn(const std::vector<std::string>& names) {

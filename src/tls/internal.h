@@ -17,6 +17,12 @@ namespace portcullis::tls::internal {
 // TLS_method() wire version for a TlsVersion.
 uint16_t toWire(TlsVersion v);
 
+// Protocol versions [min, max], the TLS 1.2 cipher list and the key-exchange groups, shared by
+// server and client contexts. Empty `tls12_ciphers`/`curves` take the defaults (ECDHE + AEAD
+// only; X25519, P-256, P-384). Strict: an unknown cipher or curve name is an error.
+base::Result<void> setProtocols(SSL_CTX* ctx, TlsVersion min, TlsVersion max, const std::string& tls12_ciphers,
+                                const std::string& curves);
+
 // "h2,http/1.1" or {"h2","http/1.1"} -> "\x02h2\x08http/1.1" (RFC 7301 §3.1). Empty names and
 // names over 255 bytes are invalid (nullopt-like: returns an error).
 base::Result<std::string> encodeAlpn(std::string_view comma_list);
