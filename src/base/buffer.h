@@ -15,13 +15,15 @@
 #include <string_view>
 #include <utility>
 
+#include "base/page_pool.h"
+
 namespace portcullis::base {
 
 class Buffer {
  public:
   Buffer() = default;
   explicit Buffer(size_t capacity) { reserveTail(capacity); }
-  ~Buffer() { std::free(data_); }
+  ~Buffer() { page_pool::deallocate(data_, cap_); }
   Buffer(const Buffer&) = delete;
   Buffer& operator=(const Buffer&) = delete;
   Buffer(Buffer&& o) noexcept { swap(o); }
@@ -64,10 +66,9 @@ class Buffer {
     }
     size_t want = cap_ ? cap_ : 4096;
     while (want - unread < min) want *= 2;
-    char* fresh = static_cast<char*>(std::malloc(want));
-    if (!fresh) std::abort();  // Out of memory: nothing sensible to do on the data path.
+    char* fresh = static_cast<char*>(page_pool::allocate(want));
     if (unread) std::memcpy(fresh, data_ + begin_, unread);
-    std::free(data_);
+    page_pool::deallocate(data_, cap_);
     data_ = fresh;
     cap_ = want;
     begin_ = 0;
@@ -89,7 +90,7 @@ class Buffer {
   // buffered should cost nothing but its struct (issue 5: memory per idle connection).
   void release() {
     if (begin_ == end_) {
-      std::free(data_);
+      page_pool::deallocate(data_, cap_);
       data_ = nullptr;
       cap_ = begin_ = end_ = 0;
     }

@@ -144,6 +144,8 @@ bool Session::releaseIfIdle(uint64_t idle_before_ms) {
   // an idle connection does not need it.
   std::vector<http::Header>().swap(req_.headers);
   std::vector<http::Header>().swap(resp_.headers);
+  // The head is kept after a request only to replay it on a retry; idle, there is none.
+  up_head_.clear();
   up_head_.release();
   std::string().swap(hash_key_);
   return true;

@@ -1,5 +1,6 @@
 #include "proxy/worker_context.h"
 
+#include "base/page_pool.h"
 #include "proxy/session.h"
 
 #include <malloc.h>
@@ -132,6 +133,8 @@ void WorkerContext::releaseIdleBuffers(uint64_t min_idle_ms) {
   // (MADV_DONTNEED), which is what makes an idle connection cheap in RSS. It walks the heap, so
   // only after a sweep that freed something, at most once a second.
   if (released) malloc_trim(0);
+  // Buffers live outside the malloc heap (base/page_pool.h): their free pages go back here.
+  base::page_pool::trim();
 }
 
 void WorkerContext::abortAll() {
