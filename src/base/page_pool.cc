@@ -18,6 +18,20 @@
 #endif
 
 namespace portcullis::base::page_pool {
+
+#if defined(PORTCULLIS_POOL_USES_MALLOC)
+
+void* allocate(size_t size) {
+  void* p = std::malloc(size);
+  if (!p) std::abort();
+  return p;
+}
+void deallocate(void* p, size_t) { std::free(p); }
+size_t trim() { return 0; }
+Stats stats() { return {}; }
+
+#else
+
 namespace {
 
 constexpr int kClasses = 9;                  // 4 KiB .. 1 MiB
@@ -115,19 +129,6 @@ size_t giveBack(std::vector<char*>& blocks, size_t size) {
 }
 
 }  // namespace
-
-#if defined(PORTCULLIS_POOL_USES_MALLOC)
-
-void* allocate(size_t size) {
-  void* p = std::malloc(size);
-  if (!p) std::abort();
-  return p;
-}
-void deallocate(void* p, size_t) { std::free(p); }
-size_t trim() { return 0; }
-Stats stats() { return {}; }
-
-#else
 
 void* allocate(size_t size) {
   int k = classOf(size);
