@@ -2,11 +2,16 @@
 # Portcullis benchmark: Portcullis vs nginx vs HAProxy, same machine, same run, reported as ratios.
 # See benchmarks/README.md for what each scenario measures and the exact command lines.
 #
-#   benchmarks/run.sh                  full run (BENCH_SECONDS=10 per timed scenario)
-#   BENCH_QUICK=1 benchmarks/run.sh    quick check of the harness (2 s per scenario, 500 idle conns)
+#   benchmarks/run.sh                  full run (2 rounds x 5 s per proxy and timed scenario)
+#   BENCH_QUICK=1 benchmarks/run.sh    quick check of the harness (1 round x 2 s, 500 idle conns)
 #
 # Environment (all optional):
-#   BENCH_SECONDS=10        length of each timed scenario
+#   BENCH_SECONDS=10        measured seconds per proxy, timed scenario and worker count, split
+#                           over the rounds (quick: 2)
+#   BENCH_ROUNDS=2          rounds per timed scenario (quick: 1); the proxies alternate round by
+#                           round (P N H P N H), each round is BENCH_SECONDS / BENCH_ROUNDS long
+#                           (whole seconds, at least 1); the report gives each proxy's median
+#                           (2 rounds: mean) and the per-round ratios
 #   BENCH_WORKERS="1 2"     worker/thread counts to run every proxy with
 #   BENCH_PROXIES="portcullis nginx haproxy"
 #   BENCH_IDLE_CONNS=5000   connections held open in the idle-memory scenario
@@ -15,6 +20,9 @@
 #   BENCH_SOURCE=head       benchmark the last commit (git archive HEAD, built in the temp dir)
 #                           instead of the working tree (default: tree, via scripts/build.sh)
 #   BENCH_KEEP=1            keep the temp dir (configs, logs, raw results) after the run
+#   BENCH_PROFILE=1         afterwards, per proxy at 1 worker: syscalls per request (strace -c,
+#                           BENCH_PROFILE_SECONDS=3 of keep-alive load) and user/system CPU per
+#                           request, in a "Where the time goes" section (installs strace)
 # Everything listens on 127.0.0.1 ports 19080-19443; every process started here is stopped by
 # PID on exit. Results: benchmarks/results/<date>.md and .tsv (and .png with matplotlib).
 set -euo pipefail
@@ -23,14 +31,24 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 bench="$root/benchmarks"
 cd "$root"
 
+run_start=$SECONDS
 quick="${BENCH_QUICK:-0}"
 if [ "$quick" = 1 ]; then
   secs="${BENCH_SECONDS:-2}"
+  rounds="${BENCH_ROUNDS:-1}"
   idle_conns="${BENCH_IDLE_CONNS:-500}"
 else
   secs="${BENCH_SECONDS:-10}"
+  rounds="${BENCH_ROUNDS:-2}"
   idle_conns="${BENCH_IDLE_CONNS:-5000}"
 fi
+[[ "$secs" =~ ^[1-9][0-9]*$ ]] || { echo "run.sh: BENCH_SECONDS must be a whole number of seconds" >&2; exit 64; }
+[[ "$rounds" =~ ^[1-9][0-9]*$ ]] || { echo "run.sh: BENCH_ROUNDS must be 1 or more" >&2; exit 64; }
+# Each round of a timed scenario is this long (wrk and tlsload take whole seconds).
+round_secs=$((secs / rounds))
+[ "$round_secs" -ge 1 ] || round_secs=1
+profile="${BENCH_PROFILE:-0}"
+profile_secs="${BENCH_PROFILE_SECONDS:-3}"
 worker_counts="${BENCH_WORKERS:-1 2}"
 proxies="${BENCH_PROXIES:-portcullis nginx haproxy}"
 micro="${BENCH_MICRO:-1}"
@@ -49,6 +67,7 @@ die() { printf 'run.sh: %s\n' "$*" >&2; exit 1; }
 # ---------------------------------------------------------------------------------- packages
 need=(nginx haproxy wrk openssl curl python3 libssl-dev gcc util-linux)
 [ "$micro" = 1 ] && need+=(libbenchmark-dev cmake g++)
+[ "$profile" = 1 ] && need+=(strace)
 missing=()
 for p in "${need[@]}"; do
   if [ "$p" = nginx ]; then
@@ -102,14 +121,16 @@ start() {
   pids+=($!)
   last_pid=$!
 }
-# Stops one process we started, by PID: SIGTERM, then SIGKILL after 15 s.
+# Stops one process we started, by PID: SIGTERM, then SIGKILL after 15 s. A process that has
+# already exited is only reaped (and forgotten, so cleanup never signals a reused PID).
 stop() {
   local pid="$1"
-  kill -TERM "$pid" 2>/dev/null || return 0
-  for _ in $(seq 1 150); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-  if kill -0 "$pid" 2>/dev/null; then
-    echo "run.sh: PID $pid did not stop within 15 s of SIGTERM; killing it" >&2
-    kill -KILL "$pid" 2>/dev/null
+  if kill -TERM "$pid" 2>/dev/null; then
+    for _ in $(seq 1 150); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    if kill -0 "$pid" 2>/dev/null; then
+      echo "run.sh: PID $pid did not stop within 15 s of SIGTERM; killing it" >&2
+      kill -KILL "$pid" 2>/dev/null
+    fi
   fi
   wait "$pid" 2>/dev/null || true
   local keep=()
@@ -151,6 +172,7 @@ elif [ "${BENCH_NO_BUILD:-0}" != 1 ]; then
   fi
 fi
 [ -x "$src_root/build/portcullis" ] || die "$src_root/build/portcullis is missing"
+build_secs=$((SECONDS - run_start))
 # A private copy: others may rebuild build/ while the benchmark runs.
 cp "$src_root/build/portcullis" "$tmp/portcullis"
 if [ "${BENCH_SOURCE:-tree}" != head ] &&
@@ -188,28 +210,29 @@ for port in "$UP1_PORT" "$UP2_PORT"; do
   "$PY" "$bench/tools/bench.py" waitport "$port" 10 || die "upstream nginx on $port did not start"
 done
 
-# Runs wrk with the JSON-printing script and appends a result line.
-#   run_wrk WORKERS PROXY SCENARIO CONNS URL [extra wrk args...]
+# Runs wrk for $dur seconds with the JSON-printing script and appends a result line (with the
+# round number $round).   run_wrk WORKERS PROXY SCENARIO CONNS URL [extra wrk args...]
 run_wrk() {
   local w="$1" proxy="$2" sc="$3" conns="$4" url="$5"; shift 5
-  local out="$tmp/wrk-$w-$proxy-$sc.txt"
-  taskset -c "$LOAD_CPU" wrk -t1 -c"$conns" -d"${secs}s" --latency --timeout 5s \
+  local out="$tmp/wrk-$w-$proxy-$sc-r$round.txt"
+  taskset -c "$LOAD_CPU" wrk -t1 -c"$conns" -d"${dur}s" --latency --timeout 5s \
     -s "$bench/tools/report.lua" "$@" "$url" >"$out" 2>&1 || true
   local j
   j="$(sed -n 's/^WRKJSON //p' "$out")"
   [ -n "$j" ] || { cat "$out" >&2; die "wrk printed no result for $proxy $sc"; }
   # wrk's own summary lines about errors, kept verbatim for the report.
-  grep -E 'Non-2xx|Socket errors' "$out" | sed "s/^/  wrk $proxy $sc (workers=$w): /" >&2 || true
-  record "${j%\}},\"workers\":$w,\"proxy\":\"$proxy\",\"scenario\":\"$sc\"${extra_json:-}}"
-  printf '  %-10s w=%s %-9s %s\n' "$proxy" "$w" "$sc" "$(grep -E 'Requests/sec|Transfer/sec' "$out" | tr -s ' ' | tr '\n' ' ')" >&2
+  grep -E 'Non-2xx|Socket errors' "$out" | sed "s/^/  wrk $proxy $sc (workers=$w, round $round): /" >&2 || true
+  record "${j%\}},\"workers\":$w,\"proxy\":\"$proxy\",\"scenario\":\"$sc\",\"round\":$round}"
+  printf '  %-10s w=%s r=%s %-9s %s\n' "$proxy" "$w" "$round" "$sc" "$(grep -E 'Requests/sec|Transfer/sec' "$out" | tr -s ' ' | tr '\n' ' ')" >&2
 }
 
 # ----------------------------------------------------------------------- (1) direct, the ceiling
 log "(1) direct to upstream nginx, no proxy: the ceiling"
 curl -fsS -o /dev/null "http://127.0.0.1:$UP1_PORT/" || die "upstream does not answer"
 taskset -c "$LOAD_CPU" wrk -t1 -c64 -d1s "http://127.0.0.1:$UP1_PORT/" >/dev/null 2>&1 || true
-extra_json="" run_wrk 1 direct direct_small 64 "http://127.0.0.1:$UP1_PORT/" -H "Host: localhost"
-extra_json="" run_wrk 1 direct direct_big 16 "http://127.0.0.1:$UP1_PORT/1m" -H "Host: localhost"
+# One run each (informational; not compared round by round), as long as one round.
+dur="$round_secs" round=1 run_wrk 1 direct direct_small 64 "http://127.0.0.1:$UP1_PORT/" -H "Host: localhost"
+dur="$round_secs" round=1 run_wrk 1 direct direct_big 16 "http://127.0.0.1:$UP1_PORT/1m" -H "Host: localhost"
 
 # --------------------------------------------------------------------------------- proxies
 proxy_pid=""
@@ -262,63 +285,117 @@ check_proxy() {  # check_proxy NAME WORKERS
   record "{\"workers\":$w,\"proxy\":\"$name\",\"scenario\":\"check\",\"problems\":[$pj],\"detail\":\"${detail//\"/\'}\"}"
 }
 
-# Scenario by scenario, the three proxies back to back, each freshly started: background load on
-# a shared machine drifts over minutes, and this keeps the runs being compared close in time.
+# What the proxy logged at warn and above since the last call (nginx: its error log), recorded
+# for the report; the log is then emptied.   collect_log NAME WORKERS SCENARIO ROUND
+collect_log() {
+  local name="$1" w="$2" sc="$3" r="$4" errlog n
+  errlog="$tmp/$name.err"; [ "$name" = nginx ] && errlog="$tmp/nginx-error.log"
+  [ -s "$errlog" ] || return 0
+  n="$(wc -l <"$errlog")"
+  echo "  $name logged $n line(s) on stderr/error log; last 3:" >&2
+  tail -3 "$errlog" | cut -c1-300 | sed 's/^/    /' >&2
+  record "{\"workers\":$w,\"proxy\":\"$name\",\"scenario\":\"log\",\"sc\":\"$sc\",\"round\":$r,\"lines\":$n,\"last\":$("$PY" -c 'import json,sys; print(json.dumps(sys.stdin.read()[-300:]))' <"$errlog")}"
+  cp "$errlog" "$tmp/log-$w-$name-$sc-r$r.txt"
+  : >"$errlog"
+}
+
+warm_up() {  # Warm-up (TLS context, upstream pools, allocator), not measured.
+  taskset -c "$LOAD_CPU" wrk -t1 -c64 -d1s -H "Host: localhost" "https://127.0.0.1:$HTTPS_PORT/" >/dev/null 2>&1 || true
+}
+
+# Scenario by scenario, and within a scenario round by round, the proxies alternate (Portcullis,
+# nginx, HAProxy, Portcullis, nginx, HAProxy, ...), each round on a freshly started, warmed-up
+# proxy (start-up and warm-up are outside the timed window). Background load on a shared machine
+# drifts over minutes; alternating short rounds spreads that drift over all three proxies, and
+# the per-round ratios in the report show how much it moved them. A fresh proxy per round makes
+# every round the same procedure (and the idle scenario needs one anyway).
 checked=" "
 for w in $worker_counts; do
   for sc in keepalive full resume redirect big idle; do
-    for name in $proxies; do
-      log "$name, $w worker(s): $sc"
-      start_proxy "$name" "$w"
-      if [[ "$checked" != *" $name-$w "* ]]; then
-        check_proxy "$name" "$w"
-        checked+="$name-$w "
-      fi
-      if [ "$sc" != idle ]; then
-        # Warm-up (TLS context, upstream pools, allocator), not measured.
-        taskset -c "$LOAD_CPU" wrk -t1 -c64 -d1s -H "Host: localhost" "https://127.0.0.1:$HTTPS_PORT/" >/dev/null 2>&1 || true
-      fi
-      case "$sc" in
-        keepalive)
-          # (2) + (8): keep-alive small responses; proxy CPU time read around the run.
-          cpu0="$("$PY" "$bench/tools/bench.py" cpu "$proxy_pid")"
-          extra_json="" run_wrk "$w" "$name" keepalive 64 "https://127.0.0.1:$HTTPS_PORT/" -H "Host: localhost"
-          cpu1="$("$PY" "$bench/tools/bench.py" cpu "$proxy_pid")"
-          cpu_s="$("$PY" -c "print(round($cpu1 - $cpu0, 3))")"
-          sed -i '$ s/}$/,"cpu_seconds":'"$cpu_s"'}/' "$results" ;;
-        full|resume)
-          # (3) full handshakes, (4) resumed handshakes: a new TLS connection per request.
-          flag=""; [ "$sc" = resume ] && flag="-r"
-          j="$(taskset -c "$LOAD_CPU" "$tmp/tlsload" -p "$HTTPS_PORT" -c 64 -d "$secs" -H localhost $flag)"
-          record "${j%\}},\"workers\":$w,\"proxy\":\"$name\",\"scenario\":\"$sc\"}"
-          echo "  $name w=$w $sc: $j" >&2 ;;
-        redirect)
-          # (5) plain-HTTP redirects.
-          extra_json="" run_wrk "$w" "$name" redirect 64 "http://127.0.0.1:$HTTP_PORT/some/page?q=1" -H "Host: localhost" ;;
-        big)
-          # (6) 1 MiB responses over TLS.
-          extra_json="" run_wrk "$w" "$name" big 16 "https://127.0.0.1:$HTTPS_PORT/1m" -H "Host: localhost" ;;
-        idle)
-          # (7) memory per idle TLS connection, on the fresh proxy (earlier load would leave the
-          # allocator's free lists full and make the delta look smaller).
-          j="$(taskset -c "$LOAD_CPU" "$PY" "$bench/tools/bench.py" idle --pid "$proxy_pid" --port "$HTTPS_PORT" --conns "$idle_conns")"
-          record "${j%\}},\"workers\":$w,\"proxy\":\"$name\",\"scenario\":\"idle\"}"
-          echo "  $name w=$w idle: $j" >&2 ;;
-      esac
-      stop "$proxy_pid"
-      # What the proxy logged at warn and above during this scenario (nginx: its error log).
-      errlog="$tmp/$name.err"; [ "$name" = nginx ] && errlog="$tmp/nginx-error.log"
-      if [ -s "$errlog" ]; then
-        n="$(wc -l <"$errlog")"
-        echo "  $name logged $n line(s) on stderr/error log; last 3:" >&2
-        tail -3 "$errlog" | cut -c1-300 | sed 's/^/    /' >&2
-        record "{\"workers\":$w,\"proxy\":\"$name\",\"scenario\":\"log\",\"sc\":\"$sc\",\"lines\":$n,\"last\":$("$PY" -c 'import json,sys; print(json.dumps(sys.stdin.read()[-300:]))' <"$errlog")}"
-        cp "$errlog" "$tmp/log-$w-$name-$sc.txt"
-        : >"$errlog"
-      fi
+    # Idle memory is close to deterministic: one round, at the full connection count.
+    n_rounds="$rounds"; [ "$sc" = idle ] && n_rounds=1
+    for round in $(seq 1 "$n_rounds"); do
+      for name in $proxies; do
+        log "$name, $w worker(s): $sc, round $round of $n_rounds"
+        start_proxy "$name" "$w"
+        if [[ "$checked" != *" $name-$w "* ]]; then
+          check_proxy "$name" "$w"
+          checked+="$name-$w "
+        fi
+        if [ "$sc" != idle ]; then warm_up; fi
+        dur="$round_secs"
+        case "$sc" in
+          keepalive)
+            # (2) + (8): keep-alive small responses; proxy CPU time (user, system) read around
+            # the run.
+            read -r u0 s0 <<<"$("$PY" "$bench/tools/bench.py" cpu --split "$proxy_pid")"
+            run_wrk "$w" "$name" keepalive 64 "https://127.0.0.1:$HTTPS_PORT/" -H "Host: localhost"
+            read -r u1 s1 <<<"$("$PY" "$bench/tools/bench.py" cpu --split "$proxy_pid")"
+            cpu_j="$("$PY" -c "u, s = $u1 - $u0, $s1 - $s0; print(f'\"cpu_seconds\":{u + s:.3f},\"cpu_user_seconds\":{u:.3f},\"cpu_sys_seconds\":{s:.3f}')")"
+            sed -i '$ s/}$/,'"$cpu_j"'}/' "$results" ;;
+          full|resume)
+            # (3) full handshakes, (4) resumed handshakes: a new TLS connection per request.
+            flag=""; [ "$sc" = resume ] && flag="-r"
+            j="$(taskset -c "$LOAD_CPU" "$tmp/tlsload" -p "$HTTPS_PORT" -c 64 -d "$dur" -H localhost $flag)"
+            record "${j%\}},\"workers\":$w,\"proxy\":\"$name\",\"scenario\":\"$sc\",\"round\":$round}"
+            echo "  $name w=$w r=$round $sc: $j" >&2 ;;
+          redirect)
+            # (5) plain-HTTP redirects.
+            run_wrk "$w" "$name" redirect 64 "http://127.0.0.1:$HTTP_PORT/some/page?q=1" -H "Host: localhost" ;;
+          big)
+            # (6) 1 MiB responses over TLS.
+            run_wrk "$w" "$name" big 16 "https://127.0.0.1:$HTTPS_PORT/1m" -H "Host: localhost" ;;
+          idle)
+            # (7) memory per idle TLS connection, on the fresh proxy (earlier load would leave
+            # the allocator's free lists full and make the delta look smaller).
+            j="$(taskset -c "$LOAD_CPU" "$PY" "$bench/tools/bench.py" idle --pid "$proxy_pid" --port "$HTTPS_PORT" --conns "$idle_conns")"
+            record "${j%\}},\"workers\":$w,\"proxy\":\"$name\",\"scenario\":\"idle\",\"round\":$round}"
+            echo "  $name w=$w idle: $j" >&2 ;;
+        esac
+        stop "$proxy_pid"
+        collect_log "$name" "$w" "$sc" "$round"
+      done
     done
   done
 done
+scenario_secs=$((SECONDS - run_start - build_secs))
+
+# ---------------------------------------------------------------- profile (BENCH_PROFILE=1)
+# Not timed and not in the table: per proxy, 1 worker, a fresh warmed-up proxy, strace -c
+# attached to every process of it for one keep-alive wrk run of $profile_secs seconds. strace is
+# started and stopped by PID (SIGINT makes it detach and write its summary), bounded in time.
+profile_time=0
+if [ "$profile" = 1 ]; then
+  p_start=$SECONDS
+  for name in $proxies; do
+    log "profile: $name, 1 worker: syscalls per request (strace -c, ${profile_secs} s keep-alive)"
+    start_proxy "$name" 1
+    warm_up
+    st_args=()
+    for p in $("$PY" "$bench/tools/bench.py" pids "$proxy_pid"); do st_args+=(-p "$p"); done
+    start "strace-$name" strace -c -f -o "$tmp/strace-$name.txt" "${st_args[@]}"
+    st_pid="$last_pid"
+    # Wait (at most 5 s) until strace has attached to every process (it reports each thread).
+    for _ in $(seq 1 50); do
+      [ "$(grep -c 'attached' "$tmp/strace-$name.err" 2>/dev/null || true)" -ge "$((${#st_args[@]} / 2))" ] && break
+      sleep 0.1
+    done
+    dur="$profile_secs" round=0 run_wrk 1 "$name" profile 64 "https://127.0.0.1:$HTTPS_PORT/" -H "Host: localhost"
+    kill -INT "$st_pid" 2>/dev/null || true
+    for _ in $(seq 1 100); do kill -0 "$st_pid" 2>/dev/null || break; sleep 0.1; done
+    stop "$st_pid"  # only if it is still there after 10 s: SIGTERM, then SIGKILL
+    if [ -s "$tmp/strace-$name.txt" ]; then
+      st_j="$("$PY" "$bench/tools/bench.py" stracejson "$tmp/strace-$name.txt")"
+      sed -i '$ s/}$/,"strace":'"${st_j//\//\\/}"'}/' "$results"
+    else
+      echo "  strace wrote no summary for $name:" >&2
+      tail -3 "$tmp/strace-$name.err" >&2
+    fi
+    stop "$proxy_pid"
+    collect_log "$name" 1 profile 0
+  done
+  profile_time=$((SECONDS - p_start))
+fi
 
 # --------------------------------------------------------------------------- micro-benchmarks
 micro_json=""
@@ -338,8 +415,19 @@ if [ "$micro" = 1 ]; then
 fi
 
 # ----------------------------------------------------------------------------------- report
+micro_secs=$((SECONDS - run_start - build_secs - scenario_secs - profile_time))
+total_secs=$((SECONDS - run_start))
+if [ "$rounds" -gt 1 ]; then
+  per_sc="$rounds rounds of ${round_secs} s per proxy and timed scenario (proxies alternating round by round)"
+else
+  per_sc="one ${round_secs} s run per proxy and timed scenario"
+fi
 {
-  echo "Run: $(date -u '+%Y-%m-%d %H:%M UTC'), ${secs} s per timed scenario, ${idle_conns} idle connections."
+  echo "Run: $(date -u '+%Y-%m-%d %H:%M UTC'), $per_sc, ${idle_conns} idle connections (one run)."
+  echo
+  echo "Wall time: $((total_secs / 60)) min $((total_secs % 60)) s (build and set-up ${build_secs} s," \
+       "scenarios ${scenario_secs} s$([ "$profile" = 1 ] && echo ", profile ${profile_time} s")," \
+       "micro-benchmarks ${micro_secs} s)."
   echo
   echo "Machine: $(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'))," \
        "Linux $(uname -r), shared with other work: compare ratios, not absolute numbers."
@@ -356,6 +444,7 @@ mkdir -p "$bench/results"
 stamp="$(date -u +%Y-%m-%d-%H%M)"
 [ "$quick" = 1 ] && stamp="$stamp-quick"
 qflag=(); [ "$quick" = 1 ] && qflag=(--quick)
+[ "$profile" = 1 ] && qflag+=(--profile-seconds "$profile_secs")
 cp "$results" "$bench/results/$stamp.jsonl"
 "$PY" "$bench/tools/bench.py" report "$results" "$bench/results/$stamp" --machine "$tmp/machine.txt" \
   ${micro_json:+--micro "$micro_json"} "${qflag[@]}"

@@ -1,7 +1,10 @@
 #!/usr/bin/env python3
 """Helpers for benchmarks/run.sh (standard library only; Debian's python3).
 
-  bench.py cpu PID               utime+stime of PID and all its descendants, in seconds
+  bench.py cpu [--split] PID     utime+stime of PID and all its descendants, in seconds
+                                 (--split: "user system" instead of the sum)
+  bench.py pids PID              PID and all its descendants, one per line (for strace -p)
+  bench.py stracejson FILE       the summary table of `strace -c -o FILE`, as JSON
   bench.py rss PID               VmRSS of PID and all its descendants, in KiB
   bench.py waitport PORT [SECS]  wait until 127.0.0.1:PORT accepts a TCP connection
   bench.py idle --pid PID --port PORT [--conns N] [--settle SECS]
@@ -9,6 +12,9 @@
   bench.py report RESULTS.jsonl OUT_BASENAME [--machine FILE] [--micro FILE] [--quick]
                                  writes OUT_BASENAME.md and .tsv (and .png when matplotlib is
                                  installed) and prints the markdown
+
+Records in RESULTS.jsonl carry a "round" (1, 2, ...; records without one are round 1). Each
+figure in the report is the median of its rounds (with two rounds, the mean of the two).
 """
 import argparse
 import asyncio
@@ -16,6 +22,7 @@ import json
 import os
 import socket
 import ssl
+import statistics
 import sys
 import time
 
@@ -43,9 +50,10 @@ def descendants(pid):
     return out
 
 
-def cpu_seconds(pid):
-    """utime + stime (fields 14 and 15 of /proc/PID/stat; all threads of the process)."""
-    total = 0
+def cpu_split(pid):
+    """(utime, stime) in seconds: fields 14 and 15 of /proc/PID/stat (all threads of the
+    process), summed over PID and its descendants."""
+    user = system = 0
     for p in descendants(pid):
         try:
             with open(f"/proc/{p}/stat") as f:
@@ -53,8 +61,42 @@ def cpu_seconds(pid):
         except OSError:
             continue
         fields = stat[stat.rindex(")") + 2:].split()
-        total += int(fields[11]) + int(fields[12])
-    return total / os.sysconf("SC_CLK_TCK")
+        user += int(fields[11])
+        system += int(fields[12])
+    tck = os.sysconf("SC_CLK_TCK")
+    return user / tck, system / tck
+
+
+def cpu_seconds(pid):
+    """utime + stime of PID and its descendants, in seconds."""
+    return sum(cpu_split(pid))
+
+
+def parse_strace(path):
+    """The summary table `strace -c` writes: {"calls": {syscall: n}, "errors": {syscall: n},
+    "total_calls": n, "total_errors": n}."""
+    calls, errors, total_calls, total_errors = {}, {}, 0, 0
+    for line in open(path):
+        parts = line.split()
+        # "% time seconds usecs/call calls [errors] syscall"; the errors column is empty when 0.
+        if len(parts) < 5 or not parts[3].isdigit():
+            continue
+        try:
+            float(parts[0])
+        except ValueError:
+            continue
+        name = parts[-1]
+        n_err = int(parts[4]) if len(parts) == 6 else 0
+        if name == "total":
+            total_calls, total_errors = int(parts[3]), n_err
+        else:
+            calls[name] = int(parts[3])
+            if n_err:
+                errors[name] = n_err
+    if not total_calls:
+        total_calls, total_errors = sum(calls.values()), sum(errors.values())
+    return {"calls": calls, "errors": errors, "total_calls": total_calls,
+            "total_errors": total_errors}
 
 
 def rss_kib(pid):
@@ -180,13 +222,20 @@ def fmt(v, key):
 
 
 def derive(rows):
-    """(workers, proxy) -> {metric: value}, plus the list of problems seen."""
-    table, problems, direct = {}, [], {}
+    """Per-round figures: {(workers, proxy): {metric: {round: value}}}, the direct (no proxy)
+    figures {workers: {metric: value}}, the problems seen, and the profile records."""
+    table, problems, direct, profile = {}, [], {}, {}
+    multi = any(r.get("round", 1) > 1 for r in rows)
     for r in rows:
         w, proxy, sc = r["workers"], r["proxy"], r["scenario"]
+        rnd = r.get("round", 1)
         m = table.setdefault((w, proxy), {})
+
+        def put(key, value):
+            m.setdefault(key, {})[rnd] = value
+
         bad = []
-        if sc in ("keepalive", "redirect", "big", "direct_small", "direct_big"):
+        if sc in ("keepalive", "redirect", "big", "direct_small", "direct_big", "profile"):
             secs = r["duration_us"] / 1e6
             for k in ("connect_errors", "read_errors", "write_errors", "timeouts"):
                 if r.get(k):
@@ -194,35 +243,43 @@ def derive(rows):
             if r.get("status_errors"):
                 bad.append(f"non-2xx/3xx responses: {r['status_errors']}")
             if sc == "keepalive":
-                m["ka_rps"] = r["requests"] / secs
-                m["ka_p50"] = r["p50_us"] / 1000
-                m["ka_p99"] = r["p99_us"] / 1000
+                put("ka_rps", r["requests"] / secs)
+                put("ka_p50", r["p50_us"] / 1000)
+                put("ka_p99", r["p99_us"] / 1000)
                 if r.get("cpu_seconds") is not None and r["requests"]:
-                    m["cpu_us"] = r["cpu_seconds"] * 1e6 / r["requests"]
+                    put("cpu_us", r["cpu_seconds"] * 1e6 / r["requests"])
+                if r.get("cpu_user_seconds") is not None and r["requests"]:
+                    put("cpu_user_us", r["cpu_user_seconds"] * 1e6 / r["requests"])
+                    put("cpu_sys_us", r["cpu_sys_seconds"] * 1e6 / r["requests"])
             elif sc == "redirect":
-                m["redirect_rps"] = r["requests"] / secs
+                put("redirect_rps", r["requests"] / secs)
             elif sc == "big":
-                m["big_mibps"] = r["bytes"] / secs / (1 << 20)
+                put("big_mibps", r["bytes"] / secs / (1 << 20))
             elif sc == "direct_small":
                 direct.setdefault(w, {})["ka_rps"] = r["requests"] / secs
                 direct[w]["ka_p50"] = r["p50_us"] / 1000
                 direct[w]["ka_p99"] = r["p99_us"] / 1000
             elif sc == "direct_big":
                 direct.setdefault(w, {})["big_mibps"] = r["bytes"] / secs / (1 << 20)
+            elif sc == "profile":
+                profile[(w, proxy)] = r
         elif sc in ("full", "resume"):
             for k in ("bad_status", "short_body", "errors", "timeouts"):
                 if r.get(k):
                     bad.append(f"{k.replace('_', ' ')}: {r[k]}")
             if sc == "full":
-                m["full_hs"] = r["ok"] / r["seconds"]
+                put("full_hs", r["ok"] / r["seconds"])
                 if r.get("resumed"):
                     bad.append(f"{r['resumed']} handshakes were resumed in the full-handshake run")
             else:
-                m["resumed_hs"] = r["resumed"] / r["seconds"]
-                if r["handshakes"] and r["resumed"] < 0.95 * r["handshakes"]:
-                    bad.append(f"only {r['resumed']} of {r['handshakes']} handshakes resumed")
+                put("resumed_hs", r["resumed"] / r["seconds"])
+                # The first handshake of each of tlsload's 64 connection slots is a full one.
+                later = r["handshakes"] - min(r["handshakes"], 64)
+                if later and r["resumed"] < 0.95 * later:
+                    bad.append(f"only {r['resumed']} of the {later} handshakes after the first "
+                               f"per connection slot resumed")
         elif sc == "idle":
-            m["idle_kib"] = r.get("kib_per_conn")
+            put("idle_kib", r.get("kib_per_conn"))
             for k in ("bad_status", "errors"):
                 if r.get(k):
                     bad.append(f"{k.replace('_', ' ')}: {r[k]}")
@@ -232,9 +289,22 @@ def derive(rows):
             last = " | ".join(l.strip() for l in r.get("last", "").strip().splitlines()[-2:])
             bad.append(f"the proxy logged {r['lines']} warning/error line(s) during the "
                        f"{r['sc']} scenario; last: `{last[:240]}`")
+        where = r.get("sc", sc) if sc == "log" else sc
+        if multi and rnd >= 1 and sc not in ("check", "profile") and where != "profile":
+            where += f" round {rnd}"
         for b in bad:
-            problems.append(f"workers={w} {proxy} {r.get('sc', sc) if sc == 'log' else sc}: {b}")
-    return table, direct, problems
+            problems.append(f"workers={w} {proxy} {where}: {b}")
+    return table, direct, problems, profile
+
+
+def aggregate(per_round):
+    """The median of a metric's rounds (with two rounds: their mean); None when there is none."""
+    vals = [v for v in (per_round or {}).values() if v is not None]
+    return statistics.median(vals) if vals else None
+
+
+def agg_name(n):
+    return {1: "single run", 2: "mean of 2 rounds"}.get(n, f"median of {n} rounds")
 
 
 def ratio_cell(key, higher, target, mine, others):
@@ -251,37 +321,139 @@ def ratio_cell(key, higher, target, mine, others):
     return ratio, f"{ratio:.2f}x", ("met" if met else "**not met**")
 
 
+def round_ratios(table, w, key, higher):
+    """[(round, Portcullis ÷ best other in that round)] for the rounds every proxy ran."""
+    per = [table.get((w, p), {}).get(key, {}) for p, _ in PROXIES]
+    out = []
+    for rnd in sorted(per[0]):
+        ratio, _, _ = ratio_cell(key, higher, None, per[0].get(rnd), [o.get(rnd) for o in per[1:]])
+        if ratio is not None:
+            out.append((rnd, ratio))
+    return out
+
+
+def spread_text(ratios):
+    if len(ratios) <= 1:
+        return "—"
+    if len(ratios) <= 4:
+        return ", ".join(f"{x:.2f}" for _, x in ratios)
+    xs = [x for _, x in ratios]
+    return f"{min(xs):.2f}–{max(xs):.2f}"
+
+
+def where_time_goes(table, profile, profile_secs):
+    """The BENCH_PROFILE=1 section: CPU split and syscalls per request, keep-alive, 1 worker."""
+    md = ["\n## Where the time goes (keep-alive, small responses, 1 worker)\n"]
+    md.append("| Proxy | CPU µs/req, user | CPU µs/req, system | system share | syscalls/req | "
+              "failed syscalls/req | most frequent syscalls, per request | req/s under strace |")
+    md.append("|---|--:|--:|--:|--:|--:|---|--:|")
+    for p, name in PROXIES:
+        m = table.get((1, p), {})
+        user, system = aggregate(m.get("cpu_user_us")), aggregate(m.get("cpu_sys_us"))
+        r = profile.get((1, p))
+        if user is None and r is None:
+            continue
+        cells = [name,
+                 "—" if user is None else f"{user:.1f}",
+                 "—" if system is None else f"{system:.1f}",
+                 "—" if user is None or not (user + system) else f"{system / (user + system):.0%}"]
+        st = (r or {}).get("strace")
+        if st and r.get("requests"):
+            n = r["requests"]
+            top = sorted(st["calls"].items(), key=lambda kv: -kv[1])[:6]
+            cells += [f"{st['total_calls'] / n:.2f}", f"{st['total_errors'] / n:.2f}",
+                      ", ".join(f"{k} {v / n:.2f}" for k, v in top),
+                      f"{n / (r['duration_us'] / 1e6):,.0f}"]
+        else:
+            cells += ["—", "—", "—" if r is None else "(strace gave no summary)", "—"]
+        md.append("| " + " | ".join(cells) + " |")
+    md.append(
+        "\nUser and system CPU: `utime` and `stime` (fields 14 and 15 of `/proc/PID/stat`, all "
+        "threads, whole process tree) read before and after each timed keep-alive round of (2) "
+        "above (not traced), divided by the requests of that round; the median of the rounds "
+        "(clock-tick resolution, 10 ms per read). Syscalls: a separate, untimed keep-alive run "
+        f"(the same wrk command, {profile_secs} s) on a freshly started and warmed-up proxy with "
+        "`strace -c -f` attached to every process of it (nginx: master and worker), divided by "
+        "the requests wrk completed in that run. \"Failed\" syscalls are mostly `EAGAIN` reads "
+        "on non-blocking sockets. strace stops the proxy at every syscall, so the proxy runs "
+        "several times slower (last column) and each wake-up finds more work ready: counts of "
+        "`epoll_wait`-type calls per request are lower than at full speed; read and write "
+        "counts per request are close to the untraced ones.")
+    return md
+
+
 def report(args):
     rows = [json.loads(line) for line in open(args.results) if line.strip()]
-    table, direct, problems = derive(rows)
+    table, direct, problems, profile = derive(rows)
     machine = open(args.machine).read().strip() if args.machine else ""
-    workers = sorted({r["workers"] for r in rows if r["proxy"] != "direct"})
-    md, tsv = [], ["workers\tmetric\tunit\tbetter\tdirect\tportcullis\tnginx\thaproxy\tratio\ttarget\tmet"]
-    title = "Portcullis benchmark" + (" (QUICK MODE: 2 s per scenario, not for publishing)" if args.quick else "")
+    workers = sorted({r["workers"] for r in rows if r["proxy"] != "direct"
+                      and r["scenario"] not in ("profile", "log", "check")} or
+                     {r["workers"] for r in rows if r["proxy"] != "direct"})
+    n_rounds = max([r.get("round", 1) for r in rows if r["scenario"] == "keepalive"] or [1])
+    md = []
+    tsv = ["workers\tround\tmetric\tunit\tbetter\tdirect\tportcullis\tnginx\thaproxy\tratio\ttarget\tmet"]
+    title = "Portcullis benchmark" + (" (QUICK MODE: short runs, not for publishing)" if args.quick else "")
     md.append(f"# {title}\n")
     md.append(machine + "\n")
     md.append("Ratio = Portcullis ÷ the best of nginx and HAProxy in the same run. For req/s, "
               "handshakes/s and MiB/s higher is better (target: ratio ≥ target); for latency, "
               "memory and CPU **lower is better** (target: ratio ≤ target). \"direct\" is wrk "
               "straight to one upstream nginx over plain HTTP: the ceiling, no TLS, no proxy.\n")
+    if n_rounds > 1:
+        md.append(f"Rounds: every timed scenario ran {n_rounds} times per proxy and worker count, "
+                  "the proxies alternating (Portcullis, nginx, HAProxy, Portcullis, nginx, "
+                  "HAProxy, ...), each round on a freshly started and warmed-up proxy. Each "
+                  f"figure is the {agg_name(n_rounds)} of that proxy (for more than 2 rounds: "
+                  "the median) and the ratio compares those; \"per round\" is Portcullis ÷ best "
+                  "other within each round, in order (more than 4 rounds: min–max), which shows "
+                  "how stable the ratio is. Idle memory (7) is a single run. \"met (k of n)\" "
+                  "means the rounds disagree: k of the n per-round ratios met the target.\n")
     for w in workers:
         md.append(f"\n## {w} worker{'s' if w > 1 else ''} / thread{'s' if w > 1 else ''} per proxy\n")
-        md.append("| Scenario | Unit | Better | direct | Portcullis | nginx | HAProxy | Portcullis ÷ best other | Target | Met |")
-        md.append("|---|---|---|--:|--:|--:|--:|--:|--:|---|")
+        head = ("| Scenario | Unit | Better | direct | Portcullis | nginx | HAProxy "
+                "| Portcullis ÷ best other |")
+        rule = "|---|---|---|--:|--:|--:|--:|--:|"
+        if n_rounds > 1:
+            head += " per round |"
+            rule += "--:|"
+        md.append(head + " Target | Met |")
+        md.append(rule + "--:|---|")
         for key, label, unit, higher, target in METRICS:
-            vals = [table.get((w, p), {}).get(key) for p, _ in PROXIES]
+            per = [table.get((w, p), {}).get(key) for p, _ in PROXIES]
+            vals = [aggregate(x) for x in per]
             ratio, rtxt, mtxt = ratio_cell(key, higher, target, vals[0], vals[1:])
+            rr = round_ratios(table, w, key, higher)
+            if target is not None and len(rr) > 1 and ratio is not None:
+                k = sum(1 for _, x in rr if (x >= target if higher else x <= target))
+                if 0 < k < len(rr):
+                    mtxt += f" ({k} of {len(rr)})"
             d = direct.get(1, {}).get(key)
             ttxt = "—" if target is None else (f"≥ {target}x" if higher else f"≤ {target}x")
             better = "higher" if higher else "lower"
-            md.append(f"| {label} | {unit} | {better} | {fmt(d, key)} | "
-                      + " | ".join(fmt(v, key) for v in vals)
-                      + f" | {rtxt} | {ttxt} | {mtxt} |")
-            tsv.append("\t".join([str(w), key, unit, better, "" if d is None else f"{d:.3f}"]
-                                 + ["" if v is None else f"{v:.3f}" for v in vals]
-                                 + ["" if ratio is None else f"{ratio:.3f}",
-                                    "" if target is None else str(target),
-                                    {"met": "met", "**not met**": "not met"}.get(mtxt, "")]))
+            row = (f"| {label} | {unit} | {better} | {fmt(d, key)} | "
+                   + " | ".join(fmt(v, key) for v in vals) + f" | {rtxt} |")
+            if n_rounds > 1:
+                row += f" {spread_text(rr)} |"
+            md.append(row + f" {ttxt} | {mtxt} |")
+
+            def tsv_row(rnd, vs, rt):
+                met = ""
+                if target is not None and rt is not None:
+                    met = "met" if (rt >= target if higher else rt <= target) else "not met"
+                return "\t".join([str(w), rnd, key, unit, better, "" if d is None else f"{d:.3f}"]
+                                 + ["" if v is None else f"{v:.3f}" for v in vs]
+                                 + ["" if rt is None else f"{rt:.3f}",
+                                    "" if target is None else str(target), met])
+            # "all": the aggregate (median of the rounds; the mean of two), then each round.
+            tsv.append(tsv_row("all", vals, ratio))
+            rounds_here = sorted({rnd for x in per if x for rnd in x})
+            if len(rounds_here) > 1:
+                for rnd in rounds_here:
+                    vs = [(x or {}).get(rnd) for x in per]
+                    rt, _, _ = ratio_cell(key, higher, None, vs[0], vs[1:])
+                    tsv.append(tsv_row(str(rnd), vs, rt))
+    if profile or args.profile_seconds:
+        md.extend(where_time_goes(table, profile, args.profile_seconds or "a few"))
     md.append("\n## Errors and checks\n")
     if problems:
         md.append("Every wrk run's socket errors and non-2xx/3xx count, every tlsload run's "
@@ -308,7 +480,7 @@ def report(args):
                 continue
             scale = {"ns": 1, "us": 1e3, "ms": 1e6, "s": 1e9}[b.get("time_unit", "ns")]
             md.append(f"| {b['name']} | {b['cpu_time'] * scale:.1f} | {b['iterations']} |")
-            tsv.append("\t".join(["micro", b["name"], "ns/op", "lower", "",
+            tsv.append("\t".join(["micro", "all", b["name"], "ns/op", "lower", "",
                                   f"{b['cpu_time'] * scale:.3f}", "", "", "", "", ""]))
     text = "\n".join(md) + "\n"
     with open(args.out + ".md", "w") as f:
@@ -316,7 +488,8 @@ def report(args):
     with open(args.out + ".tsv", "w") as f:
         f.write("\n".join(tsv) + "\n")
     print(text)
-    chart(table, workers, args.out + ".png")
+    chart({k: {m: aggregate(v) for m, v in ms.items()} for k, ms in table.items()},
+          workers, args.out + ".png")
 
 
 def chart(table, workers, path):
@@ -354,6 +527,9 @@ def main():
     ap = argparse.ArgumentParser()
     sub = ap.add_subparsers(dest="cmd", required=True)
     p = sub.add_parser("cpu"); p.add_argument("pid", type=int)
+    p.add_argument("--split", action="store_true")
+    p = sub.add_parser("pids"); p.add_argument("pid", type=int)
+    p = sub.add_parser("stracejson"); p.add_argument("file")
     p = sub.add_parser("rss"); p.add_argument("pid", type=int)
     p = sub.add_parser("waitport"); p.add_argument("port", type=int)
     p.add_argument("seconds", type=float, nargs="?", default=10)
@@ -365,9 +541,17 @@ def main():
     p = sub.add_parser("report")
     p.add_argument("results"); p.add_argument("out")
     p.add_argument("--machine"); p.add_argument("--micro"); p.add_argument("--quick", action="store_true")
+    p.add_argument("--profile-seconds", type=int, default=0)
     args = ap.parse_args()
     if args.cmd == "cpu":
-        print(f"{cpu_seconds(args.pid):.2f}")
+        if args.split:
+            print("%.2f %.2f" % cpu_split(args.pid))
+        else:
+            print(f"{cpu_seconds(args.pid):.2f}")
+    elif args.cmd == "pids":
+        print("\n".join(str(p) for p in descendants(args.pid)))
+    elif args.cmd == "stracejson":
+        print(json.dumps(parse_strace(args.file)))
     elif args.cmd == "rss":
         print(rss_kib(args.pid))
     elif args.cmd == "waitport":
