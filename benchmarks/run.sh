@@ -65,7 +65,7 @@ log() { printf '\n== %s\n' "$*" >&2; }
 die() { printf 'run.sh: %s\n' "$*" >&2; exit 1; }
 
 # ---------------------------------------------------------------------------------- packages
-need=(nginx haproxy wrk openssl curl python3 libssl-dev gcc util-linux)
+need=(nginx haproxy wrk openssl curl python3 python3-matplotlib libssl-dev gcc util-linux)
 [ "$micro" = 1 ] && need+=(libbenchmark-dev cmake g++)
 [ "$profile" = 1 ] && need+=(strace)
 missing=()
