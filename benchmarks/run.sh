@@ -210,16 +210,38 @@ for port in "$UP1_PORT" "$UP2_PORT"; do
   "$PY" "$bench/tools/bench.py" waitport "$port" 10 || die "upstream nginx on $port did not start"
 done
 
+# CPU time (clock ticks) of this shell's finished children: wrk and tlsload run in the
+# foreground, so the difference around one run is that load generator's own CPU time.
+children_ticks() { awk '{print $16 + $17}' "/proc/$$/stat"; }
+# The load generator's share of its one pinned CPU over a run: near 1.0 means the client, not
+# the proxy, set the pace (the ratios of such a scenario say little about the proxies).
+client_share() { "$PY" -c "print(round(($2 - $1) / $(getconf CLK_TCK) / $3, 3))"; }
+
+# Runs a command (run_wrk ...) and adds the proxy's CPU seconds (user, system) during it to the
+# result line that command recorded.
+with_proxy_cpu() {
+  local u0 s0 u1 s1 cpu_j
+  read -r u0 s0 <<<"$("$PY" "$bench/tools/bench.py" cpu --split "$proxy_pid")"
+  "$@"
+  read -r u1 s1 <<<"$("$PY" "$bench/tools/bench.py" cpu --split "$proxy_pid")"
+  cpu_j="$("$PY" -c "u, s = $u1 - $u0, $s1 - $s0; print(f'\"cpu_seconds\":{u + s:.3f},\"cpu_user_seconds\":{u:.3f},\"cpu_sys_seconds\":{s:.3f}')")"
+  sed -i '$ s/}$/,'"$cpu_j"'}/' "$results"
+}
+
 # Runs wrk for $dur seconds with the JSON-printing script and appends a result line (with the
 # round number $round).   run_wrk WORKERS PROXY SCENARIO CONNS URL [extra wrk args...]
 run_wrk() {
   local w="$1" proxy="$2" sc="$3" conns="$4" url="$5"; shift 5
   local out="$tmp/wrk-$w-$proxy-$sc-r$round.txt"
+  local c0 c1
+  c0="$(children_ticks)"
   taskset -c "$LOAD_CPU" wrk -t1 -c"$conns" -d"${dur}s" --latency --timeout 5s \
     -s "$bench/tools/report.lua" "$@" "$url" >"$out" 2>&1 || true
+  c1="$(children_ticks)"
   local j
   j="$(sed -n 's/^WRKJSON //p' "$out")"
   [ -n "$j" ] || { cat "$out" >&2; die "wrk printed no result for $proxy $sc"; }
+  j="${j%\}},\"client_cpu\":$(client_share "$c0" "$c1" "$dur")}"
   # wrk's own summary lines about errors, kept verbatim for the report.
   grep -E 'Non-2xx|Socket errors' "$out" | sed "s/^/  wrk $proxy $sc (workers=$w, round $round): /" >&2 || true
   record "${j%\}},\"workers\":$w,\"proxy\":\"$proxy\",\"scenario\":\"$sc\",\"round\":$round}"
@@ -328,20 +350,19 @@ for w in $worker_counts; do
           keepalive)
             # (2) + (8): keep-alive small responses; proxy CPU time (user, system) read around
             # the run.
-            read -r u0 s0 <<<"$("$PY" "$bench/tools/bench.py" cpu --split "$proxy_pid")"
-            run_wrk "$w" "$name" keepalive 64 "https://127.0.0.1:$HTTPS_PORT/" -H "Host: localhost"
-            read -r u1 s1 <<<"$("$PY" "$bench/tools/bench.py" cpu --split "$proxy_pid")"
-            cpu_j="$("$PY" -c "u, s = $u1 - $u0, $s1 - $s0; print(f'\"cpu_seconds\":{u + s:.3f},\"cpu_user_seconds\":{u:.3f},\"cpu_sys_seconds\":{s:.3f}')")"
-            sed -i '$ s/}$/,'"$cpu_j"'}/' "$results" ;;
+            with_proxy_cpu run_wrk "$w" "$name" keepalive 64 "https://127.0.0.1:$HTTPS_PORT/" -H "Host: localhost" ;;
           full|resume)
             # (3) full handshakes, (4) resumed handshakes: a new TLS connection per request.
             flag=""; [ "$sc" = resume ] && flag="-r"
+            c0="$(children_ticks)"
             j="$(taskset -c "$LOAD_CPU" "$tmp/tlsload" -p "$HTTPS_PORT" -c 64 -d "$dur" -H localhost $flag)"
+            c1="$(children_ticks)"
+            j="${j%\}},\"client_cpu\":$(client_share "$c0" "$c1" "$dur")}"
             record "${j%\}},\"workers\":$w,\"proxy\":\"$name\",\"scenario\":\"$sc\",\"round\":$round}"
             echo "  $name w=$w r=$round $sc: $j" >&2 ;;
           redirect)
-            # (5) plain-HTTP redirects.
-            run_wrk "$w" "$name" redirect 64 "http://127.0.0.1:$HTTP_PORT/some/page?q=1" -H "Host: localhost" ;;
+            # (5) plain-HTTP redirects (with the proxy's CPU time, shown next to (8)).
+            with_proxy_cpu run_wrk "$w" "$name" redirect 64 "http://127.0.0.1:$HTTP_PORT/some/page?q=1" -H "Host: localhost" ;;
           big)
             # (6) 1 MiB responses over TLS.
             run_wrk "$w" "$name" big 16 "https://127.0.0.1:$HTTPS_PORT/1m" -H "Host: localhost" ;;

@@ -206,7 +206,39 @@ METRICS = [
     ("big_mibps", "(6) 1 MiB responses over TLS, 16 conns", "MiB/s", True, 1.0),
     ("idle_kib", "(7) memory per idle TLS connection", "KiB/conn", False, 0.5),
     ("cpu_us", "(8) proxy CPU time per request in (2)", "µs/req", False, 0.8),
+    ("redirect_cpu_us", "proxy CPU time per redirect in (5)", "µs/req", False, None),
 ]
+
+
+# Scenario -> key of the load generator's CPU share in that scenario (see client_share in run.sh).
+CLIENT_KEYS = {"keepalive": "ka_client", "full": "full_client", "resume": "resumed_client",
+               "redirect": "redirect_client", "big": "big_client"}
+CLIENT_LABELS = [("ka_client", "(2) keep-alive"), ("full_client", "(3) full handshakes"),
+                 ("resumed_client", "(4) resumed handshakes"), ("redirect_client", "(5) redirects"),
+                 ("big_client", "(6) 1 MiB responses")]
+
+
+def client_section(table, workers):
+    """How busy the one-thread load generator was: near 100 % of its CPU, the client set the
+    pace, and the proxies' figures (and ratios) mostly show who left it more CPU."""
+    out = ["\n## Load generator CPU\n",
+           "Share of its pinned CPU that wrk (or tlsload) used during each scenario, per proxy "
+           "measured (mean of the rounds). Near 100 % the client, not the proxy, sets the pace: "
+           "the proxies then differ only by how much CPU they leave it, and a throughput ratio "
+           "cannot go far above 1.0x however cheap the proxy is; CPU per request (8) is the "
+           "figure that still separates them.\n",
+           "| Scenario | workers | " + " | ".join(n for _, n in PROXIES) + " |",
+           "|---|--:|" + "--:|" * len(PROXIES)]
+    any_row = False
+    for w in workers:
+        for key, label in CLIENT_LABELS:
+            vals = [aggregate(table.get((w, p), {}).get(key)) for p, _ in PROXIES]
+            if all(v is None for v in vals):
+                continue
+            any_row = True
+            out.append(f"| {label} | {w} | " +
+                       " | ".join("—" if v is None else f"{v * 100:.0f} %" for v in vals) + " |")
+    return out if any_row else []
 
 
 def fmt(v, key):
@@ -214,7 +246,7 @@ def fmt(v, key):
         return "—"
     if key in ("ka_p50", "ka_p99"):
         return f"{v:.2f}"
-    if key in ("idle_kib", "cpu_us"):
+    if key in ("idle_kib", "cpu_us", "redirect_cpu_us"):
         return f"{v:.1f}"
     if key == "big_mibps":
         return f"{v:.0f}"
@@ -235,6 +267,8 @@ def derive(rows):
             m.setdefault(key, {})[rnd] = value
 
         bad = []
+        if r.get("client_cpu") is not None and sc in CLIENT_KEYS:
+            put(CLIENT_KEYS[sc], r["client_cpu"])
         if sc in ("keepalive", "redirect", "big", "direct_small", "direct_big", "profile"):
             secs = r["duration_us"] / 1e6
             for k in ("connect_errors", "read_errors", "write_errors", "timeouts"):
@@ -253,6 +287,8 @@ def derive(rows):
                     put("cpu_sys_us", r["cpu_sys_seconds"] * 1e6 / r["requests"])
             elif sc == "redirect":
                 put("redirect_rps", r["requests"] / secs)
+                if r.get("cpu_seconds") is not None and r["requests"]:
+                    put("redirect_cpu_us", r["cpu_seconds"] * 1e6 / r["requests"])
             elif sc == "big":
                 put("big_mibps", r["bytes"] / secs / (1 << 20))
             elif sc == "direct_small":
@@ -452,6 +488,7 @@ def report(args):
                     vs = [(x or {}).get(rnd) for x in per]
                     rt, _, _ = ratio_cell(key, higher, None, vs[0], vs[1:])
                     tsv.append(tsv_row(str(rnd), vs, rt))
+    md.extend(client_section(table, workers))
     if profile or args.profile_seconds:
         md.extend(where_time_goes(table, profile, args.profile_seconds or "a few"))
     md.append("\n## Errors and checks\n")
