@@ -130,7 +130,7 @@ void Connection::onConnect(uv_connect_t* req, int status) {
       return;
     }
     c->tls_ = std::make_unique<tls::Engine>(std::move(*engine));
-    c->tls_->drainCiphertext(c->wire_);  // the ClientHello
+    c->tls_->drainCiphertext(c->wire_);  // the ClientHello (moved, not copied: wire_ is empty)
   }
   c->startReading();
   c->handler_->onConnected(*c, 0);
@@ -159,6 +159,8 @@ void Connection::resumeReading() {
 void Connection::onAlloc(uv_handle_t* h, size_t, uv_buf_t* buf) {
   auto* c = static_cast<Connection*>(h->data);
   if (c->tls_ || c->lingering_) {
+    // TLS: the engine is done with the bytes when handleTlsInput returns (it keeps a copy of
+    // an unread remainder only), so an idle TLS connection holds no ciphertext buffer.
     buf->base = c->loop_.scratch();
     buf->len = Loop::kScratchSize;
     return;
@@ -199,11 +201,10 @@ void Connection::onReadable(long nread, const uv_buf_t* buf) {
 }
 
 void Connection::handleTlsInput(const char* data, size_t len) {
-  auto fed = tls_->feedCiphertext(std::string_view(data, len));
   size_t before = input_.size();
-  base::Result<size_t> got = fed ? tls_->readPlaintext(input_) : base::Result<size_t>(fed.error());
-  // Handshake messages and alerts the engine produced must go out whatever happened.
-  tls_->drainCiphertext(wire_);
+  // BoringSSL reads the records straight from `data` (the loop's scratch) and decrypts into
+  // input_; handshake messages and alerts land in wire_, to go out whatever happened.
+  base::Result<size_t> got = tls_->feed(std::string_view(data, len), input_, wire_);
   if (!got) {
     base::log::debug("tls: ", got.error().message);
     if (!wire_.empty()) {  // best effort: let the peer see the alert
@@ -237,13 +238,13 @@ size_t Connection::pendingBytes() const { return staging_.size() + wire_.size() 
 void Connection::flush() {
   if (closing_ && !close_after_flush_) return;
   if (tls_ && !staging_.empty()) {
-    auto r = tls_->writePlaintext(staging_.view());
+    // The records are written once, straight into wire_.
+    auto r = tls_->writePlaintext(staging_.view(), wire_);
     staging_.clear();
     if (!r) {
       abort(CloseReason::TlsError);
       return;
     }
-    tls_->drainCiphertext(wire_);
   }
   if (pendingBytes() > kHighWatermark) was_above_high_ = true;
   startWrite();
@@ -346,10 +347,9 @@ void Connection::close(bool with_linger) {
   if (tls_) {
     // Encrypt what the handler wrote but did not flush before close_notify: after shutdown()
     // the engine refuses application data.
-    if (!staging_.empty()) (void)tls_->writePlaintext(staging_.view());
+    if (!staging_.empty()) (void)tls_->writePlaintext(staging_.view(), wire_);
     staging_.clear();
-    tls_->shutdown();
-    tls_->drainCiphertext(wire_);
+    tls_->shutdown(wire_);
   }
   setTimeout(kCloseFlushMs);
   startWrite();

@@ -6,8 +6,9 @@
 // Buffers (DESIGN 3.4):
 // - input(): plaintext received and not yet consumed. For plain TCP, libuv reads straight into
 //   its free tail (no copy). For TLS, ciphertext lands in the loop's scratch buffer and the engine
-//   decrypts into input().
-// - output(): plaintext to send; flush() hands it to the socket (via the TLS engine if any):
+//   decrypts from there into input() (BoringSSL copies each record into its own buffer first).
+// - output(): plaintext to send; flush() hands it to the socket (for TLS, the engine encrypts
+//   it and writes the records straight into the socket-bound buffer, once):
 //   uv_try_write first, the rest is queued and written with uv_write. Bytes given to uv_write
 //   live in a second buffer until the write callback (ping-pong, no per-write allocation).
 // - Watermarks: when pendingBytes() rises above kHighWatermark the handler learns it from
@@ -84,7 +85,9 @@ class Connection {
   Loop& loop() { return loop_; }
 
   base::Buffer& input() { return input_; }
-  base::Buffer& output() { return tls_ ? staging_ : wire_; }
+  // A TLS client is not TLS yet while connecting (the engine comes with the connect), but what
+  // it writes then is plaintext all the same: it waits in staging_ for the handshake.
+  base::Buffer& output() { return tls_ || client_tls_ ? staging_ : wire_; }
   void write(std::string_view bytes) { output().append(bytes); }
   // Sends everything in output(). May close the connection on a write error (the handler hears
   // onClose before flush returns): check closing() afterwards if you keep going.

@@ -1,16 +1,22 @@
 #pragma once
-// One TLS connection as a pure state machine over two memory BIOs: the caller feeds ciphertext
-// read from the socket, pulls plaintext, pushes plaintext, and drains ciphertext to write to the
-// socket. It never does I/O and never calls back, so it can be tested engine-to-engine in memory.
+// One TLS connection as a pure state machine: the caller feeds ciphertext read from the socket,
+// pulls plaintext, pushes plaintext, and takes the ciphertext to write to the socket. It never
+// does I/O and never calls back, so it can be tested engine-to-engine in memory.
 //
-// Contract: after every feedCiphertext()/writePlaintext()/readPlaintext()/shutdown() the caller
-// must drainCiphertext() and send what it returns (handshake messages, alerts, records). That
-// includes the calls that fail: a fatal error leaves an alert to send before closing. A client
-// engine has its ClientHello ready to drain as soon as forClient() returns.
+// Two ways to drive it, which may be mixed (output keeps its order):
+// - Zero-copy (what net::Connection uses): feed(wire, plaintext, ciphertext),
+//   writePlaintext(app, ciphertext), shutdown(ciphertext). BoringSSL reads the records straight
+//   out of `wire`, and writes its records straight into the caller's `ciphertext` buffer.
+//   Everything the call produced to send (handshake messages, tickets, alerts) is in
+//   `ciphertext` when it returns, including after a failure: a fatal error leaves an alert to
+//   send before closing.
+// - Buffered (tests, simple callers): feedCiphertext(bytes) (copies them into the engine);
+//   readPlaintext(in) (one call reads everything available); writePlaintext(app); shutdown();
+//   and after each of them drainCiphertext(out), sending what it returns. A client engine has
+//   its ClientHello waiting there as soon as forClient() returns (a zero-copy caller gets it
+//   too: every zero-copy call first moves the waiting bytes into its `ciphertext`).
 //
-// The cycle after each socket read: feedCiphertext(bytes); readPlaintext(in) (one call reads
-// everything available); drainCiphertext(out) and write it. A failed engine stays failed: every
-// later call returns the same error.
+// A failed engine stays failed: every later call returns the same error.
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -61,7 +67,26 @@ class Engine {
   Engine& operator=(Engine&&) noexcept;
   ~Engine();
 
-  // Feeds bytes received from the socket. Drives the handshake when it is not done yet.
+  // --- Zero-copy ---------------------------------------------------------------------------
+  // `plaintext` and `ciphertext` must be two different buffers.
+  //
+  // Decrypts `wire` (bytes just received from the socket; only read during the call) and
+  // appends the plaintext to `plaintext`: the handshake first when it is not done yet, then
+  // every complete record. Appends whatever is to be sent to `ciphertext`. Returns the plaintext
+  // bytes appended; 0 = needs more input (or the handshake is still in progress). Error = fatal
+  // (plaintext appended before the failure stays, the alert is in `ciphertext`): the caller
+  // sends the alert and closes. Sets peerClosed() on close_notify.
+  base::Result<size_t> feed(std::string_view wire, base::Buffer& plaintext,
+                            base::Buffer& ciphertext);
+  // Encrypts all of `app` and appends the records to `ciphertext` (holds `app` until the
+  // handshake is done, as writePlaintext(app) does). Error = fatal.
+  base::Result<void> writePlaintext(std::string_view app, base::Buffer& ciphertext);
+  // shutdown(), with the close_notify appended to `ciphertext`.
+  void shutdown(base::Buffer& ciphertext);
+
+  // --- Buffered ------------------------------------------------------------------------------
+  // Feeds bytes received from the socket. Drives the handshake when it is not done yet; the
+  // bytes it does not use are copied into the engine until readPlaintext().
   // Error = fatal TLS failure (bad record, handshake failure, ...): the caller closes.
   base::Result<void> feedCiphertext(std::string_view wire);
   // Appends decrypted application data to `out`. Returns bytes appended; 0 = needs more input
@@ -69,13 +94,14 @@ class Engine {
   base::Result<size_t> readPlaintext(base::Buffer& out);
   // Encrypts all of `app` (buffers it internally if the handshake is not done). Error = fatal.
   base::Result<void> writePlaintext(std::string_view app);
-  // Moves pending ciphertext to `out`; returns bytes moved.
+  // Moves the ciphertext waiting in the engine to `out` (without copying when `out` is empty);
+  // returns bytes moved.
   size_t drainCiphertext(base::Buffer& out);
   // Queues close_notify (once; a no-op before the handshake completes or after a fatal error).
   void shutdown();
 
   bool handshakeDone() const;
-  bool peerClosed() const { return peer_closed_; }
+  bool peerClosed() const;
   std::string_view alpn() const;         // negotiated protocol, empty if none
   std::string_view serverName() const;   // SNI sent by the client, empty if none
   bool sessionReused() const;
@@ -87,16 +113,14 @@ class Engine {
   // verification off (ClientOptions engines never verify). Also set on resumed sessions.
   std::string peerSubject() const;      // RFC 2253 one line: "CN=client one,O=Portcullis Tests,C=DE"
   std::string peerFingerprint() const;  // SHA-256 of the DER, 64 lower-case hex digits
-  // Frees per-connection buffers while idle: BoringSSL frees its record buffers itself, but the
-  // two memory BIOs keep the capacity of their largest burst, so when both are empty they are
-  // swapped for fresh ones. Call when a keep-alive connection goes idle.
+  // Frees the engine's own buffers while idle (BoringSSL frees its record buffers itself when
+  // they are empty). Call when a keep-alive connection goes idle; the engine stays usable.
   void releaseBuffers();
 
  private:
   Engine() = default;
   struct Impl;
   std::unique_ptr<Impl> impl_;
-  bool peer_closed_ = false;
 };
 
 // SignatureScheme values (RFC 8446 §4.2.3) for ClientOptions::signature_algorithms.

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <openssl/err.h>
 
+#include <cstring>
 #include <memory>
 #include <random>
 #include <string>
@@ -350,6 +351,298 @@ TEST_F(TlsEngine, MovedEngineKeepsWorking) {
   ASSERT_TRUE(c.engine.writePlaintext("still here").ok());
   pump(c, s);
   EXPECT_EQ(s.text(), "still here");
+}
+
+// --- Zero-copy calls (feed / writePlaintext(app, out) / shutdown(out)), as net::Connection uses
+// them ----------------------------------------------------------------------------------------
+
+// One end of a connection driven the way net::Connection drives it: socket bytes go in with
+// feed(), everything to send accumulates in `wire`.
+struct Side {
+  Engine engine;
+  base::Buffer plain;  // plaintext received
+  base::Buffer wire;   // ciphertext to send
+  std::string error;
+  std::string text() const { return std::string(plain.view()); }
+};
+
+Side side(Peer p) {
+  Side s{std::move(p.engine), {}, {}, {}};
+  s.engine.drainCiphertext(s.wire);  // a client's ClientHello, as Connection::onConnect does
+  return s;
+}
+
+// Sends everything `from` has to `to`, in socket reads of `chunk` bytes. Returns bytes sent.
+size_t deliver(Side& from, Side& to, size_t chunk = 64 * 1024) {
+  base::Buffer bytes;
+  bytes.swap(from.wire);
+  std::string_view rest = bytes.view();
+  while (!rest.empty() && to.error.empty()) {
+    std::string_view piece = rest.substr(0, chunk);
+    rest.remove_prefix(piece.size());
+    if (auto r = to.engine.feed(piece, to.plain, to.wire); !r) to.error = r.error().message;
+  }
+  return bytes.size();
+}
+
+void exchange(Side& a, Side& b, size_t chunk = 64 * 1024) {
+  for (int round = 0; round < 1000; ++round) {
+    if (deliver(a, b, chunk) + deliver(b, a, chunk) == 0) return;
+  }
+  ADD_FAILURE() << "engines still talking after 1000 rounds";
+}
+
+class TlsEngineZeroCopy : public TlsEngine {
+ protected:
+  static Side zclient() { return side(client()); }
+  static Side zserver() { return side(server()); }
+  static void expectConnected(const Side& c, const Side& s) {
+    EXPECT_EQ(c.error, "");
+    EXPECT_EQ(s.error, "");
+    EXPECT_TRUE(c.engine.handshakeDone());
+    EXPECT_TRUE(s.engine.handshakeDone());
+  }
+};
+
+TEST_F(TlsEngineZeroCopy, HandshakeAndDataBothWays) {
+  Side c = zclient();
+  Side s = zserver();
+  exchange(c, s);
+  expectConnected(c, s);
+  EXPECT_EQ(s.engine.serverName(), "localhost");
+  EXPECT_EQ(s.engine.alpn(), "http/1.1");
+  ASSERT_TRUE(c.engine.writePlaintext("GET / HTTP/1.1\r\n\r\n", c.wire).ok());
+  exchange(c, s);
+  EXPECT_EQ(s.text(), "GET / HTTP/1.1\r\n\r\n");
+  ASSERT_TRUE(s.engine.writePlaintext("HTTP/1.1 204 No Content\r\n\r\n", s.wire).ok());
+  exchange(c, s);
+  EXPECT_EQ(c.text(), "HTTP/1.1 204 No Content\r\n\r\n");
+  // The handshake results survive the server shedding its handshake configuration.
+  EXPECT_EQ(s.engine.serverName(), "localhost");
+  EXPECT_EQ(s.engine.alpn(), "http/1.1");
+  EXPECT_EQ(s.engine.protocolVersion(), "TLSv1.3");
+  EXPECT_FALSE(s.engine.cipherName().empty());
+}
+
+TEST_F(TlsEngineZeroCopy, ServerSendsTicketsWithItsLastHandshakeFlight) {
+  Side c = zclient();
+  Side s = zserver();
+  deliver(c, s);  // ClientHello
+  deliver(s, c);  // ServerHello .. Finished
+  ASSERT_TRUE(c.engine.handshakeDone());
+  ASSERT_FALSE(c.wire.empty());
+  deliver(c, s);  // the client's Finished
+  ASSERT_TRUE(s.engine.handshakeDone());
+  EXPECT_GT(s.wire.size(), 0u) << "NewSessionTicket must go out at once, not with a response";
+}
+
+TEST_F(TlsEngineZeroCopy, RequestArrivingWithTheClientFinishedComesOutOfTheSameFeed) {
+  Side c = zclient();
+  Side s = zserver();
+  ASSERT_TRUE(c.engine.writePlaintext("early request", c.wire).ok());
+  deliver(c, s);
+  deliver(s, c);  // the client finishes and sends Finished + the held request in one go
+  ASSERT_TRUE(c.engine.handshakeDone());
+  auto n = s.engine.feed(c.wire.view(), s.plain, s.wire);
+  ASSERT_TRUE(n.ok()) << n.error().message;
+  EXPECT_EQ(*n, 13u);
+  EXPECT_TRUE(s.engine.handshakeDone());
+  EXPECT_EQ(s.text(), "early request");
+}
+
+TEST_F(TlsEngineZeroCopy, RecordsSplitAtEveryByteBoundary) {
+  // Three records; every possible cut of them into two socket reads, each read from memory
+  // that is overwritten after the call (the engine must have kept a copy, not a pointer).
+  const std::string parts[] = {"split me", randomBytes(600, 7), "end"};
+  const std::string expected = parts[0] + parts[1] + parts[2];
+  auto connected = [&](std::string& bytes) {
+    Side c = zclient();
+    Side s = zserver();
+    exchange(c, s);
+    for (const std::string& part : parts) EXPECT_TRUE(c.engine.writePlaintext(part, c.wire).ok());
+    bytes.assign(c.wire.view());
+    return s;
+  };
+  std::string probe_bytes;
+  Side probe = connected(probe_bytes);
+  const size_t total = probe_bytes.size();
+  std::string bytes;
+  ASSERT_GT(total, expected.size());
+  for (size_t cut = 0; cut <= total; ++cut) {
+    Side s = connected(bytes);
+    ASSERT_EQ(bytes.size(), total);
+    std::string first = bytes.substr(0, cut);
+    std::string second = bytes.substr(cut);
+    auto n = s.engine.feed(first, s.plain, s.wire);
+    ASSERT_TRUE(n.ok()) << "cut " << cut << ": " << n.error().message;
+    first.assign(first.size(), '\xAA');
+    n = s.engine.feed(second, s.plain, s.wire);
+    ASSERT_TRUE(n.ok()) << "cut " << cut << ": " << n.error().message;
+    ASSERT_TRUE(s.plain.view() == expected) << "cut " << cut;
+  }
+  // And one byte per feed.
+  for (size_t i = 0; i < total; ++i) {
+    auto n = probe.engine.feed(std::string_view(probe_bytes).substr(i, 1), probe.plain,
+                               probe.wire);
+    ASSERT_TRUE(n.ok()) << "byte " << i << ": " << n.error().message;
+  }
+  EXPECT_TRUE(probe.plain.view() == expected);
+}
+
+TEST_F(TlsEngineZeroCopy, SeveralRecordsInOneFeed) {
+  Side c = zclient();
+  Side s = zserver();
+  exchange(c, s);
+  for (const char* part : {"one ", "two ", "three"}) {
+    ASSERT_TRUE(c.engine.writePlaintext(part, c.wire).ok());
+  }
+  auto n = s.engine.feed(c.wire.view(), s.plain, s.wire);
+  ASSERT_TRUE(n.ok()) << n.error().message;
+  EXPECT_EQ(*n, 13u);
+  EXPECT_EQ(s.text(), "one two three");
+}
+
+TEST_F(TlsEngineZeroCopy, OneMebibyteRoundTripInSocketSizedReads) {
+  for (size_t chunk : {size_t{64 * 1024}, size_t{1500}, size_t{3 << 20}}) {
+    Side c = zclient();
+    Side s = zserver();
+    exchange(c, s, chunk);
+    const std::string up = randomBytes(1 << 20, 11);
+    ASSERT_TRUE(c.engine.writePlaintext(up, c.wire).ok());
+    exchange(c, s, chunk);
+    ASSERT_EQ(s.plain.size(), up.size()) << chunk;
+    ASSERT_TRUE(s.plain.view() == up) << chunk;
+    // The server echoes it back in one write.
+    ASSERT_TRUE(s.engine.writePlaintext(s.plain.view(), s.wire).ok());
+    exchange(c, s, chunk);
+    ASSERT_EQ(c.plain.size(), up.size()) << chunk;
+    ASSERT_TRUE(c.plain.view() == up) << chunk;
+    EXPECT_EQ(c.error + s.error, "");
+  }
+}
+
+TEST_F(TlsEngineZeroCopy, FailureLeavesTheAlertInTheOutput) {
+  Side c = zclient();
+  Side s = zserver();
+  exchange(c, s);
+  ASSERT_TRUE(c.engine.writePlaintext("tampered", c.wire).ok());
+  c.wire.data()[c.wire.size() - 1] ^= 0x01;  // inside the AEAD tag
+  auto n = s.engine.feed(c.wire.view(), s.plain, s.wire);
+  c.wire.clear();
+  ASSERT_FALSE(n.ok());
+  EXPECT_THAT(n.error().message, HasSubstr("BAD_DECRYPT"));
+  EXPECT_EQ(ERR_peek_error(), 0u) << "error queue must be left empty";
+  ASSERT_FALSE(s.wire.empty()) << "the bad_record_mac alert";
+  // Sticky, and nothing more to send.
+  base::Buffer more;
+  EXPECT_FALSE(s.engine.feed("x", s.plain, more).ok());
+  EXPECT_FALSE(s.engine.writePlaintext("x", more).ok());
+  EXPECT_TRUE(more.empty());
+  deliver(s, c);
+  EXPECT_THAT(c.error, HasSubstr("BAD_RECORD_MAC"));
+}
+
+TEST_F(TlsEngineZeroCopy, HandshakeFailureLeavesTheAlertInTheOutput) {
+  ClientOptions opts;
+  opts.min_version = TlsVersion::Tls1_0;
+  opts.max_version = TlsVersion::Tls1_1;
+  Side c = side(client(opts));
+  Side s = zserver();
+  deliver(c, s);
+  EXPECT_THAT(s.error, HasSubstr("UNSUPPORTED_PROTOCOL"));
+  ASSERT_FALSE(s.wire.empty());
+  deliver(s, c);
+  EXPECT_THAT(c.error, HasSubstr("PROTOCOL_VERSION"));
+}
+
+TEST_F(TlsEngineZeroCopy, CloseNotifyAfterDataAndNothingReadAfterIt) {
+  Side c = zclient();
+  Side s = zserver();
+  exchange(c, s);
+  ASSERT_TRUE(c.engine.writePlaintext("last words", c.wire).ok());
+  c.engine.shutdown(c.wire);
+  std::string bytes(c.wire.view());
+  c.wire.clear();
+  bytes += "trailing garbage after close_notify";
+  auto n = s.engine.feed(bytes, s.plain, s.wire);
+  ASSERT_TRUE(n.ok()) << n.error().message;
+  EXPECT_EQ(s.text(), "last words");
+  EXPECT_TRUE(s.engine.peerClosed());
+  EXPECT_TRUE(s.engine.feed("more", s.plain, s.wire).ok());
+  EXPECT_EQ(s.text(), "last words");
+  EXPECT_FALSE(c.engine.writePlaintext("too late", c.wire).ok());
+}
+
+TEST_F(TlsEngineZeroCopy, ReleaseBuffersWithAPartialRecordPending) {
+  Side c = zclient();
+  Side s = zserver();
+  exchange(c, s);
+  ASSERT_TRUE(s.engine.writePlaintext(randomBytes(256 * 1024, 3), s.wire).ok());
+  exchange(c, s);
+  ASSERT_TRUE(c.engine.writePlaintext("after idle", c.wire).ok());
+  std::string bytes(c.wire.view());
+  c.wire.clear();
+  ASSERT_TRUE(s.engine.feed(std::string_view(bytes).substr(0, 7), s.plain, s.wire).ok());
+  s.engine.releaseBuffers();
+  c.engine.releaseBuffers();
+  ASSERT_TRUE(s.engine.feed(std::string_view(bytes).substr(7), s.plain, s.wire).ok());
+  EXPECT_EQ(s.text(), "after idle");
+  s.plain.clear();
+  // The same with the buffered calls, whose remainder the engine keeps itself.
+  ASSERT_TRUE(c.engine.writePlaintext("and again", c.wire).ok());
+  bytes.assign(c.wire.view());
+  c.wire.clear();
+  ASSERT_TRUE(s.engine.feedCiphertext(std::string_view(bytes).substr(0, 9)).ok());
+  s.engine.releaseBuffers();
+  ASSERT_TRUE(s.engine.feedCiphertext(std::string_view(bytes).substr(9)).ok());
+  s.engine.releaseBuffers();
+  Engine moved = std::move(s.engine);  // the engine's buffers move with it
+  s.engine = std::move(moved);
+  ASSERT_TRUE(s.engine.readPlaintext(s.plain).ok());
+  EXPECT_EQ(s.text(), "and again");
+  ASSERT_TRUE(s.engine.writePlaintext("still fine", s.wire).ok());
+  exchange(c, s);
+  EXPECT_TRUE(c.plain.view().ends_with("still fine"));
+  EXPECT_EQ(c.error + s.error, "");
+}
+
+TEST_F(TlsEngineZeroCopy, BufferedAndZeroCopyOutputKeepTheirOrder) {
+  Side c = zclient();
+  Side s = zserver();
+  exchange(c, s);
+  ASSERT_TRUE(c.engine.writePlaintext("first, ").ok());  // waits inside the engine
+  ASSERT_TRUE(c.engine.writePlaintext("second", c.wire).ok());
+  exchange(c, s);
+  EXPECT_EQ(s.text(), "first, second");
+  base::Buffer nothing;
+  EXPECT_EQ(c.engine.drainCiphertext(nothing), 0u);
+}
+
+TEST(TlsEngineZeroCopyClient, FirstOutputStartsWithTheClientHello) {
+  auto c = Engine::forClient("localhost", "http/1.1");
+  ASSERT_TRUE(c.ok()) << c.error().message;
+  base::Buffer wire;
+  ASSERT_TRUE(c->writePlaintext("held until the handshake", wire).ok());
+  ASSERT_GT(wire.size(), 5u);
+  EXPECT_EQ(static_cast<unsigned char>(wire.data()[0]), 0x16) << "handshake record";
+  size_t record = 5 + ((static_cast<unsigned char>(wire.data()[3]) << 8) |
+                       static_cast<unsigned char>(wire.data()[4]));
+  EXPECT_EQ(wire.size(), record) << "only the ClientHello: the plaintext waits";
+}
+
+TEST_F(TlsEngine, BufferedFeedKeepsNoPointerToTheCallersBytes) {
+  Peer c = client();
+  Peer s = server();
+  pump(c, s);
+  ASSERT_TRUE(c.engine.writePlaintext("copied in").ok());
+  {
+    base::Buffer wire;
+    c.engine.drainCiphertext(wire);
+    ASSERT_TRUE(s.engine.feedCiphertext(wire.view()).ok());
+    std::memset(wire.data(), 0, wire.size());
+  }  // freed: ASan reports a read of it
+  ASSERT_TRUE(s.engine.readPlaintext(s.received).ok());
+  EXPECT_EQ(s.text(), "copied in");
 }
 
 TEST(TlsEngineClient, RejectsMalformedAlpnList) {
