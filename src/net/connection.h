@@ -165,6 +165,8 @@ class Connection {
   base::Buffer inflight_;  // bytes owned by the in-flight uv_write
   std::string peer_ip_;
   uint16_t local_port_ = 0;
+  uint64_t deadline_ = 0;   // loop time (ms) the current timeout is due; 0 = none
+  uint64_t timer_due_ = 0;  // when the libuv timer is armed to fire; 0 = not armed
   int open_handles_ = 0;
   bool handles_closing_ = false;
   bool reading_ = false;

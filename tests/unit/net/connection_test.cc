@@ -359,6 +359,44 @@ TEST_F(ConnectionTest, NewTimeoutReplacesThePreviousOne) {
   EXPECT_EQ(client.timeouts, 0);
 }
 
+TEST_F(ConnectionTest, ATimeoutMovedLaterFiresAtTheLaterDeadlineOnly) {
+  serve(Peer::Mode::Keep);
+  Peer& client = this->client();
+  ASSERT_TRUE(connect(client));
+  client.conn->setTimeout(20);
+  client.conn->setTimeout(150);  // the timer armed for 20 ms stays; it must re-arm, not fire
+  runFor(*loop_, 80);
+  EXPECT_EQ(client.timeouts, 0);
+  EXPECT_TRUE(runUntil(*loop_, [&] { return client.timeouts > 0; }, kWaitMs, "onTimeout"));
+  EXPECT_EQ(client.timeouts, 1);
+}
+
+TEST_F(ConnectionTest, ATimeoutMovedEarlierFiresAtTheEarlierDeadline) {
+  serve(Peer::Mode::Keep);
+  Peer& client = this->client();
+  ASSERT_TRUE(connect(client));
+  client.conn->setTimeout(60'000);
+  client.conn->setTimeout(20);
+  EXPECT_TRUE(runUntil(*loop_, [&] { return client.timeouts > 0; }, 1000, "onTimeout"));
+  runFor(*loop_, 50);
+  EXPECT_EQ(client.timeouts, 1) << "fires once";
+}
+
+TEST_F(ConnectionTest, ATimeoutSetAgainAfterClearFires) {
+  serve(Peer::Mode::Keep);
+  Peer& client = this->client();
+  ASSERT_TRUE(connect(client));
+  client.conn->setTimeout(10);
+  client.conn->clearTimeout();
+  runFor(*loop_, 40);  // the cleared timer fires for nothing
+  EXPECT_EQ(client.timeouts, 0);
+  client.conn->setTimeout(30);
+  client.conn->clearTimeout();
+  client.conn->setTimeout(60);
+  EXPECT_TRUE(runUntil(*loop_, [&] { return client.timeouts > 0; }, kWaitMs, "onTimeout"));
+  EXPECT_EQ(client.timeouts, 1);
+}
+
 TEST_F(ConnectionTest, PeerAbortIsSeenAsEof) {
   Server& server = serve(Peer::Mode::Keep);
   Peer& client = this->client();
