@@ -40,9 +40,8 @@ void ResponseHead::clear() {
 
 // ASCII-only on purpose: field names and the tokens compared here are ASCII by grammar
 // (RFC 9110 §5.1), and locale-dependent folding would make "chunked" match differently per host.
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
+bool iequalsSameLength(const char* a, const char* b, size_t n) {
+  for (size_t i = 0; i < n; ++i) {
     if (toLowerAscii(a[i]) != toLowerAscii(b[i])) return false;
   }
   return true;

@@ -54,7 +54,12 @@ struct ResponseHead {
   void clear();
 };
 
-bool iequals(std::string_view a, std::string_view b);
+// ASCII case-insensitive equality. Inline because header loops compare each name against many
+// constants and nearly all differ in length: that test should cost no call.
+bool iequalsSameLength(const char* a, const char* b, size_t n);
+inline bool iequals(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && iequalsSameLength(a.data(), b.data(), a.size());
+}
 // True if the comma-separated list `value` contains `token` (case-insensitive, OWS-trimmed).
 bool listContains(std::string_view value, std::string_view token);
 

@@ -52,6 +52,15 @@ bool isForbiddenControl(char ch) {
   return (c < 0x20 && c != '\t') || c == 0x7f;
 }
 
+// Bytes the head scanner has nothing to decide about once inside a line: not CR, not LF, not a
+// forbidden control. Runs of them are skipped in a tight loop (most of a head is such bytes).
+constexpr std::array<bool, 256> makePlainTable() {
+  std::array<bool, 256> t{};
+  for (int c = 0; c < 256; ++c) t[c] = (c >= 0x20 && c != 0x7f) || c == '\t';
+  return t;
+}
+constexpr std::array<bool, 256> kPlain = makePlainTable();
+
 // Calls fn(element) for every comma-separated element of `list` (RFC 9110 §5.6.1), OWS-trimmed
 // and including empty ones ("5," has two), until fn returns false. Returns false if fn did.
 template <class Fn>
@@ -82,6 +91,18 @@ ScanStatus scanHead(std::string_view in, size_t& pos, detail::HeadScan& s,
     s = {};
   }
   for (size_t i = pos; i < in.size(); ++i) {
+    // Fast path: inside a line (past its first byte, where obs-fold is judged, and past a
+    // request's method, whose bytes are checked one by one), after a byte that was not CR,
+    // plain bytes need only the limits, which bound the run. The byte that stops the run (or
+    // sits at a limit) then goes through the full checks below, as before.
+    if (i > s.line_start && in[i - 1] != '\r' && !(request && s.lines == 0 && !s.past_method)) {
+      size_t end = std::min(in.size(), static_cast<size_t>(limits.header_bytes));
+      if (request && s.lines == 0) {
+        end = std::min(end, static_cast<size_t>(s.line_start + limits.request_line));
+      }
+      while (i < end && kPlain[static_cast<unsigned char>(in[i])]) ++i;
+      if (i == in.size()) break;
+    }
     char c = in[i];
     bool prev_cr = i > 0 && in[i - 1] == '\r';
     if (request && s.lines == 0 && c != '\r' && c != '\n' &&
