@@ -41,8 +41,9 @@ class Loop {
   uint64_t nowMs() const;
 
   uv_loop_s* native() { return loop_; }
-  // 64 KiB shared by every TLS connection of this loop: ciphertext is handed to the TLS engine
-  // (which copies it into its BIO) before the next read, so it need not live per connection.
+  // 64 KiB shared by every TLS connection of this loop: ciphertext is decrypted straight from
+  // here by the TLS engine (which keeps only an unfinished record's bytes) before the next read,
+  // so it need not live per connection.
   char* scratch() { return scratch_.get(); }
   static constexpr size_t kScratchSize = 64 * 1024;
 

@@ -251,8 +251,8 @@ base::Result<void> configureCommon(SSL_CTX* ctx, const ServerOptions& opts, Cont
     SSL_CTX_set_verify(ctx, mode, nullptr);
   }
   // Nothing to set for buffers: BoringSSL frees its record buffers when they are empty (there
-  // is no SSL_MODE_RELEASE_BUFFERS), and SSL_MODE_ENABLE_PARTIAL_WRITE is pointless because a
-  // memory BIO accepts every write whole.
+  // is no SSL_MODE_RELEASE_BUFFERS), and SSL_MODE_ENABLE_PARTIAL_WRITE is pointless because the
+  // engine's BIO (an append to a growable buffer) accepts every write whole.
   return {};
 }
 
