@@ -293,6 +293,8 @@ check_proxy() {  # check_proxy NAME WORKERS
   [[ "$echo_body" == *"host=localhost:$HTTPS_PORT "* ]] || problems+=("upstream did not get the client's Host")
   [[ "$echo_body" == *"xff=127.0.0.1 "* ]] || problems+=("upstream did not get X-Forwarded-For: 127.0.0.1")
   [[ "$echo_body" == *"xfp=https "* ]] || problems+=("upstream did not get X-Forwarded-Proto: https")
+  [[ "$echo_body" == *"xfh=localhost:$HTTPS_PORT xfport=$HTTPS_PORT realip=127.0.0.1 forwarded=for=127.0.0.1;proto=https via=1.1 "* ]] ||
+    problems+=("upstream did not get the same X-Forwarded-Host/-Port, X-Real-IP, Forwarded and Via as from the others")
   local red
   red="$(curl -s -o /dev/null -w '%{http_code} %{redirect_url}' -H 'Host: localhost' "http://127.0.0.1:$HTTP_PORT/a/b?c=1")" || true
   [ "$red" = "301 https://localhost/a/b?c=1" ] || problems+=("redirect answered '$red', not '301 https://localhost/a/b?c=1'")
