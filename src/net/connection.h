@@ -135,6 +135,7 @@ class Connection {
   void handleTlsInput(const char* data, size_t len);
   void onWriteDone(int status);
   void startWrite();
+  long trySend(const char* data, size_t len);
   void finishClose();
   void closeHandles();
   void linger();
