@@ -238,8 +238,25 @@ void Connection::handleTlsInput(const char* data, size_t len) {
 
 size_t Connection::pendingBytes() const { return staging_.size() + wire_.size() + inflight_.size(); }
 
+void Connection::encryptNow(std::string_view bytes) {
+  if (tls_write_failed_ || (closing_ && !close_after_flush_)) return;
+  // Staged bytes go first to keep the order, then the caller's, both straight into wire_. A
+  // failure cannot close the connection here, in the middle of the caller's work: flush() does.
+  bool ok = true;
+  if (!staging_.empty()) {
+    ok = tls_->writePlaintext(staging_.view(), wire_).ok();
+    staging_.clear();
+  }
+  ok = ok && tls_->writePlaintext(bytes, wire_).ok();
+  if (!ok) tls_write_failed_ = true;
+}
+
 void Connection::flush() {
   if (closing_ && !close_after_flush_) return;
+  if (tls_write_failed_) {
+    abort(CloseReason::TlsError);
+    return;
+  }
   if (tls_ && !staging_.empty()) {
     // The records are written once, straight into wire_.
     auto r = tls_->writePlaintext(staging_.view(), wire_);

@@ -66,6 +66,10 @@ class Connection {
  public:
   static constexpr size_t kHighWatermark = 256 * 1024;
   static constexpr size_t kLowWatermark = 64 * 1024;
+  // TLS: a write this large is encrypted at once from the caller's bytes rather than copied into
+  // the staging buffer first (a 1 MiB response body would otherwise be copied one more time).
+  // Smaller writes are staged so that a head and a small body share one record.
+  static constexpr size_t kEncryptDirectly = 8 * 1024;
 
   // Adopts an accepted socket (called by Listener). Reading starts at once.
   static Connection* accept(Loop& loop, uv_stream_s* server, ConnectionHandler* handler,
@@ -88,7 +92,13 @@ class Connection {
   // A TLS client is not TLS yet while connecting (the engine comes with the connect), but what
   // it writes then is plaintext all the same: it waits in staging_ for the handshake.
   base::Buffer& output() { return tls_ || client_tls_ ? staging_ : wire_; }
-  void write(std::string_view bytes) { output().append(bytes); }
+  void write(std::string_view bytes) {
+    if (tls_ && bytes.size() >= kEncryptDirectly) {
+      encryptNow(bytes);
+      return;
+    }
+    output().append(bytes);
+  }
   // Sends everything in output(). May close the connection on a write error (the handler hears
   // onClose before flush returns): check closing() afterwards if you keep going.
   void flush();
@@ -135,6 +145,7 @@ class Connection {
   void handleTlsInput(const char* data, size_t len);
   void onWriteDone(int status);
   void startWrite();
+  void encryptNow(std::string_view bytes);
   long trySend(const char* data, size_t len);
   void finishClose();
   void closeHandles();
@@ -182,6 +193,7 @@ class Connection {
   bool was_above_high_ = false;
   bool eof_ = false;
   bool handshake_reported_ = false;
+  bool tls_write_failed_ = false;  // set by encryptNow; the next flush() closes
 };
 
 }  // namespace portcullis::net

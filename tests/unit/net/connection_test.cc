@@ -243,11 +243,9 @@ TEST_F(ConnectionTest, OutputAboveHighWatermarkIsReported) {
   EXPECT_TRUE(client.conn->aboveHighWatermark());
 }
 
-// KNOWN BUG in src/net/connection.cc (reported to the lead): when output that crossed the high
-// watermark drains through uv_write (the socket did not take it all in uv_try_write),
-// onWrite() calls startWrite(), which returns early because wire_ is empty and so never reaches
-// onWriteDone(): onDrained is never delivered. A handler that paused the other side waiting for
-// it would stall forever.
+// Output that crossed the high watermark and drains through uv_write (the socket did not take
+// it all at once) must still end in onDrained: a handler that paused the other side waits for
+// it (a regression once: onWrite() -> startWrite() returned early on an empty wire_).
 TEST_F(ConnectionTest, SenderHearsDrainedAfterCrossingHighWatermark) {
   Server& server = serve(Peer::Mode::Keep);
   Peer& client = this->client();
@@ -427,12 +425,9 @@ TEST_F(ConnectionTest, CloseDeliversSmallPendingOutputBeforeEof) {
   EXPECT_EQ(server.peer().received, "last words");
 }
 
-// KNOWN BUG in src/net/connection.cc (reported to the lead): same cause as
-// SenderHearsDrainedAfterCrossingHighWatermark. When close() cannot hand everything to
-// uv_try_write, the rest goes through uv_write, and onWrite() -> startWrite() returns early
-// on an empty wire_ without calling onWriteDone(), so linger() (the half-close) never runs.
-// All bytes arrive, but the peer sees EOF only when the 30 s close-flush timer
-// (kCloseFlushMs) fires and the socket is closed.
+// close() with more output than the socket takes at once: the rest goes through uv_write, and
+// the half-close (linger) must follow it, so the peer sees every byte and then EOF at once, not
+// when the 30 s close-flush timer (kCloseFlushMs) fires.
 TEST_F(ConnectionTest, CloseDeliversAllPendingOutputBeforeEof) {
   Server& server = serve(Peer::Mode::Keep);
   Peer& client = this->client();
@@ -609,12 +604,8 @@ TEST_F(TlsConnectionTest, ServerCloseSendsCloseNotify) {
   EXPECT_EQ(client.plain.view(), "bye");
 }
 
-// KNOWN BUG in src/net/connection.cc (reported to the lead): Connection::close() on a TLS
-// connection calls tls_->shutdown() BEFORE encrypting what is still in staging_. The engine
-// refuses writes after shutdown ("TLS write after shutdown"), so the unflushed "bye" is lost;
-// and since staging_ is never cleared, pendingBytes() never reaches 0, linger() never runs and
-// the socket stays open until the 30 s close-flush timer (kCloseFlushMs). close() promises to
-// flush output first (connection.h), so write()+close() without flush() must deliver it.
+// close() promises to flush output first (connection.h): on TLS, what is still staged must be
+// encrypted before close_notify, since the engine refuses writes after shutdown.
 TEST_F(TlsConnectionTest, ServerCloseDeliversUnflushedOutputBeforeCloseNotify) {
   Server& server = serve(Peer::Mode::Keep, ctx_);
   TlsClient& client = this->client<TlsClient>();
@@ -627,6 +618,27 @@ TEST_F(TlsConnectionTest, ServerCloseDeliversUnflushedOutputBeforeCloseNotify) {
   EXPECT_TRUE(runUntil(*loop_, [&] { return client.engine->peerClosed() || !client.error.empty(); }));
   EXPECT_EQ(client.error, "");
   EXPECT_EQ(client.plain.view(), "bye");
+}
+
+TEST_F(TlsConnectionTest, LargeWritesEncryptedAtOnceKeepTheirOrderWithStagedOnes) {
+  Server& server = serve(Peer::Mode::Keep, ctx_);
+  TlsClient& client = this->client<TlsClient>();
+  ASSERT_TRUE(connect(client));
+  client.send(*client.conn, "ping");
+  ASSERT_TRUE(runUntil(*loop_, [&] { return server.peer().received == "ping"; }));
+  const std::string big = pattern(Connection::kEncryptDirectly + 1000);
+  const std::string huge = pattern(300 * 1024);
+  Connection& c = *server.peer().conn;
+  c.write("head|");  // staged
+  c.write(big);      // encrypted at once, after the staged bytes
+  c.write("|mid|");  // staged again
+  c.write(huge);
+  c.write("|tail");
+  c.flush();
+  const std::string want = "head|" + big + "|mid|" + huge + "|tail";
+  EXPECT_TRUE(runUntil(*loop_, [&] { return client.plain.size() >= want.size() || !client.error.empty(); }));
+  EXPECT_EQ(client.error, "");
+  EXPECT_TRUE(client.plain.view() == want) << "bytes differ (" << client.plain.size() << " of " << want.size() << ")";
 }
 
 TEST_F(TlsConnectionTest, GarbageInsteadOfHandshakeClosesWithTlsError) {
