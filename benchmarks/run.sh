@@ -222,8 +222,8 @@ children_ticks() { awk '{print $16 + $17}' "/proc/$$/stat"; }
 # the proxy, set the pace (the ratios of such a scenario say little about the proxies).
 client_share() { "$PY" -c "print(round(($2 - $1) / $(getconf CLK_TCK) / $3, 3))"; }
 
-# Runs a command (run_wrk ...) and adds the proxy's CPU seconds (user, system) during it to the
-# result line that command recorded.
+# Runs a command (run_wrk/run_tlsload ...) and adds the proxy's CPU seconds (user, system)
+# during it to the result line that command recorded.
 with_proxy_cpu() {
   local u0 s0 u1 s1 cpu_j
   read -r u0 s0 <<<"$("$PY" "$bench/tools/bench.py" cpu --split "$proxy_pid")"
@@ -231,6 +231,19 @@ with_proxy_cpu() {
   read -r u1 s1 <<<"$("$PY" "$bench/tools/bench.py" cpu --split "$proxy_pid")"
   cpu_j="$("$PY" -c "u, s = $u1 - $u0, $s1 - $s0; print(f'\"cpu_seconds\":{u + s:.3f},\"cpu_user_seconds\":{u:.3f},\"cpu_sys_seconds\":{s:.3f}')")"
   sed -i '$ s/}$/,'"$cpu_j"'}/' "$results"
+}
+
+# Runs tlsload for $dur seconds (a new TLS connection per request; resumed with "resume") and
+# appends a result line.   run_tlsload WORKERS PROXY full|resume
+run_tlsload() {
+  local w="$1" proxy="$2" sc="$3" flag="" c0 c1 j
+  [ "$sc" = resume ] && flag="-r"
+  c0="$(children_ticks)"
+  j="$(taskset -c "$LOAD_CPU" "$tmp/tlsload" -p "$HTTPS_PORT" -c 64 -d "$dur" -H localhost $flag)"
+  c1="$(children_ticks)"
+  j="${j%\}},\"client_cpu\":$(client_share "$c0" "$c1" "$dur")}"
+  record "${j%\}},\"workers\":$w,\"proxy\":\"$proxy\",\"scenario\":\"$sc\",\"round\":$round}"
+  echo "  $proxy w=$w r=$round $sc: $j" >&2
 }
 
 # Runs wrk for $dur seconds with the JSON-printing script and appends a result line (with the
@@ -360,15 +373,7 @@ for w in $worker_counts; do
             with_proxy_cpu run_wrk "$w" "$name" keepalive 64 "https://127.0.0.1:$HTTPS_PORT/" -H "Host: localhost" ;;
           full|resume)
             # (3) full handshakes, (4) resumed handshakes: a new TLS connection per request.
-            flag=""; [ "$sc" = resume ] && flag="-r"
-            read -r u0 s0 <<<"$("$PY" "$bench/tools/bench.py" cpu --split "$proxy_pid")"
-            c0="$(children_ticks)"
-            j="$(taskset -c "$LOAD_CPU" "$tmp/tlsload" -p "$HTTPS_PORT" -c 64 -d "$dur" -H localhost $flag)"
-            c1="$(children_ticks)"
-            read -r u1 s1 <<<"$("$PY" "$bench/tools/bench.py" cpu --split "$proxy_pid")"
-            j="${j%\}},\"client_cpu\":$(client_share "$c0" "$c1" "$dur"),\"cpu_seconds\":$("$PY" -c "print(round($u1 - $u0 + $s1 - $s0, 3))")}"
-            record "${j%\}},\"workers\":$w,\"proxy\":\"$name\",\"scenario\":\"$sc\",\"round\":$round}"
-            echo "  $name w=$w r=$round $sc: $j" >&2 ;;
+            with_proxy_cpu run_tlsload "$w" "$name" "$sc" ;;
           redirect)
             # (5) plain-HTTP redirects (with the proxy's CPU time, shown next to (8)).
             with_proxy_cpu run_wrk "$w" "$name" redirect 64 "http://127.0.0.1:$HTTP_PORT/some/page?q=1" -H "Host: localhost" ;;

@@ -47,16 +47,17 @@ std::string_view trimOws(std::string_view s) {
 // RFC 9110 §5.5: field values are VCHAR / obs-text / SP / HTAB. NUL, DEL and other controls are
 // refused everywhere in a head because peers disagree on them (NUL truncates C strings, a bare
 // CR is a line end to some parsers): RFC 9110 §5.5 "MUST either reject ... or replace".
-bool isForbiddenControl(char ch) {
+constexpr bool isForbiddenControl(char ch) {
   auto c = static_cast<unsigned char>(ch);
   return (c < 0x20 && c != '\t') || c == 0x7f;
 }
 
-// Bytes the head scanner has nothing to decide about once inside a line: not CR, not LF, not a
-// forbidden control. Runs of them are skipped in a tight loop (most of a head is such bytes).
+// Bytes the head scanner has nothing to decide about once inside a line: everything but the
+// forbidden controls, which include CR and LF. Runs of them are skipped in a tight loop (most
+// of a head is such bytes).
 constexpr std::array<bool, 256> makePlainTable() {
   std::array<bool, 256> t{};
-  for (int c = 0; c < 256; ++c) t[c] = (c >= 0x20 && c != 0x7f) || c == '\t';
+  for (int c = 0; c < 256; ++c) t[c] = !isForbiddenControl(static_cast<char>(c));
   return t;
 }
 constexpr std::array<bool, 256> kPlain = makePlainTable();
