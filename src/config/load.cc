@@ -590,7 +590,7 @@ class Loader {
       } else if (f.key == "slow_start") {
         u.slow_start = duration(val, kZeroAllowed);
       } else if (f.key == "retries") {
-        u.retries = integer32(val, 0, 10);
+        u.retries = integer32(val, 0, kMaxRetries);
       } else if (f.key == "retry_budget") {
         u.retry_budget = check(val, parseRatio(scalar(val, "a number from 0 to 1")));
       } else if (f.key == "dns_refresh") {

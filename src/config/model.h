@@ -136,6 +136,10 @@ struct Queue {
   std::chrono::milliseconds timeout{10'000};
 };
 
+// The most `retries` a config may ask for: a request then tries at most kMaxRetries + 1 hosts,
+// which bounds the per-request set of tried hosts (upstream::Exclusions).
+inline constexpr uint32_t kMaxRetries = 10;
+
 struct Upstream {
   std::string name;
   std::vector<UpstreamServer> servers;

@@ -19,6 +19,7 @@
 #include <string_view>
 #include <vector>
 
+#include "config/model.h"
 #include "upstream/host_state.h"
 
 namespace portcullis::upstream {
@@ -30,12 +31,14 @@ struct PickContext {
   std::string_view hash_key;      // Policy::Hash only; empty = no key (picks at random)
 };
 
-// Hosts already tried for one request, by index. Inline storage: a request makes a handful of
-// attempts (config `retries`, default 1), so 8 is plenty and a linear scan beats any set.
+// Hosts already tried for one request, by index. Inline storage: a request makes at most
+// config::kMaxRetries + 1 attempts, and Balancer::acquire adds the few hosts found full under
+// it, so 16 covers every request and a linear scan beats any set.
 class Exclusions {
  public:
-  static constexpr size_t kCapacity = 8;
-  // false when full: the caller has tried 8 hosts and should give up, not retry forever.
+  static constexpr size_t kCapacity = 16;
+  static_assert(kCapacity >= config::kMaxRetries + 1, "every attempt of a request must fit");
+  // false when full: the caller should give up, not retry forever.
   bool add(size_t host) {
     if (size_ == kCapacity) return false;
     hosts_[size_++] = static_cast<uint32_t>(host);

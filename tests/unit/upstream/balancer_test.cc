@@ -171,7 +171,16 @@ INSTANTIATE_TEST_SUITE_P(Policies, AnyPolicy,
                            return "Unknown";
                          });
 
-TEST(Exclusions, RefusesANinthHost) {
+TEST(Exclusions, HoldsEveryHostARequestMayTry) {
+  // A request makes up to config::kMaxRetries + 1 attempts; each tried host must stay excluded,
+  // or a retry could go back to a host that just failed.
+  Exclusions tried;
+  for (size_t h = 0; h <= config::kMaxRetries; ++h) EXPECT_TRUE(tried.add(h * 3)) << h;
+  for (size_t h = 0; h <= config::kMaxRetries; ++h) EXPECT_TRUE(tried.contains(h * 3)) << h;
+  EXPECT_FALSE(tried.contains(1));
+}
+
+TEST(Exclusions, RefusesAHostPastItsCapacity) {
   Exclusions e;
   for (size_t i = 0; i < Exclusions::kCapacity; ++i) EXPECT_TRUE(e.add(i));
   EXPECT_FALSE(e.add(99));
