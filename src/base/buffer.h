@@ -7,10 +7,9 @@
 // reclaimed by sliding the unread tail to the front only when the front gap is larger than the
 // tail, so the memmove costs at most as much as the bytes already processed (amortised O(1)).
 //
-// Ownership: the buffer owns its bytes. Views from data()/readable() are valid until the next
+// Ownership: the buffer owns its bytes. Views from data()/view() are valid until the next
 // call to any non-const member.
 #include <cstddef>
-#include <cstdlib>
 #include <cstring>
 #include <string_view>
 #include <utility>
@@ -64,7 +63,7 @@ class Buffer {
       end_ = unread;
       return data_ + end_;
     }
-    size_t want = cap_ ? cap_ : 4096;
+    size_t want = cap_ ? cap_ : page_pool::kMinBlock;  // the pool takes kMinBlock * 2^k
     while (want - unread < min) want *= 2;
     char* fresh = static_cast<char*>(page_pool::allocate(want));
     if (unread) std::memcpy(fresh, data_ + begin_, unread);

@@ -162,8 +162,9 @@ void Connection::resumeReading() {
 void Connection::onAlloc(uv_handle_t* h, size_t, uv_buf_t* buf) {
   auto* c = static_cast<Connection*>(h->data);
   if (c->tls_ || c->lingering_) {
-    // TLS: the engine is done with the bytes when handleTlsInput returns (it keeps a copy of
-    // an unread remainder only), so an idle TLS connection holds no ciphertext buffer.
+    // TLS: the engine is done with the bytes when handleTlsInput returns (a partial record
+    // waits in BoringSSL's own read buffer), so an idle TLS connection holds no ciphertext
+    // buffer.
     buf->base = c->loop_.scratch();
     buf->len = Loop::kScratchSize;
     return;
@@ -210,7 +211,9 @@ void Connection::handleTlsInput(const char* data, size_t len) {
   base::Result<size_t> got = tls_->feed(std::string_view(data, len), input_, wire_);
   if (!got) {
     base::log::debug("tls: ", got.error().message);
-    if (!wire_.empty()) {  // best effort: let the peer see the alert
+    // Best effort: let the peer see the alert. uv_try_write, not trySend: it refuses to write
+    // while a uv_write is in flight, which keeps the bytes in order.
+    if (!wire_.empty()) {
       uv_buf_t b = uv_buf_init(wire_.data(), static_cast<unsigned>(wire_.size()));
       uv_try_write(asStream(tcp_.get()), &b, 1);
     }
@@ -238,17 +241,18 @@ void Connection::handleTlsInput(const char* data, size_t len) {
 
 size_t Connection::pendingBytes() const { return staging_.size() + wire_.size() + inflight_.size(); }
 
+bool Connection::sealStaged() {
+  if (staging_.empty()) return true;
+  bool ok = tls_->writePlaintext(staging_.view(), wire_).ok();  // records straight into wire_
+  staging_.clear();
+  return ok;
+}
+
 void Connection::encryptNow(std::string_view bytes) {
   if (tls_write_failed_ || (closing_ && !close_after_flush_)) return;
   // Staged bytes go first to keep the order, then the caller's, both straight into wire_. A
   // failure cannot close the connection here, in the middle of the caller's work: flush() does.
-  bool ok = true;
-  if (!staging_.empty()) {
-    ok = tls_->writePlaintext(staging_.view(), wire_).ok();
-    staging_.clear();
-  }
-  ok = ok && tls_->writePlaintext(bytes, wire_).ok();
-  if (!ok) tls_write_failed_ = true;
+  if (!sealStaged() || !tls_->writePlaintext(bytes, wire_).ok()) tls_write_failed_ = true;
 }
 
 void Connection::flush() {
@@ -257,30 +261,21 @@ void Connection::flush() {
     abort(CloseReason::TlsError);
     return;
   }
-  if (tls_ && !staging_.empty()) {
-    // The records are written once, straight into wire_.
-    auto r = tls_->writePlaintext(staging_.view(), wire_);
-    staging_.clear();
-    if (!r) {
-      abort(CloseReason::TlsError);
-      return;
-    }
+  if (tls_ && !sealStaged()) {
+    abort(CloseReason::TlsError);
+    return;
   }
   if (pendingBytes() > kHighWatermark) was_above_high_ = true;
   startWrite();
 }
 
-// What uv_try_write does (nothing is queued in libuv when we get here: no uv_write is in flight
-// and the connect completed), but with send(2) rather than write(2): on a socket the result is
+// What uv_try_write does (startWrite calls this only with no uv_write in flight, the connect
+// done and the handle open), but with send(2) rather than write(2): on a socket the result is
 // the same, minus the VFS layer, ~0.1 µs a call in perf on this kernel (a keep-alive request
 // makes two). Returns bytes sent, 0 when the socket buffer is full, or a libuv error code.
 long Connection::trySend(const char* data, size_t len) {
   uv_os_fd_t fd = -1;
-  if (uv_fileno(asHandle(tcp_.get()), &fd) != 0) {
-    uv_buf_t b = uv_buf_init(const_cast<char*>(data), static_cast<unsigned>(len));
-    int n = uv_try_write(asStream(tcp_.get()), &b, 1);
-    return n == UV_EAGAIN ? 0 : n;
-  }
+  if (int rc = uv_fileno(asHandle(tcp_.get()), &fd); rc != 0) return rc;
   ssize_t n;
   do {
     n = ::send(fd, data, len, MSG_DONTWAIT | MSG_NOSIGNAL);
@@ -293,12 +288,11 @@ long Connection::trySend(const char* data, size_t len) {
 void Connection::startWrite() {
   if (writing_ || connecting_ || handles_closing_) return;
   if (!wire_.empty()) {
-    uv_buf_t b = uv_buf_init(wire_.data(), static_cast<unsigned>(wire_.size()));
     // Most writes fit in the socket buffer: write synchronously and queue nothing.
     long n = trySend(wire_.data(), wire_.size());
     if (n > 0) {
       wire_.consume(static_cast<size_t>(n));
-    } else if (n < 0 && n != UV_EAGAIN) {
+    } else if (n < 0) {
       abort(CloseReason::PeerReset);
       return;
     }
@@ -306,7 +300,7 @@ void Connection::startWrite() {
       // Ping-pong: the bytes move to inflight_, which uv_write reads until onWrite; new output
       // accumulates in wire_ (whose old storage is reused) meanwhile.
       inflight_.swap(wire_);
-      b = uv_buf_init(inflight_.data(), static_cast<unsigned>(inflight_.size()));
+      uv_buf_t b = uv_buf_init(inflight_.data(), static_cast<unsigned>(inflight_.size()));
       write_req_->data = this;
       writing_ = true;
       if (uv_write(write_req_.get(), asStream(tcp_.get()), &b, 1, &Connection::onWrite) != 0) {
@@ -405,8 +399,7 @@ void Connection::close(bool with_linger) {
   if (tls_) {
     // Encrypt what the handler wrote but did not flush before close_notify: after shutdown()
     // the engine refuses application data.
-    if (!staging_.empty()) (void)tls_->writePlaintext(staging_.view(), wire_);
-    staging_.clear();
+    (void)sealStaged();
     tls_->shutdown(wire_);
   }
   setTimeout(kCloseFlushMs);

@@ -8,8 +8,9 @@
 //   its free tail (no copy). For TLS, ciphertext lands in the loop's scratch buffer and the engine
 //   decrypts from there into input() (BoringSSL copies each record into its own buffer first).
 // - output(): plaintext to send; flush() hands it to the socket (for TLS, the engine encrypts
-//   it and writes the records straight into the socket-bound buffer, once):
-//   uv_try_write first, the rest is queued and written with uv_write. Bytes given to uv_write
+//   it and writes the records straight into the socket-bound buffer, once; writes of
+//   kEncryptDirectly or more are encrypted at once in write()): a direct send(2) first, the
+//   rest is queued and written with uv_write. Bytes given to uv_write
 //   live in a second buffer until the write callback (ping-pong, no per-write allocation).
 // - Watermarks: when pendingBytes() rises above kHighWatermark the handler learns it from
 //   aboveHighWatermark(); when it falls back to kLowWatermark, onDrained() is called so the
@@ -145,9 +146,9 @@ class Connection {
   void handleTlsInput(const char* data, size_t len);
   void onWriteDone(int status);
   void startWrite();
+  bool sealStaged();  // TLS: staging_ encrypted into wire_; false on an engine failure
   void encryptNow(std::string_view bytes);
   long trySend(const char* data, size_t len);
-  void finishClose();
   void closeHandles();
   void linger();
   void notifyClose(CloseReason why);

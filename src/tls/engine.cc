@@ -85,6 +85,7 @@ struct Engine::Impl {
   std::optional<base::Error> failed;  // sticky: once fatal, every call reports this
 
   size_t inputPending() const { return stash.size() + in.size(); }
+  base::Buffer& sink() { return out ? *out : pending; }  // where the BIO writes now
 
   // Gives the caller's buffer what the buffered calls (or forClient) left in `pending`, so it
   // goes out before anything this call writes. Swapping leaves `pending` with the caller's
@@ -147,7 +148,7 @@ struct Engine::Impl {
     // Room for every record up front: growing the buffer record by record would copy what is
     // already in it again at each doubling (a 1 MiB write into an empty buffer: 1 MiB more).
     size_t records = (app.size() + kMaxRecordPlaintext - 1) / kMaxRecordPlaintext;
-    (out ? *out : pending).reserveTail(app.size() + records * SSL_max_seal_overhead(ssl.get()));
+    sink().reserveTail(app.size() + records * SSL_max_seal_overhead(ssl.get()));
     while (!app.empty()) {
       int n = static_cast<int>(std::min(app.size(), kMaxChunk));
       int ret = SSL_write(ssl.get(), app.data(), n);
@@ -300,7 +301,7 @@ int Engine::Impl::bioWrite(BIO* bio, const char* src, int len) {
   if (!im || len <= 0) return 0;
   // Copy 3 (see the top of the file). Never refuses: the engine never says "want write", the
   // caller applies backpressure (watermarks) on plaintext instead.
-  (im->out ? *im->out : im->pending).append(src, static_cast<size_t>(len));
+  im->sink().append(src, static_cast<size_t>(len));
   return len;
 }
 
