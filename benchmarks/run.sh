@@ -166,7 +166,7 @@ if [ "${BENCH_SOURCE:-tree}" = head ]; then
   { cmake -S "$src_root" -B "$src_root/build" -DCMAKE_BUILD_TYPE=Release -DPORTCULLIS_TESTS=OFF &&
     cmake --build "$src_root/build" --target portcullis -j "$(nproc)"; } >"$tmp/build.log" 2>&1 ||
     { tail -40 "$tmp/build.log" >&2; die "build failed"; }
-  ! ldd "$src_root/build/portcullis" | grep -q 'libssl\.so\.3' || die "portcullis links OpenSSL, not BoringSSL"
+  "$root/scripts/check-no-openssl.sh" "$src_root/build/portcullis" || die "portcullis links OpenSSL, not BoringSSL"
 elif [ "${BENCH_NO_BUILD:-0}" != 1 ]; then
   # Only the binary (the tests are scripts/test.sh's business): from a clean checkout on 2
   # cores this is ~1.5 min instead of ~5 with every test target. build/ keeps its settings.
@@ -174,7 +174,7 @@ elif [ "${BENCH_NO_BUILD:-0}" != 1 ]; then
   { cmake -S "$root" -B "$root/build" -DCMAKE_BUILD_TYPE=Release &&
     cmake --build "$root/build" --target portcullis -j "$(nproc)"; } >"$tmp/build.log" 2>&1 ||
     { tail -40 "$tmp/build.log" >&2; die "build failed"; }
-  ! ldd "$root/build/portcullis" | grep -q 'libssl\.so\.3' || die "portcullis links OpenSSL, not BoringSSL"
+  "$root/scripts/check-no-openssl.sh" "$root/build/portcullis" || die "portcullis links OpenSSL, not BoringSSL"
 fi
 [ -x "$src_root/build/portcullis" ] || die "$src_root/build/portcullis is missing"
 build_secs=$((SECONDS - run_start))

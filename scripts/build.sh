@@ -22,13 +22,6 @@ bin="$PWD/$dir/portcullis"
 [ -x "$bin" ] || { echo "build: $bin was not produced" >&2; exit 1; }
 
 if [ "$mode" = release ]; then
-  # The binary must link BoringSSL, never OpenSSL's libssl.so.3 (same symbol names, different ABI).
-  # (Captured first: `ldd | grep -q` under pipefail can fail on SIGPIPE.)
-  libs="$(ldd "$bin" 2>&1 || true)"
-  if grep -q 'libssl\.so\.3' <<<"$libs"; then
-    echo "build: ERROR: $bin links OpenSSL's libssl.so.3 instead of BoringSSL:" >&2
-    grep -E 'libssl|libcrypto' <<<"$libs" >&2 || true
-    exit 1
-  fi
+  scripts/check-no-openssl.sh "$bin" || { echo "build: ERROR: see above" >&2; exit 1; }
 fi
 echo "build: $bin"
