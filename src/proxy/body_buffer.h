@@ -10,6 +10,7 @@
 // disappears with its descriptor: nothing outlives the request, even after a crash. Disk I/O is
 // synchronous on the worker's loop, as in nginx without aio: page-cache writes of 64 KiB
 // chunks are fast, and a proxy that needs to spill is already off its fast path.
+#include <algorithm>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -38,6 +39,9 @@ class BodyBuffer {
 
   uint64_t size() const { return total_ - consumed_; }   // unread bytes
   uint64_t total() const { return total_; }              // bytes ever appended
+  // The most bytes append() takes in all: the memory limit, or once spilled the file limit
+  // (the file then holds what memory held too). reset() starts the count again.
+  uint64_t limit() const { return std::max(memory_limit_, file_limit_); }
   bool empty() const { return size() == 0; }
   bool spilled() const { return fd_ >= 0; }
   // Rewinds to the first byte (to replay a buffered request body on a retry).

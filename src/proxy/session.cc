@@ -690,7 +690,6 @@ void Session::onResponseHead() {
   if (resp_buffering_) {
     const config::Buffering& b = rt_->config->routes[route_].buffering;
     resp_buf_.configure(b.memory, b.max_file, rt_->config->temp_dir);
-    resp_buf_limit_ = b.memory + b.max_file;
   }
   resp_body_.start(resp_.framing, resp_.content_length);
   resp_state_ = RespState::Body;
@@ -704,9 +703,13 @@ void Session::onResponseHead() {
   if (up_->input().empty()) down_->flush();
 }
 
-void Session::emitResponseBytes(std::string_view data, bool chunk) {
+bool Session::responseToBuffer() const {
   // Once anything waits in resp_buf_, everything after it must queue behind it.
-  if (resp_buffering_ && (!resp_buf_.empty() || down_->aboveHighWatermark())) {
+  return resp_buffering_ && (!resp_buf_.empty() || down_->aboveHighWatermark());
+}
+
+void Session::emitResponseBytes(std::string_view data, bool chunk) {
+  if (responseToBuffer()) {
     bool ok = true;
     if (chunk) {
       base::Buffer framed;
@@ -727,15 +730,28 @@ void Session::emitResponseBytes(std::string_view data, bool chunk) {
   else down_->write(data);
 }
 
-bool Session::responseBufferFull() const {
-  return resp_buffering_ && resp_buf_.total() >= resp_buf_limit_;
+// A chunked response adds framing around every piece it buffers (hex size and two CRLFs: 20
+// bytes at most) and the last chunk (5 bytes) at the end: kept free so they always fit.
+constexpr uint64_t kChunkFramingReserve = 32;
+
+uint64_t Session::responseBufferRoom() const {
+  uint64_t used = resp_buf_.total();
+  if (down_framing_ == DownstreamFraming::Chunked) used += kChunkFramingReserve;
+  return used < resp_buf_.limit() ? resp_buf_.limit() - used : 0;
 }
+
+bool Session::responseBufferFull() const { return resp_buffering_ && responseBufferRoom() == 0; }
 
 void Session::relayResponseBody() {
   base::Buffer& in = up_->input();
   bool chunked = down_framing_ == DownstreamFraming::Chunked;
+  bool buffer_short = false;  // resp_buf_'s room ended inside a chunk header: wait for a drain
   while (!in.empty() && !resp_body_.done() && !responseBufferFull()) {
-    http::DecodeStep step = resp_body_.decode(in.view());
+    // What will queue in resp_buf_ must fit in it, so decode no more than it takes: append()
+    // failing would mean giving up buffering (or losing the last chunk).
+    std::string_view avail = in.view();
+    if (responseToBuffer()) avail = avail.substr(0, responseBufferRoom());
+    http::DecodeStep step = resp_body_.decode(avail);
     if (step.error) {
       onUpstreamFailed(ErrorKind::UpstreamProtocol, "malformed response body");
       return;
@@ -745,7 +761,10 @@ void Session::relayResponseBody() {
       if (dead_) return;
     }
     in.consume(step.consumed);
-    if (step.consumed == 0) break;
+    if (step.consumed == 0) {
+      buffer_short = avail.size() < in.size();
+      break;
+    }
   }
   if (resp_body_.done()) {
     onResponseComplete();
@@ -753,7 +772,7 @@ void Session::relayResponseBody() {
   }
   down_->flush();
   if (dead_) return;
-  if ((!resp_buffering_ && down_->aboveHighWatermark()) || responseBufferFull()) {
+  if ((!resp_buffering_ && down_->aboveHighWatermark()) || responseBufferFull() || buffer_short) {
     // The client reads slower than the upstream sends and buffering is off or full: stop
     // reading the upstream until the client catches up (onDrained), so memory stays bounded.
     up_paused_ = true;

@@ -103,6 +103,9 @@ class Session final : public net::ConnectionHandler, public net::Deletable, publ
   // the client is slow. `chunk` wraps them in chunked framing.
   void emitResponseBytes(std::string_view data, bool chunk);
   void drainResponseBuffer();       // resp_buf_ -> client, under its watermark
+  bool responseToBuffer() const;    // body bytes must queue in resp_buf_ (it holds some, or
+                                    // the client is slow)
+  uint64_t responseBufferRoom() const;  // body bytes resp_buf_ still takes, framing aside
   bool responseBufferFull() const;  // buffering limit reached: fall back to backpressure
   void onResponseComplete();
   void onUpstreamFailed(ErrorKind kind, const char* what);
@@ -170,7 +173,6 @@ class Session final : public net::ConnectionHandler, public net::Deletable, publ
   bool req_buffering_ = false;
   bool resp_buffering_ = false;
   bool resp_draining_ = false;  // upstream done; resp_buf_ still going to the client
-  uint64_t resp_buf_limit_ = 0;
   bool up_paused_ = false;  // upstream reading paused because the client reads slowly
   bool close_after_ = false;
   bool linger_ = false;  // close with lingering: the client may still be sending (unread body)

@@ -104,10 +104,11 @@ class Buffering : public ::testing::Test {
     return proxy_.start(config);
   }
 
-  void replyWithBigBody() {
+  void replyWithBigBody(Reply::BodyFraming framing = Reply::BodyFraming::kContentLength) {
     big_ = patternBody(kResponseSize, 23);
     Reply reply = up_.defaultReply();
     reply.body = big_;
+    reply.framing = framing;
     up_.setResponder([this, reply](const RecordedRequest& r) {
       return r.request.target == "/big" ? reply : up_.defaultReply();
     });
@@ -197,6 +198,36 @@ TEST_F(Buffering, WithBufferingOffASlowClientStallsTheUpstream) {
   EXPECT_TRUE(sameBytes(big_, resp.body));
   EXPECT_TRUE(up_.waitForResponsesSent(1));
 }
+
+// `max_file: 0`: past the 50k in memory (not a multiple of a read) the response streams with
+// backpressure (what the config documents), not an error: no "cannot spill" log, no switch to
+// unbounded memory. Chunked: the buffer also keeps room for the chunk framing and the last chunk.
+class BufferingWithoutFile : public Buffering, public ::testing::WithParamInterface<Reply::BodyFraming> {};
+
+TEST_P(BufferingWithoutFile, ResponseBufferFillsThenStallsTheUpstreamQuietly) {
+  replyWithBigBody(GetParam());
+  ASSERT_TRUE(startProxy("{memory: 50k, max_file: 0}"));
+  TlsClient client;
+  ASSERT_TRUE(client.connect(proxy_.httpsPort()));
+  ASSERT_TRUE(client.send(getRequest("/big")));
+  Response head;
+  ASSERT_TRUE(client.readResponseHead(&head, 10s));
+  uint64_t stalled_at = 0;
+  ASSERT_TRUE(waitForStall([&] { return up_.responseBodyBytesSent(); }, 500ms, 15s, &stalled_at));
+  EXPECT_LT(stalled_at, big_.size());
+  EXPECT_EQ(up_.responsesSent(), 0u) << "the upstream finished although nobody read the response";
+  EXPECT_TRUE(deletedFilesOpen(proxy_.pid()).empty()) << "max_file 0 wrote a temp file";
+  Response resp;
+  ASSERT_TRUE(client.readResponse(&resp, 30s));
+  EXPECT_TRUE(sameBytes(big_, resp.body));
+  EXPECT_EQ(proxy_.stderrText().find("cannot spill"), std::string::npos) << proxy_.stderrText();
+}
+
+INSTANTIATE_TEST_SUITE_P(Framing, BufferingWithoutFile,
+                         ::testing::Values(Reply::BodyFraming::kContentLength, Reply::BodyFraming::kChunked),
+                         [](const auto& info) {
+                           return info.param == Reply::BodyFraming::kChunked ? "Chunked" : "ContentLength";
+                         });
 
 // The head and the first half of a chunked 1 MiB body; the second half.
 std::pair<std::string, std::string> chunkedUploadInTwo(const std::string& body) {
