@@ -84,7 +84,7 @@ constexpr std::string_view kSizeShape = "a size such as 8k, 32KiB or 100m";
 constexpr std::string_view kQuoteIPv6 = " (quote IPv6 addresses: \"[::1]:8001\")";
 
 // The first error ends the load. Helpers throw this instead of returning Result through every
-// level: loading runs on the control thread at start and reload, never on the data path
+// level: loading runs on the main thread at start and reload, never on the data path
 // (DESIGN 4), and yaml-cpp throws anyway, so one catch in loadString turns both into an Error.
 struct Failure {
   std::string message;

@@ -1,4 +1,4 @@
-// portcullis: CLI, start-up and the control thread.
+// portcullis: CLI, start-up and the main thread's signal loop (reload, DNS refresh, drain).
 //
 // Exit codes: 0 ok (or -t: config valid), 2 configuration error ("file:line:col: message"),
 // 64 bad command-line usage (EX_USAGE), 1 runtime failure (e.g. a port cannot be bound).
@@ -170,7 +170,7 @@ void reload(const std::string& path, std::shared_ptr<const pc::config::Config>& 
 
 // The shortest dns_refresh among the upstreams (0: none asks for it). Every name is
 // re-resolved at that pace: resolution is cheap next to its interval, and one timer keeps the
-// control thread simple.
+// main thread's signal loop simple.
 uint64_t dnsRefreshMs(const pc::config::Config& cfg) {
   uint64_t best = 0;
   for (const auto& u : cfg.upstreams) {

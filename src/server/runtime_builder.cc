@@ -25,7 +25,7 @@ std::string join(const std::vector<std::string>& items, char sep) {
 
 // Ticket keys live as long as the process, per listener and key settings, so that a reload
 // keeps resuming the sessions issued before it (a new random key would orphan every ticket).
-// Touched only on the control thread (start, -t, reload).
+// Touched only on the main thread (start, -t, reload).
 base::Result<std::shared_ptr<tls::TicketKeyManager>> ticketKeysFor(const config::Listener& l) {
   static std::map<std::string, std::shared_ptr<tls::TicketKeyManager>> managers;
   const config::TlsFiles& t = *l.tls;

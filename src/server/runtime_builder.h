@@ -1,7 +1,7 @@
 #pragma once
 // Config -> everything the workers need, checked against the outside world: certificates are
-// loaded (and must match their keys), upstream names are resolved. Runs on the control thread at
-// start (and, later, on reload); errors name the YAML position that caused them.
+// loaded (and must match their keys), upstream names are resolved. Runs on the main thread at
+// start, on -t and on reload; errors name the YAML position that caused them.
 #include <memory>
 #include <vector>
 
@@ -19,7 +19,7 @@ struct BuiltRuntime {
   std::vector<std::string> warnings;  // non-fatal findings (a certificate expiring soon, ...)
 };
 
-// Resolves every upstream name and builds the clusters (blocking DNS: control thread only).
+// Resolves every upstream name and builds the clusters (blocking DNS: main thread only).
 // `previous`: host states of same-named clusters and hosts carry over.
 base::Result<std::vector<std::shared_ptr<const upstream::Cluster>>> buildClusters(const config::Config& cfg,
                                                                                 const proxy::Runtime* previous);

@@ -1,7 +1,7 @@
 #pragma once
 // One worker: a thread running its own loop, with its own SO_REUSEPORT listening sockets,
 // upstream pools and sessions. Nothing in it is shared with other workers except the immutable
-// runtime snapshot and relaxed atomics (the round-robin cursor).
+// runtime snapshot and the hosts' relaxed atomics (in-flight counts, health, ejections).
 #include <cstdint>
 #include <functional>
 #include <memory>

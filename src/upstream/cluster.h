@@ -21,7 +21,7 @@ namespace portcullis::upstream {
 
 struct Host {
   std::string name;                    // "app1:8000" as configured, for logs
-  net::Address address;                // first resolved address
+  net::Address address;                // one resolved address (a name gives one Host per address)
   std::string sni;                     // TLS to this host: server name to send and verify
   std::shared_ptr<HostState> state;    // shared across workers and kept across reloads
 };

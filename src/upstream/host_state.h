@@ -4,7 +4,7 @@
 // Pingora keeps its health map), so a reload neither forgets an ejection nor resets a slow start.
 //
 // Every field is a relaxed atomic: each value stands alone, and a reader that sees a stale
-// pair (healthy already true, came_back_at still old) misjudges at most one pick's weight. The
+// pair (healthy already true, healthy_since_ still old) misjudges at most one pick's weight. The
 // one guarantee that needs more is the max_requests cap, which tryAcquire() keeps with a CAS.
 //
 // Times are monotonic milliseconds (net::Loop::nowMs(), i.e. uv_now: every loop reads the same

@@ -20,8 +20,9 @@
 //   - Never the last available host: ejecting it would turn a degraded cluster into 503s.
 //     When the cap or this rule forbids an ejection, the failures keep counting and the next
 //     failure tries again.
-//   - A passing active health check ends an ejection at once (Envoy's
-//     successful_active_health_check_uneject_host): onActiveCheckPassed().
+//   - A host the active health check had marked unhealthy and now passes again starts afresh:
+//     onActiveCheckPassed() ends its ejection. A host that only passes checks it was already
+//     passing stays ejected (see health_checker.h for why).
 #include <cstddef>
 #include <cstdint>
 

@@ -6,7 +6,7 @@
 //
 // Per-worker state, no lock: each worker honours the weights over every sum-of-weights picks,
 // so the sum over workers does too, within one cycle per worker. The alternative, one shared
-// cursor (Cluster::pick() today), is exact process-wide for equal weights, but a smooth
+// cursor, is exact process-wide for equal weights, but a smooth
 // weighted state is a vector of counters that would need a lock or a CAS on a packed word per
 // pick; a contended line on every request buys an exactness no upstream can tell apart.
 // Workers start at different offsets (seed % total weight picks already made), so with equal
