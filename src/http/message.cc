@@ -4,7 +4,6 @@ namespace portcullis::http {
 namespace {
 
 constexpr char toLowerAscii(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c; }
-constexpr bool isOws(char c) { return c == ' ' || c == '\t'; }
 
 }  // namespace
 
@@ -50,15 +49,7 @@ bool iequalsSameLength(const char* a, const char* b, size_t n) {
 // RFC 9110 §5.6.1: list elements are separated by "," with optional whitespace, and a recipient
 // must accept (and ignore) empty elements such as "close,,".
 bool listContains(std::string_view value, std::string_view token) {
-  while (true) {
-    size_t comma = value.find(',');
-    std::string_view element = value.substr(0, comma);
-    while (!element.empty() && isOws(element.front())) element.remove_prefix(1);
-    while (!element.empty() && isOws(element.back())) element.remove_suffix(1);
-    if (!element.empty() && iequals(element, token)) return true;
-    if (comma == std::string_view::npos) return false;
-    value.remove_prefix(comma + 1);
-  }
+  return !forEachListElement(value, [&](std::string_view e) { return e.empty() || !iequals(e, token); });
 }
 
 }  // namespace portcullis::http

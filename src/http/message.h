@@ -60,6 +60,24 @@ bool iequalsSameLength(const char* a, const char* b, size_t n);
 inline bool iequals(std::string_view a, std::string_view b) {
   return a.size() == b.size() && iequalsSameLength(a.data(), b.data(), a.size());
 }
+constexpr bool isOws(char c) { return c == ' ' || c == '\t'; }
+inline std::string_view trimOws(std::string_view s) {
+  while (!s.empty() && isOws(s.front())) s.remove_prefix(1);
+  while (!s.empty() && isOws(s.back())) s.remove_suffix(1);
+  return s;
+}
+// Calls fn(element) for every comma-separated element of `list` (RFC 9110 §5.6.1), OWS-trimmed
+// and including empty ones ("5," has two: callers that must ignore them skip them), until fn
+// returns false. Returns false if fn did.
+template <class Fn>
+bool forEachListElement(std::string_view list, Fn fn) {
+  while (true) {
+    size_t comma = list.find(',');
+    if (!fn(trimOws(list.substr(0, comma)))) return false;
+    if (comma == std::string_view::npos) return true;
+    list.remove_prefix(comma + 1);
+  }
+}
 // True if the comma-separated list `value` contains `token` (case-insensitive, OWS-trimmed).
 bool listContains(std::string_view value, std::string_view token);
 

@@ -38,12 +38,6 @@ bool isToken(std::string_view s) {
   return true;
 }
 bool isDigit(char c) { return c >= '0' && c <= '9'; }
-bool isOws(char c) { return c == ' ' || c == '\t'; }
-std::string_view trimOws(std::string_view s) {
-  while (!s.empty() && isOws(s.front())) s.remove_prefix(1);
-  while (!s.empty() && isOws(s.back())) s.remove_suffix(1);
-  return s;
-}
 // RFC 9110 §5.5: field values are VCHAR / obs-text / SP / HTAB. NUL, DEL and other controls are
 // refused everywhere in a head because peers disagree on them (NUL truncates C strings, a bare
 // CR is a line end to some parsers): RFC 9110 §5.5 "MUST either reject ... or replace".
@@ -61,18 +55,6 @@ constexpr std::array<bool, 256> makePlainTable() {
   return t;
 }
 constexpr std::array<bool, 256> kPlain = makePlainTable();
-
-// Calls fn(element) for every comma-separated element of `list` (RFC 9110 §5.6.1), OWS-trimmed
-// and including empty ones ("5," has two), until fn returns false. Returns false if fn did.
-template <class Fn>
-bool forEachListElement(std::string_view list, Fn fn) {
-  while (true) {
-    size_t comma = list.find(',');
-    if (!fn(trimOws(list.substr(0, comma)))) return false;
-    if (comma == std::string_view::npos) return true;
-    list.remove_prefix(comma + 1);
-  }
-}
 
 enum class ScanStatus : uint8_t { NeedMore, Complete, Error };
 

@@ -8,21 +8,6 @@ using http::iequals;
 
 namespace {
 
-// Calls `fn` with each element of a comma-separated header list, OWS-trimmed, empty ones skipped
-// (RFC 9110 §5.6.1). Stops early when `fn` returns false.
-template <class Fn>
-void forEachListItem(std::string_view v, Fn fn) {
-  while (!v.empty()) {
-    size_t comma = v.find(',');
-    std::string_view item = v.substr(0, comma);
-    while (!item.empty() && (item.front() == ' ' || item.front() == '\t')) item.remove_prefix(1);
-    while (!item.empty() && (item.back() == ' ' || item.back() == '\t')) item.remove_suffix(1);
-    if (!item.empty() && !fn(item)) return;
-    if (comma == std::string_view::npos) return;
-    v.remove_prefix(comma + 1);
-  }
-}
-
 // The names a message's Connection header(s) list (RFC 9110 §7.6.1), gathered once per message
 // so that filtering n headers costs O(n * listed) instead of rescanning every header for each
 // one. "close" and "keep-alive" are options, not header names, and are skipped. More than
@@ -32,8 +17,8 @@ class ConnectionTokens {
   explicit ConnectionTokens(const std::vector<http::Header>& headers) : headers_(headers) {
     for (const auto& h : headers) {
       if (!iequals(h.name, "connection")) continue;
-      forEachListItem(h.value, [this](std::string_view t) {
-        if (!iequals(t, "close") && !iequals(t, "keep-alive")) {
+      http::forEachListElement(h.value, [this](std::string_view t) {
+        if (!t.empty() && !isOption(t)) {
           if (n_ < kMax) tokens_[n_++] = t;
           else overflow_ = true;
         }
@@ -44,13 +29,14 @@ class ConnectionTokens {
   bool lists(std::string_view name) const {
     for (size_t i = 0; i < n_; ++i)
       if (iequals(tokens_[i], name)) return true;
-    if (!overflow_) return false;
+    if (!overflow_ || isOption(name)) return false;  // as on the fast path: options are no names
     for (const auto& h : headers_)
       if (iequals(h.name, "connection") && http::listContains(h.value, name)) return true;
     return false;
   }
 
  private:
+  static bool isOption(std::string_view t) { return iequals(t, "close") || iequals(t, "keep-alive"); }
   static constexpr size_t kMax = 8;
   const std::vector<http::Header>& headers_;
   std::string_view tokens_[kMax];
@@ -155,7 +141,8 @@ bool onlyChunkedTransferCoding(const http::ResponseHead& resp) {
   for (const auto& h : resp.headers) {
     if (!iequals(h.name, "transfer-encoding")) continue;
     bool only_chunked = true;
-    forEachListItem(h.value, [&](std::string_view item) {
+    http::forEachListElement(h.value, [&](std::string_view item) {
+      if (item.empty()) return true;
       only_chunked = iequals(item, "chunked");
       return only_chunked;
     });
