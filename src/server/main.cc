@@ -143,7 +143,6 @@ std::vector<pc::server::WorkerListener> listenerUpdates(const pc::config::Config
 // snapshot to the workers. Any error keeps the running configuration and says why.
 void reload(const std::string& path, std::shared_ptr<const pc::config::Config>& cfg,
             std::shared_ptr<const pc::proxy::Runtime>& runtime,
-            std::vector<std::shared_ptr<const pc::tls::Context>>& tls_now,
             std::vector<std::unique_ptr<pc::server::Worker>>& workers) {
   auto loaded = pc::config::loadFile(path);
   if (!loaded) {
@@ -160,11 +159,11 @@ void reload(const std::string& path, std::shared_ptr<const pc::config::Config>& 
     pc::base::log::error("reload failed, configuration unchanged: ", built.error().message);
     return;
   }
-  for (auto& w : workers) w->reload(built->runtime, listenerUpdates(*next, built->tls));
+  const auto updates = listenerUpdates(*next, built->tls);
+  for (auto& w : workers) w->reload(built->runtime, updates);
   for (const auto& w : built->warnings) pc::base::log::warn(w);
   cfg = std::move(next);
   runtime = built->runtime;
-  tls_now = built->tls;
   pc::base::log::info("reloaded ", path);
 }
 
@@ -196,9 +195,10 @@ std::vector<pc::server::WorkerListener> listenerUpdates(const pc::config::Config
 // workers get a runtime with the new hosts. New addresses join; removed ones drain, because
 // requests in flight keep the generation they started with.
 void refreshDns(const pc::config::Config& cfg, std::shared_ptr<const pc::proxy::Runtime>& runtime,
-                const std::vector<std::shared_ptr<const pc::tls::Context>>& tls,
                 std::vector<std::unique_ptr<pc::server::Worker>>& workers) {
-  auto clusters = pc::server::buildClusters(cfg, runtime.get());
+  // Same config as `runtime` was built from: its clusters' TLS contexts are kept, not rebuilt
+  // from the CA files at every tick (those are re-read on SIGHUP, as documented).
+  auto clusters = pc::server::buildClusters(cfg, runtime.get(), /*same_config=*/true);
   if (!clusters) {
     pc::base::log::warn("dns refresh failed, upstreams unchanged: ", clusters.error().message);
     return;
@@ -212,7 +212,7 @@ void refreshDns(const pc::config::Config& cfg, std::shared_ptr<const pc::proxy::
     pc::base::log::info("upstream ", c->name(), ": hosts now ", names);
   }
   runtime = next;
-  for (auto& w : workers) w->reload(runtime, listenerUpdates(cfg, tls));
+  for (auto& w : workers) w->reload(runtime, {});  // listeners unchanged
 }
 
 }  // namespace
@@ -293,14 +293,13 @@ int main(int argc, char** argv) {
     pc::base::log::error("cannot write ready file ", opt.ready_file, ": ", std::strerror(errno));
   }
 
-  std::vector<std::shared_ptr<const pc::tls::Context>> tls_now = built->tls;
   for (;;) {
     int sig = 0;
     if (uint64_t refresh = dnsRefreshMs(*cfg)) {
       timespec wait{static_cast<time_t>(refresh / 1000), static_cast<long>(refresh % 1000) * 1'000'000};
       sig = sigtimedwait(&sigs, nullptr, &wait);
       if (sig < 0) {
-        if (errno == EAGAIN) refreshDns(*cfg, runtime, tls_now, workers);
+        if (errno == EAGAIN) refreshDns(*cfg, runtime, workers);
         control.update(runtime);  // no-op unless the hosts changed (same runtime)
         continue;
       }
@@ -308,7 +307,7 @@ int main(int argc, char** argv) {
       continue;
     }
     if (sig == SIGHUP) {
-      reload(opt.config, cfg, runtime, tls_now, workers);
+      reload(opt.config, cfg, runtime, workers);
       control.update(runtime);  // no-op when the reload failed (same runtime)
       continue;
     }

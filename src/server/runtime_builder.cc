@@ -94,7 +94,8 @@ const upstream::Cluster* findCluster(const proxy::Runtime& rt, const std::string
 }  // namespace
 
 base::Result<std::vector<std::shared_ptr<const upstream::Cluster>>> buildClusters(const config::Config& cfg,
-                                                                                const proxy::Runtime* previous) {
+                                                                                const proxy::Runtime* previous,
+                                                                                bool same_config) {
   std::vector<std::shared_ptr<const upstream::Cluster>> clusters;
   for (size_t i = 0; i < cfg.upstreams.size(); ++i) {
     const auto& u = cfg.upstreams[i];
@@ -151,7 +152,9 @@ base::Result<std::vector<std::shared_ptr<const upstream::Cluster>>> buildCluster
     o.queue_timeout_ms = static_cast<uint64_t>(u.queue.timeout.count());
 
     std::shared_ptr<const tls::ClientContext> client_tls;
-    if (u.tls.enabled) {
+    if (same_config && before) {
+      client_tls = before->tls();
+    } else if (u.tls.enabled) {
       tls::ClientContextOptions co;
       co.verify = u.tls.verify;
       co.ca_file = u.tls.ca;

@@ -20,9 +20,11 @@ struct BuiltRuntime {
 };
 
 // Resolves every upstream name and builds the clusters (blocking DNS: main thread only).
-// `previous`: host states of same-named clusters and hosts carry over.
+// `previous`: host states of same-named clusters and hosts carry over. `same_config`: `cfg` is
+// the config `previous` was built from (a DNS refresh), so its TLS contexts are reused.
 base::Result<std::vector<std::shared_ptr<const upstream::Cluster>>> buildClusters(const config::Config& cfg,
-                                                                                const proxy::Runtime* previous);
+                                                                                const proxy::Runtime* previous,
+                                                                                bool same_config = false);
 // True when `clusters` has exactly the hosts (names, hence addresses) of `rt`'s clusters.
 bool sameHosts(const proxy::Runtime& rt, const std::vector<std::shared_ptr<const upstream::Cluster>>& clusters);
 

@@ -30,7 +30,8 @@ class Worker {
   // closes the rest; the thread ends when nothing is left.
   void drain(uint64_t grace_ms);
   // Thread-safe. New requests use `runtime`; each listener (matched by position, as bound at
-  // start) takes its new info and TLS context for connections accepted from now on.
+  // start) takes its new info and TLS context for connections accepted from now on; listeners
+  // past the end of `listeners` (all of them when it is empty) keep theirs.
   void reload(std::shared_ptr<const proxy::Runtime> runtime, std::vector<WorkerListener> listeners);
   void join();
 
