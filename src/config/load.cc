@@ -114,12 +114,6 @@ std::string describe(const YAML::Node& n) {
   }
 }
 
-std::string joined(Keys keys) {
-  std::string out;
-  for (std::string_view k : keys) out += (out.empty() ? "" : ", ") + std::string(k);
-  return out;
-}
-
 std::string child(const std::string& path, const std::string& key) {
   return path.empty() ? key : path + "." + key;
 }
@@ -531,19 +525,12 @@ class Loader {
     if (a.mode != ClientAuthMode::Off && a.ca.empty()) {
       fail(v, "missing required key 'ca' (the CA bundle client certificates must chain to)");
     }
-    if (sameHeader(a.subject_header, a.fingerprint_header)) {
+    if (equalsIgnoreCase(a.subject_header, a.fingerprint_header)) {
       const Entry* e = find(entries, "fingerprint_header");
       if (!e) e = find(entries, "subject_header");
       fail(e->value, "subject_header and fingerprint_header must be different headers");
     }
     return a;
-  }
-
-  static bool sameHeader(std::string_view a, std::string_view b) {
-    auto lower = [](char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; };
-    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [&](char x, char y) {
-             return lower(x) == lower(y);
-           });
   }
 
   Upstream upstream(const Entry& e) const {

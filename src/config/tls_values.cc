@@ -1,5 +1,7 @@
 #include "config/tls_values.h"
 
+#include "config/values.h"
+
 #include <algorithm>
 #include <array>
 #include <utility>
@@ -20,18 +22,6 @@ constexpr std::array<std::string_view, 4> kCurves = {"X25519", "P-256", "P-384",
 // OpenSSL/SEC 2 spellings people copy from other configs, and what BoringSSL calls them.
 constexpr std::array<std::pair<std::string_view, std::string_view>, 4> kCurveAliases = {{
     {"prime256v1", "P-256"}, {"secp256r1", "P-256"}, {"secp384r1", "P-384"}, {"secp521r1", "P-521"}}};
-
-bool equalsIgnoreCase(std::string_view a, std::string_view b) {
-  auto lower = [](char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; };
-  return a.size() == b.size() &&
-         std::equal(a.begin(), a.end(), b.begin(), [&](char x, char y) { return lower(x) == lower(y); });
-}
-
-std::string joined(std::span<const std::string_view> names) {
-  std::string out;
-  for (std::string_view n : names) out += (out.empty() ? "" : ", ") + std::string(n);
-  return out;
-}
 
 }  // namespace
 

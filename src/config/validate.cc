@@ -4,6 +4,8 @@
 
 #include <cstring>
 
+#include "config/values.h"
+
 namespace portcullis::config {
 namespace {
 
@@ -29,10 +31,7 @@ bool sameAddress(const Listener& a, const Listener& b) {
   return std::memcmp(x, y, sizeof x) == 0;
 }
 
-std::string addressText(const Listener& l) {
-  bool v6 = l.host.find(':') != std::string::npos;
-  return (v6 ? "[" + l.host + "]" : l.host) + ":" + std::to_string(l.port);
-}
+std::string addressText(const Listener& l) { return formatHostPort(l.host, l.port); }
 
 base::Result<void> checkListeners(const Config& config) {
   const auto& ls = config.listeners;

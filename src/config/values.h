@@ -6,6 +6,7 @@
 // "expected a duration such as 10s or 500ms, got 'soon'".
 #include <chrono>
 #include <cstdint>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -90,5 +91,13 @@ base::Result<HashKey> parseHashKey(std::string_view text);
 
 // An HTTP status "204" or an inclusive range "200-399", each 100..599.
 base::Result<std::pair<int, int>> parseStatusRange(std::string_view text);
+
+// Small text helpers shared by the loaders, validation and the server's messages.
+// "a, b, c", for "expected one of: ..." messages.
+std::string joined(std::span<const std::string_view> names);
+// ASCII case-insensitive (header names, curve names).
+bool equalsIgnoreCase(std::string_view a, std::string_view b);
+// "host:port", with an IPv6 host in brackets: "[::1]:8443".
+std::string formatHostPort(std::string_view host, uint16_t port);
 
 }  // namespace portcullis::config

@@ -16,6 +16,7 @@
 
 #include "base/log.h"
 #include "config/load.h"
+#include "config/values.h"
 #include "net/socket.h"
 #include "proxy/redirect.h"
 #include "server/control.h"
@@ -274,9 +275,9 @@ int main(int argc, char** argv) {
       wl.tls = built->tls[i];
       per_worker[w].push_back(std::move(wl));
     }
-    std::string host = l.host.find(':') != std::string::npos ? "[" + l.host + "]" : l.host;
-    ready += l.name + " " + host + ":" + std::to_string(port) + "\n";
-    pc::base::log::info("listening on ", host, ":", port, " (", l.name, l.tls ? ", tls" : ", redirect to https", ")");
+    std::string address = pc::config::formatHostPort(l.host, port);
+    ready += l.name + " " + address + "\n";
+    pc::base::log::info("listening on ", address, " (", l.name, l.tls ? ", tls" : ", redirect to https", ")");
   }
 
   std::vector<std::unique_ptr<pc::server::Worker>> workers;

@@ -6,6 +6,7 @@
 #include <map>
 #include <cstring>
 
+#include "config/values.h"
 #include "net/socket.h"
 
 namespace portcullis::server {
@@ -106,8 +107,7 @@ base::Result<std::vector<std::shared_ptr<const upstream::Cluster>>> buildCluster
       if (!addrs) {
         return base::makeError(config::toString(s.mark) + ": upstreams." + u.name + ": " + addrs.error().message);
       }
-      std::string configured = s.host.find(':') != std::string::npos ? "[" + s.host + "]" : s.host;
-      configured += ":" + std::to_string(s.port);
+      std::string configured = config::formatHostPort(s.host, s.port);
       // A name stands for every address it resolves to (as nginx's `server name`): each one is
       // a host of its own, named "name:port@address" so that its state follows the address
       // across re-resolutions (a Kubernetes headless service, docker-compose replicas).

@@ -371,5 +371,20 @@ TEST(Name, LettersDigitsUnderscoreDotAndDashOnly) {
   EXPECT_FALSE(isValidName("app/1"));
 }
 
+TEST(TextHelpers, HostPortBracketsIpv6Only) {
+  EXPECT_EQ(formatHostPort("127.0.0.1", 8443), "127.0.0.1:8443");
+  EXPECT_EQ(formatHostPort("app.internal", 80), "app.internal:80");
+  EXPECT_EQ(formatHostPort("::1", 443), "[::1]:443");
+}
+
+TEST(TextHelpers, JoinedAndEqualsIgnoreCase) {
+  constexpr std::string_view names[] = {"a", "b", "c"};
+  EXPECT_EQ(joined(names), "a, b, c");
+  EXPECT_EQ(joined({}), "");
+  EXPECT_TRUE(equalsIgnoreCase("X-Client-Cert", "x-client-CERT"));
+  EXPECT_FALSE(equalsIgnoreCase("X-Client", "X-Client-Cert"));
+  EXPECT_FALSE(equalsIgnoreCase("X-Client-A", "X-Client-B"));
+}
+
 }  // namespace
 }  // namespace portcullis::config
