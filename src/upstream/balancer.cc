@@ -70,9 +70,7 @@ uint64_t hashKey(std::string_view key) {
   }
   // FNV-1a alone leaves short keys ("10.0.0.7" vs "10.0.0.8") close in the high bits, which
   // a ring compares first; splitmix64's finalizer spreads every input bit over all 64.
-  h = (h ^ (h >> 30)) * 0xbf58476d1ce4e5b9ull;
-  h = (h ^ (h >> 27)) * 0x94d049bb133111ebull;
-  return h ^ (h >> 31);
+  return mix64(h);
 }
 
 std::unique_ptr<Balancer> makeBalancer(Policy policy, HostList hosts, const BalancerOptions& opts) {

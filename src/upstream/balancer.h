@@ -58,6 +58,13 @@ class Exclusions {
   size_t size_ = 0;
 };
 
+// splitmix64's finalizer: spreads every input bit over all 64 output bits.
+inline uint64_t mix64(uint64_t z) {
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+  return z ^ (z >> 31);
+}
+
 // splitmix64 (Steele, Lea, Flood 2014; the seeder of xoshiro): one add and three xor-shift-
 // multiplies per number, passes BigCrush, 8 bytes of state. Balancing needs speed and spread,
 // not secrecy. Seed each instance differently (worker index, or a value from the control
@@ -65,12 +72,8 @@ class Exclusions {
 class Rng {
  public:
   explicit Rng(uint64_t seed) : state_(seed) {}
-  uint64_t next() {
-    uint64_t z = (state_ += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-  }
+  static constexpr uint64_t kGamma = 0x9e3779b97f4a7c15ull;
+  uint64_t next() { return mix64(state_ += kGamma); }
   // Uniform in [0, n), n > 0. Lemire's multiply-shift: no division, bias below n / 2^64.
   uint64_t below(uint64_t n) {
     return static_cast<uint64_t>((static_cast<unsigned __int128>(next()) * n) >> 64);

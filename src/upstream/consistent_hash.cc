@@ -29,12 +29,7 @@ constexpr uint64_t kPointsPerWeight = 160;
 constexpr uint64_t kMaxPoints = uint64_t{1} << 17;
 
 // Point `j` of a host: the splitmix64 sequence seeded with the hash of its name.
-uint64_t pointHash(uint64_t name_hash, uint64_t j) {
-  uint64_t z = name_hash + (j + 1) * 0x9e3779b97f4a7c15ull;
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-  return z ^ (z >> 31);
-}
+uint64_t pointHash(uint64_t name_hash, uint64_t j) { return mix64(name_hash + (j + 1) * Rng::kGamma); }
 
 }  // namespace
 
