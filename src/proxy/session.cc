@@ -469,23 +469,6 @@ void Session::startExchange(size_t cluster) {
   selectHost();
 }
 
-// Why no host could be had, when acquire() found none.
-Session::NoHost Session::whyNoHost() const {
-  const auto& c = *rt_->clusters[cluster_];
-  uint64_t now = worker_.loop().nowMs();
-  bool any_untried = false;
-  for (size_t i = 0; i < c.hosts().size(); ++i) {
-    if (tried_hosts_.contains(i)) continue;
-    const auto& st = *c.hosts()[i].state;
-    if (st.weight() == 0) continue;
-    if (!st.available(now) && !c.options().balancer.panic) continue;
-    any_untried = true;
-    if (st.atCap()) return NoHost::AllBusy;
-  }
-  if (any_untried) return NoHost::AllBusy;  // a cap filled up and freed again: try the queue
-  return tried_hosts_.size() ? NoHost::AllTried : NoHost::NoneHealthy;
-}
-
 void Session::selectHost() {
   const auto& c = *rt_->clusters[cluster_];
   upstream::Balancer& balancer = *gen_->balancers[cluster_];
@@ -498,7 +481,8 @@ void Session::selectHost() {
     connectHost(true);
     return;
   }
-  switch (whyNoHost()) {
+  using NoHost = upstream::Balancer::NoHost;
+  switch (balancer.whyNone(worker_.loop().nowMs(), tried_hosts_)) {
     case NoHost::AllTried:
       onUpstreamFailed(last_failure_, "every upstream host failed");
       return;

@@ -69,7 +69,6 @@ class Session final : public net::ConnectionHandler, public net::Deletable, publ
 
   enum class ReqState : uint8_t { Idle, Head, Body, Done };
   enum class RespState : uint8_t { None, Queued, Connecting, WaitHead, Body, Done };
-  enum class NoHost : uint8_t { AllTried, NoneHealthy, AllBusy };
 
   // Downstream request side.
   void processInput();
@@ -84,7 +83,6 @@ class Session final : public net::ConnectionHandler, public net::Deletable, publ
   void startExchange(size_t cluster);
   void computeHashKey(size_t cluster);  // hash policy: client IP, header or cookie value
   void selectHost();                    // balancer acquire; or queue, 502, 503
-  NoHost whyNoHost() const;
   void enqueue();
   void releaseHostSlot();               // the request leaves its host (idempotent)
   void endExchangeAccounting();         // slot + retry budget, on every way out

@@ -28,6 +28,20 @@ std::optional<size_t> Balancer::pick(const PickContext& ctx, const Exclusions& t
   return choose(ctx, f);
 }
 
+Balancer::NoHost Balancer::whyNone(uint64_t now_ms, const Exclusions& tried) const {
+  bool any_untried = false;
+  for (size_t i = 0; i < hosts_.size(); ++i) {
+    if (tried.contains(i)) continue;
+    const HostState& h = *hosts_[i];
+    if (h.weight() == 0) continue;
+    if (!h.available(now_ms) && !opts_.panic) continue;
+    any_untried = true;
+    if (h.atCap()) return NoHost::AllBusy;
+  }
+  if (any_untried) return NoHost::AllBusy;  // a cap filled up and freed again: try the queue
+  return tried.size() ? NoHost::AllTried : NoHost::NoneHealthy;
+}
+
 std::optional<size_t> Balancer::acquire(const PickContext& ctx, const Exclusions& tried) {
   Exclusions skip = tried;  // plus hosts that filled up under us; copied, never allocated
   for (size_t attempt = 0; attempt <= hosts_.size(); ++attempt) {

@@ -106,6 +106,12 @@ class Balancer {
   // per host). This is the entry point for the request path.
   std::optional<size_t> acquire(const PickContext& ctx, const Exclusions& tried);
 
+  // Why acquire() found no host for a request that has tried `tried`: every eligible host
+  // failed already (AllTried), none is healthy (NoneHealthy), or some untried host is only full
+  // (AllBusy: wait in the queue). Uses the same rules as pick() (weight 0, health, panic).
+  enum class NoHost : uint8_t { AllTried, NoneHealthy, AllBusy };
+  NoHost whyNone(uint64_t now_ms, const Exclusions& tried) const;
+
   size_t size() const { return hosts_.size(); }
   HostState& host(size_t i) const { return *hosts_[i]; }
 

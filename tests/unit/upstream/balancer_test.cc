@@ -62,6 +62,22 @@ TEST_P(AnyPolicy, AllTriedGivesNothing) {
   EXPECT_EQ(b->pick(PickContext{0, "k"}, tried), std::nullopt);
 }
 
+TEST_P(AnyPolicy, WhyNoneTellsTriedFromUnhealthyFromFull) {
+  using NoHost = Balancer::NoHost;
+  HostList hosts = makeHosts({1, 1}, 1);
+  auto b = make(hosts);
+  Exclusions tried;
+  tried.add(0);
+  tried.add(1);
+  EXPECT_EQ(b->whyNone(0, tried), NoHost::AllTried);
+  // Nothing tried, but host 1 is full and host 0 down: wait in the queue for host 1.
+  hosts[0]->setHealthy(false, 0);
+  ASSERT_TRUE(hosts[1]->tryAcquire());
+  EXPECT_EQ(b->whyNone(0, Exclusions{}), NoHost::AllBusy);
+  hosts[1]->setHealthy(false, 0);
+  EXPECT_EQ(b->whyNone(0, Exclusions{}), NoHost::NoneHealthy);
+}
+
 TEST_P(AnyPolicy, HostAtCapIsSkipped) {
   HostList hosts = makeHosts({1, 1}, 1);
   ASSERT_TRUE(hosts[0]->tryAcquire());
