@@ -32,7 +32,6 @@ bool isForbiddenControl(char ch) {
 }  // namespace
 
 void BodyDecoder::start(Framing framing, uint64_t content_length) {
-  framing_ = framing;
   remaining_ = 0;
   body_bytes_ = 0;
   line_bytes_ = 0;

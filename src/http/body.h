@@ -37,7 +37,6 @@ class BodyDecoder {
                                Error };
   DecodeStep fail();
   State state_ = State::Done;
-  Framing framing_ = Framing::None;
   uint64_t remaining_ = 0;
   uint64_t body_bytes_ = 0;
   size_t line_bytes_ = 0;

@@ -86,7 +86,6 @@ class Connection {
                              std::string sni = {});
 
   void setHandler(ConnectionHandler* h) { handler_ = h; }
-  ConnectionHandler* handler() const { return handler_; }
   Loop& loop() { return loop_; }
 
   base::Buffer& input() { return input_; }

@@ -100,7 +100,6 @@ void WorkerContext::add(Session* s) {
   s->prev_ = nullptr;
   if (head_) head_->prev_ = s;
   head_ = s;
-  ++sessions_;
 }
 
 void WorkerContext::remove(Session* s) {
@@ -109,7 +108,6 @@ void WorkerContext::remove(Session* s) {
   else return;  // not in the list
   if (s->next_) s->next_->prev_ = s->prev_;
   s->prev_ = s->next_ = nullptr;
-  --sessions_;
 }
 
 void WorkerContext::beginDrain() {

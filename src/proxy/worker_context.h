@@ -77,7 +77,6 @@ class WorkerContext {
 
   void add(Session* s);
   void remove(Session* s);
-  size_t sessionCount() const { return sessions_; }
 
   // Stop taking new requests: idle keep-alive sessions close now, busy ones close after their
   // current response (which carries Connection: close), pools close their idle connections.
@@ -111,7 +110,6 @@ class WorkerContext {
   net::Timer* sweep_ = nullptr;
   bool sweeping_ = false;
   Session* head_ = nullptr;  // intrusive list: O(1) add/remove with thousands of connections
-  size_t sessions_ = 0;
   bool draining_ = false;
 };
 

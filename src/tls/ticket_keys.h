@@ -79,9 +79,7 @@ class TicketKeyManager {
   // shared_ptr load unless the epoch moved. The caller may keep the snapshot as long as it likes.
   std::shared_ptr<const TicketKeySet> keys() const;
   int64_t currentEpoch() const;
-  std::chrono::seconds rotation() const { return rotation_; }
   std::chrono::seconds lifetime() const { return lifetime_; }
-  bool fleet() const { return !secret_.empty(); }
 
  private:
   TicketKeyManager(TicketKeyOptions opts, std::string secret);

@@ -56,7 +56,6 @@ class HostState {
     uint32_t cap = max_requests_.load(std::memory_order_relaxed);
     return cap != 0 && in_flight_.load(std::memory_order_relaxed) >= cap;
   }
-  uint32_t maxRequests() const { return max_requests_.load(std::memory_order_relaxed); }
   // On reload. Lowering the cap below in-flight refuses new requests until enough finish.
   void setMaxRequests(uint32_t cap) { max_requests_.store(cap, std::memory_order_relaxed); }
 

@@ -40,7 +40,6 @@ class RetryBudget {
     auto share = static_cast<uint32_t>(budget_ * requests_.load(std::memory_order_relaxed));
     return share > min_retries_ ? share : min_retries_;
   }
-  uint32_t activeRequests() const { return requests_.load(std::memory_order_relaxed); }
   uint32_t activeRetries() const { return retries_.load(std::memory_order_relaxed); }
 
  private:
