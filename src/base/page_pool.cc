@@ -97,11 +97,10 @@ struct Local {
       std::lock_guard<std::mutex> lock(d.mu);
       Lists& from = d.lists[k];
       if (!from.warm.empty() || !from.cold.empty()) {
+        // Only called with this thread's lists empty: the swap leaves the depot empty too.
         Lists& to = lists[k];
         to.warm.swap(from.warm);
         to.cold.swap(from.cold);
-        from.warm.clear();
-        from.cold.clear();
         return nullptr;  // the caller takes from the lists now
       }
     }

@@ -114,6 +114,17 @@ class Buffering : public ::testing::Test {
     });
   }
 
+  // Waits until the proxy holds an unnamed file in temp_dir open (a body spilled to disk).
+  bool spillFileOpen() {
+    return pollUntil(
+        [&] {
+          for (const auto& f : deletedFilesOpen(proxy_.pid()))
+            if (f.rfind(temp_.path() + "/", 0) == 0) return true;
+          return false;
+        },
+        kWait);
+  }
+
   ::testing::AssertionResult noTempFilesLeft() {
     bool clean = pollUntil([&] { return deletedFilesOpen(proxy_.pid()).empty() && filesIn(temp_.path()).empty(); },
                            kWait);
@@ -244,8 +255,10 @@ TEST_F(Buffering, RequestReachesTheUpstreamOnlyOnceTheWholeBodyIsAtTheProxy) {
   TlsClient client;
   ASSERT_TRUE(client.connect(proxy_.httpsPort()));
   ASSERT_TRUE(client.send(first));
-  // The client pauses midway, as a slow uplink does (part of the scenario, not a readiness wait).
-  std::this_thread::sleep_for(1s);
+  // The client pauses midway, as a slow uplink does. Once the proxy has taken that half (its
+  // spill file is open: half a megabyte is past the 64k in memory), it must still not have
+  // gone upstream.
+  ASSERT_TRUE(spillFileOpen()) << joined(deletedFilesOpen(proxy_.pid()));
   EXPECT_EQ(up_.acceptedConnections(), 0u) << "the proxy connected upstream with half a body";
   const auto rest_sent_at = Clock::now();
   ASSERT_TRUE(client.send(second));
@@ -272,13 +285,7 @@ TEST_F(Buffering, SpilledRequestBodyLeavesNoTempFileBehind) {
   ASSERT_TRUE(client.connect(proxy_.httpsPort()));
   ASSERT_TRUE(client.send(first));
   // Half a megabyte is past the 64k in memory: a nameless file in temp_dir holds it.
-  EXPECT_TRUE(pollUntil(
-      [&] {
-        for (const auto& f : deletedFilesOpen(proxy_.pid()))
-          if (f.rfind(temp_.path() + "/", 0) == 0) return true;
-        return false;
-      },
-      kWait))
+  EXPECT_TRUE(spillFileOpen())
       << "no spill file in temp_dir " << temp_.path() << "; deleted files open:\n"
       << joined(deletedFilesOpen(proxy_.pid()));
   ASSERT_TRUE(client.send(second));

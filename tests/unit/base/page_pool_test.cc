@@ -113,7 +113,8 @@ TEST(PagePool, BlocksMayBeFreedOnAnotherThreadAndOutliveTheirThread) {
     EXPECT_EQ(p[0], 3);
     deallocate(p, kMinBlock);
   }
-  // Other threads can take the exited thread's blocks.
+  // Other threads take the exited thread's blocks (from the depot) before mapping a chunk.
+  size_t mapped_before = stats().mapped;
   std::thread u([] {
     for (int i = 0; i < 50; ++i) {
       void* p = allocate(kMinBlock);
@@ -122,6 +123,9 @@ TEST(PagePool, BlocksMayBeFreedOnAnotherThreadAndOutliveTheirThread) {
     }
   });
   u.join();
+  if (pooled()) {
+    EXPECT_EQ(stats().mapped, mapped_before) << "a new thread mapped a chunk of its own";
+  }
 }
 
 TEST(PagePool, BufferStorageComesFromThePool) {
