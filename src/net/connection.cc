@@ -1,6 +1,5 @@
 #include "net/connection.h"
 
-#include <arpa/inet.h>
 #include <sys/socket.h>
 #include <uv.h>
 
@@ -23,10 +22,18 @@ constexpr size_t kMinReadRoom = 16 * 1024;
 uv_stream_t* asStream(uv_tcp_t* t) { return reinterpret_cast<uv_stream_t*>(t); }
 uv_handle_t* asHandle(void* h) { return static_cast<uv_handle_t*>(h); }
 
-std::string ipOf(const sockaddr_storage& ss) {
+// The peer's or the local address of a connected socket (empty storage if the call failed).
+Address peerOf(uv_tcp_t* t) {
   Address a;
-  a.storage = ss;
-  return a.ipString();
+  int len = sizeof a.storage;
+  if (uv_tcp_getpeername(t, reinterpret_cast<sockaddr*>(&a.storage), &len) != 0) a.storage = {};
+  return a;
+}
+Address localOf(uv_tcp_t* t) {
+  Address a;
+  int len = sizeof a.storage;
+  if (uv_tcp_getsockname(t, reinterpret_cast<sockaddr*>(&a.storage), &len) != 0) a.storage = {};
+  return a;
 }
 }  // namespace
 
@@ -57,26 +64,15 @@ Connection* Connection::accept(Loop& loop, uv_stream_s* server, ConnectionHandle
     delete c;
     return nullptr;
   }
-  if (uv_accept(server, asStream(c->tcp_.get())) != 0) {
-    c->closing_ = c->notified_ = true;
-    c->closeHandles();
-    return nullptr;
-  }
+  if (uv_accept(server, asStream(c->tcp_.get())) != 0) return c->discard();
   uv_tcp_nodelay(c->tcp_.get(), 1);
-  sockaddr_storage ss{};
-  int len = sizeof ss;
-  if (uv_tcp_getpeername(c->tcp_.get(), reinterpret_cast<sockaddr*>(&ss), &len) == 0) c->peer_ip_ = ipOf(ss);
-  len = sizeof ss;
-  if (uv_tcp_getsockname(c->tcp_.get(), reinterpret_cast<sockaddr*>(&ss), &len) == 0)
-    c->local_port_ = ntohs(ss.ss_family == AF_INET ? reinterpret_cast<sockaddr_in*>(&ss)->sin_port
-                                                   : reinterpret_cast<sockaddr_in6*>(&ss)->sin6_port);
+  c->peer_ip_ = peerOf(c->tcp_.get()).ipString();
+  c->local_port_ = localOf(c->tcp_.get()).port();
   if (tls) {
     auto engine = tls::Engine::forServer(std::move(tls));
     if (!engine) {
       base::log::warn("tls: cannot create session: ", engine.error().message);
-      c->closing_ = c->notified_ = true;
-      c->closeHandles();
-      return nullptr;
+      return c->discard();
     }
     c->tls_ = std::make_unique<tls::Engine>(std::move(*engine));
   }
@@ -97,11 +93,7 @@ Connection* Connection::connect(Loop& loop, const Address& to, ConnectionHandler
   c->connect_req_->data = c;
   c->connecting_ = true;
   int rc = uv_tcp_connect(c->connect_req_.get(), c->tcp_.get(), to.sa(), &Connection::onConnect);
-  if (rc != 0) {
-    c->closing_ = c->notified_ = true;
-    c->closeHandles();
-    return nullptr;
-  }
+  if (rc != 0) return c->discard();
   c->setTimeout(timeout_ms);
   return c;
 }
@@ -112,24 +104,16 @@ void Connection::onConnect(uv_connect_t* req, int status) {
   c->connecting_ = false;
   c->clearTimeout();
   if (status != 0) {
-    c->closing_ = c->notified_ = true;  // onConnected(failure) is this connection's last word
-    ConnectionHandler* h = std::exchange(c->handler_, nullptr);
-    c->closeHandles();
-    if (h) h->onConnected(*c, status);
+    c->failConnect(status);
     return;
   }
   uv_tcp_nodelay(c->tcp_.get(), 1);
-  sockaddr_storage ss{};
-  int len = sizeof ss;
-  if (uv_tcp_getpeername(c->tcp_.get(), reinterpret_cast<sockaddr*>(&ss), &len) == 0) c->peer_ip_ = ipOf(ss);
+  c->peer_ip_ = peerOf(c->tcp_.get()).ipString();
   if (c->client_tls_) {
     auto engine = tls::Engine::forClient(std::move(c->client_tls_), c->sni_);
     if (!engine) {
       base::log::warn("tls to upstream ", c->sni_, ": ", engine.error().message);
-      c->closing_ = c->notified_ = true;
-      ConnectionHandler* h = std::exchange(c->handler_, nullptr);
-      c->closeHandles();
-      if (h) h->onConnected(*c, -1);
+      c->failConnect(-1);
       return;
     }
     c->tls_ = std::make_unique<tls::Engine>(std::move(*engine));
@@ -195,10 +179,7 @@ void Connection::onReadable(long nread, const uv_buf_t* buf) {
     return;
   }
   if (nread == UV_EOF) {
-    eof_ = true;
-    uv_read_stop(asStream(tcp_.get()));
-    reading_ = false;
-    handler_->onEof(*this);
+    onPeerEof();
     return;
   }
   abort(CloseReason::PeerReset);
@@ -231,12 +212,14 @@ void Connection::handleTlsInput(const char* data, size_t len) {
     handler_->onData(*this);
     if (closing_) return;
   }
-  if (tls_->peerClosed() && !eof_) {
-    eof_ = true;
-    uv_read_stop(asStream(tcp_.get()));
-    reading_ = false;
-    handler_->onEof(*this);
-  }
+  if (tls_->peerClosed() && !eof_) onPeerEof();
+}
+
+void Connection::onPeerEof() {
+  eof_ = true;
+  uv_read_stop(asStream(tcp_.get()));
+  reading_ = false;
+  handler_->onEof(*this);
 }
 
 size_t Connection::pendingBytes() const { return staging_.size() + wire_.size() + inflight_.size(); }
@@ -375,11 +358,7 @@ void Connection::fireTimeout() {
     return;
   }
   if (connecting_) {
-    connecting_ = false;
-    closing_ = notified_ = true;
-    ConnectionHandler* h = std::exchange(handler_, nullptr);
-    closeHandles();
-    if (h) h->onConnected(*this, UV_ETIMEDOUT);
+    failConnect(UV_ETIMEDOUT);
     return;
   }
   handler_->onTimeout(*this);
@@ -423,9 +402,23 @@ void Connection::linger() {
   }
   setTimeout(kLingerMs);
   paused_ = false;
-  if (!reading_) {
-    if (uv_read_start(asStream(tcp_.get()), &Connection::onAlloc, &Connection::onRead) == 0) reading_ = true;
-  }
+  startReading();  // eof_ is false here: the input is drained and discarded until the deadline
+}
+
+// An outgoing connection that will never connect: onConnected(failure) is its last word.
+void Connection::failConnect(int status) {
+  connecting_ = false;
+  closing_ = notified_ = true;
+  ConnectionHandler* h = std::exchange(handler_, nullptr);
+  closeHandles();
+  if (h) h->onConnected(*this, status);
+}
+
+// Set-up failed before any handler heard of the connection: close the handles quietly.
+Connection* Connection::discard() {
+  closing_ = notified_ = true;
+  closeHandles();
+  return nullptr;
 }
 
 void Connection::onShutdown(uv_shutdown_t* req, int status) {

@@ -145,6 +145,9 @@ class Connection {
   void handleTlsInput(const char* data, size_t len);
   void onWriteDone(int status);
   void startWrite();
+  void onPeerEof();
+  void failConnect(int status);
+  Connection* discard();
   bool sealStaged();  // TLS: staging_ encrypted into wire_; false on an engine failure
   void encryptNow(std::string_view bytes);
   long trySend(const char* data, size_t len);
