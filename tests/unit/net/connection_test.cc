@@ -2,6 +2,7 @@
 // libuv loop, every wait bounded by a deadline timer, no sleeps.
 #include "net/connection.h"
 #include "../support/loop_runner.h"
+#include "../tls/tls_test_util.h"
 
 #include <gtest/gtest.h>
 #include <sys/socket.h>
@@ -476,30 +477,7 @@ TEST_F(ConnectionTest, ListenerClosesConnectionsItsAcceptFnRejects) {
 
 // ---- TLS ---------------------------------------------------------------------------------
 
-// Development certificate made by scripts/gen-dev-cert.sh in a temporary directory.
-class TempCert {
- public:
-  TempCert() {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "pc-net-XXXXXX").string();
-    if (!mkdtemp(tmpl.data())) {
-      ADD_FAILURE() << "mkdtemp failed";
-      return;
-    }
-    dir_ = tmpl;
-    std::string cmd = std::string("'") + PORTCULLIS_SOURCE_DIR + "/scripts/gen-dev-cert.sh' '" +
-                      dir_.string() + "' >/dev/null";
-    EXPECT_EQ(std::system(cmd.c_str()), 0) << cmd;
-  }
-  ~TempCert() {
-    std::error_code ec;
-    if (!dir_.empty()) std::filesystem::remove_all(dir_, ec);
-  }
-  std::string cert() const { return (dir_ / "dev-cert.pem").string(); }
-  std::string key() const { return (dir_ / "dev-key.pem").string(); }
-
- private:
-  std::filesystem::path dir_;
-};
+using tls::testing::TempCert;  // a dev certificate in a temporary directory
 
 // A TLS client over a plain Connection: the test drives the engine by hand, the way
 // Connection does for the server side.
