@@ -218,6 +218,6 @@ void appendChunk(base::Buffer& out, std::string_view data) {
   out.commit(static_cast<size_t>(p - start));
 }
 
-void appendLastChunk(base::Buffer& out) { out.append("0\r\n\r\n"); }
+void appendLastChunk(base::Buffer& out) { out.append(kLastChunk); }
 
 }  // namespace portcullis::http

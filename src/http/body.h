@@ -48,7 +48,8 @@ class BodyDecoder {
 // Appends chunked framing around `data` to `out` ("<hex>\r\n" data "\r\n"); empty data appends
 // nothing (an empty chunk would end the body).
 void appendChunk(base::Buffer& out, std::string_view data);
-// Appends the chunked terminator "0\r\n\r\n".
+// The chunked terminator (no trailers), and a function appending it.
+inline constexpr std::string_view kLastChunk = "0\r\n\r\n";
 void appendLastChunk(base::Buffer& out);
 
 }  // namespace portcullis::http

@@ -793,7 +793,8 @@ void Session::drainResponseBuffer() {
 
 void Session::onResponseComplete() {
   if (down_framing_ == DownstreamFraming::Chunked) {
-    if (!resp_buf_.empty()) (void)resp_buf_.append("0\r\n\r\n");
+    // Fits: responseBufferRoom() keeps room for it.
+    if (!resp_buf_.empty()) (void)resp_buf_.append(http::kLastChunk);
     else http::appendLastChunk(down_->output());
   }
   resp_state_ = RespState::Done;
