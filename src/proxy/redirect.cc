@@ -26,13 +26,17 @@ bool hostAllowed(std::string_view host, const std::vector<std::string>& patterns
   if (patterns.empty()) return true;
   for (const auto& p : patterns) {
     if (p.rfind("*.", 0) == 0) {
-      std::string_view suffix = std::string_view(p).substr(1);  // ".example.com"
-      if (host.size() > suffix.size() && http::iequals(host.substr(host.size() - suffix.size()), suffix)) return true;
+      if (matchesWildcard(host, std::string_view(p).substr(1))) return true;
     } else if (http::iequals(host, p)) {
       return true;
     }
   }
   return false;
+}
+
+bool matchesWildcard(std::string_view host, std::string_view dot_suffix) {
+  return host.size() > dot_suffix.size() &&
+         http::iequals(host.substr(host.size() - dot_suffix.size()), dot_suffix);
 }
 
 std::string hstsValue(uint64_t max_age_seconds, bool include_subdomains, bool preload) {

@@ -22,6 +22,9 @@ std::string buildHttpsLocation(std::string_view host_header, uint16_t https_port
 // True when `host` (no port, any case) matches one of `patterns` ("example.com" exact,
 // "*.example.com" any name below it), or when `patterns` is empty (no allow-list).
 bool hostAllowed(std::string_view host, const std::vector<std::string>& patterns);
+// True if `host` is a name under `dot_suffix` (".example.com"), one label or more, any case:
+// what a "*.example.com" pattern matches, in routes and in the redirect allow-list.
+bool matchesWildcard(std::string_view host, std::string_view dot_suffix);
 
 // "max-age=N[; includeSubDomains][; preload]" (RFC 6797 §6.1).
 std::string hstsValue(uint64_t max_age_seconds, bool include_subdomains, bool preload);

@@ -3,16 +3,9 @@
 #include <algorithm>
 
 #include "http/message.h"
+#include "proxy/redirect.h"
 
 namespace portcullis::proxy {
-
-namespace {
-constexpr std::string_view kAcmePrefix = "/.well-known/acme-challenge/";
-
-bool endsWithI(std::string_view s, std::string_view suffix) {
-  return s.size() >= suffix.size() && http::iequals(s.substr(s.size() - suffix.size()), suffix);
-}
-}  // namespace
 
 Router::Router(const config::Config& cfg) {
   for (size_t ri = 0; ri < cfg.routes.size(); ++ri) {
@@ -29,7 +22,7 @@ Router::Router(const config::Config& cfg) {
       e.host_rank = 3;
     }
     e.path = r.path_prefix;
-    e.acme = e.path.rfind(kAcmePrefix, 0) == 0;
+    e.acme = isAcmeChallenge(e.path);
     e.cluster = 0;
     for (size_t i = 0; i < cfg.upstreams.size(); ++i)
       if (cfg.upstreams[i].name == r.upstream) e.cluster = i;
@@ -45,7 +38,7 @@ RouteMatch Router::match(std::string_view host, std::string_view path, bool acme
     if (acme_only && !e.acme) continue;
     bool ok = e.host_rank == 1 ||
               (e.host_rank == 3 && http::iequals(host, e.host)) ||
-              (e.host_rank == 2 && host.size() > e.host.size() && endsWithI(host, e.host));
+              (e.host_rank == 2 && matchesWildcard(host, e.host));
     if (!ok) continue;
     size_t suffix = e.host_rank == 2 ? e.host.size() : 0;
     if (e.host_rank > best_rank || (e.host_rank == best_rank && suffix > best_suffix)) {
@@ -59,7 +52,7 @@ RouteMatch Router::match(std::string_view host, std::string_view path, bool acme
     if (acme_only && !e.acme) continue;
     if (e.host_rank != best_rank) continue;
     if (best_rank == 3 && !http::iequals(host, e.host)) continue;
-    if (best_rank == 2 && (e.host.size() != best_suffix || !endsWithI(host, e.host))) continue;
+    if (best_rank == 2 && (e.host.size() != best_suffix || !matchesWildcard(host, e.host))) continue;
     if (path.substr(0, e.path.size()) != e.path) continue;
     if (!best || e.path.size() > best->path.size()) best = &e;
   }
