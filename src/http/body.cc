@@ -22,12 +22,6 @@ int hexValue(char c) {
   return -1;
 }
 
-// Control characters other than HTAB are never valid in an extension or trailer line; this also
-// catches a bare LF, which a lenient peer might read as a line end (RFC 9112 §2.2, §11.2).
-bool isForbiddenControl(char ch) {
-  auto c = static_cast<unsigned char>(ch);
-  return (c < 0x20 && c != '\t') || c == 0x7f;
-}
 
 }  // namespace
 

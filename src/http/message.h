@@ -60,7 +60,16 @@ bool iequalsSameLength(const char* a, const char* b, size_t n);
 inline bool iequals(std::string_view a, std::string_view b) {
   return a.size() == b.size() && iequalsSameLength(a.data(), b.data(), a.size());
 }
+// Character classes shared by the parser, the body decoder and the URI checks.
+constexpr bool isDigit(char c) { return c >= '0' && c <= '9'; }
 constexpr bool isOws(char c) { return c == ' ' || c == '\t'; }
+// RFC 9110 §5.5: field values are VCHAR / obs-text / SP / HTAB. NUL, DEL and the other controls
+// (CR and LF included: a bare one is a line end to some parsers) are refused everywhere in a
+// head, a chunk extension or a trailer, because peers disagree on them.
+constexpr bool isForbiddenControl(char ch) {
+  auto c = static_cast<unsigned char>(ch);
+  return (c < 0x20 && c != '\t') || c == 0x7f;
+}
 inline std::string_view trimOws(std::string_view s) {
   while (!s.empty() && isOws(s.front())) s.remove_prefix(1);
   while (!s.empty() && isOws(s.back())) s.remove_suffix(1);

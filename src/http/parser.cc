@@ -37,14 +37,6 @@ bool isToken(std::string_view s) {
   }
   return true;
 }
-bool isDigit(char c) { return c >= '0' && c <= '9'; }
-// RFC 9110 §5.5: field values are VCHAR / obs-text / SP / HTAB. NUL, DEL and other controls are
-// refused everywhere in a head because peers disagree on them (NUL truncates C strings, a bare
-// CR is a line end to some parsers): RFC 9110 §5.5 "MUST either reject ... or replace".
-constexpr bool isForbiddenControl(char ch) {
-  auto c = static_cast<unsigned char>(ch);
-  return (c < 0x20 && c != '\t') || c == 0x7f;
-}
 
 // Bytes the head scanner has nothing to decide about once inside a line: everything but the
 // forbidden controls, which include CR and LF. Runs of them are skipped in a tight loop (most

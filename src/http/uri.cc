@@ -2,10 +2,11 @@
 
 #include <cstdint>
 
+#include "http/message.h"
+
 namespace portcullis::http {
 namespace {
 
-constexpr bool isDigit(char c) { return c >= '0' && c <= '9'; }
 constexpr bool isHex(char c) {
   return isDigit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
 }

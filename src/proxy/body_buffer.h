@@ -31,7 +31,8 @@ class BodyBuffer {
   // (0 = no file: append fails past memory); `temp_dir`: where the unnamed file lives.
   void configure(uint64_t memory_limit, uint64_t file_limit, std::string temp_dir);
 
-  // Error = the file limit is exceeded or the disk failed; the caller answers 413/502.
+  // Error = past limit() or the disk failed: a request answers 500, a response falls back to
+  // streaming (the session checks limit() first, so for it only a disk error gets here).
   base::Result<void> append(std::string_view data);
   // Copies up to `max` unread bytes to the end of `out`; returns how many. Reads the oldest
   // bytes first (memory holds the tail once a file exists: file bytes come first).

@@ -178,8 +178,8 @@ class Session final : public net::ConnectionHandler, public net::Deletable, publ
   bool dead_ = false;
   bool served_ = false;          // at least one response completed on this connection
   bool handshake_done_ = false;  // TLS listeners: handshake_timeout applies until then
-  uint64_t idle_since_ms_ = 0;
-  bool released_ = false;  // buffers already given back in this idle period   // loop time the connection last became idle
+  uint64_t idle_since_ms_ = 0;  // loop time the connection last became idle
+  bool released_ = false;       // buffers already given back in this idle period
 };
 
 }  // namespace portcullis::proxy

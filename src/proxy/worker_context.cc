@@ -126,10 +126,10 @@ void WorkerContext::releaseIdleBuffers(uint64_t min_idle_ms) {
   if (now < min_idle_ms) return;
   size_t released = 0;
   for (Session* s = head_; s; s = s->next_) released += s->releaseIfIdle(now - min_idle_ms) ? 1 : 0;
-  // Freed buffers sit between live objects in the heap, where glibc keeps them resident: the
-  // memory is free but still counted. malloc_trim hands whole free pages back to the kernel
-  // (MADV_DONTNEED), which is what makes an idle connection cheap in RSS. It walks the heap, so
-  // only after a sweep that freed something, at most once a second.
+  // What released sessions freed on the malloc heap (header vectors, TLS state) sits between
+  // live objects, where glibc keeps it resident. malloc_trim hands whole free pages back to the
+  // kernel (MADV_DONTNEED). It walks the heap, so only after a sweep that freed something, at
+  // most once a second.
   if (released) malloc_trim(0);
   // Buffers live outside the malloc heap (base/page_pool.h): their free pages go back here.
   base::page_pool::trim();
