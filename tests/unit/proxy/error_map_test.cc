@@ -16,6 +16,7 @@ TEST(ErrorMap, EveryKindHasItsStatus) {
       {ErrorKind::MethodNotAllowed, 405}, {ErrorKind::NoRouteHost, 421},
       {ErrorKind::NoRoutePath, 404},      {ErrorKind::UpstreamConnect, 502},
       {ErrorKind::UpstreamProtocol, 502}, {ErrorKind::UpstreamTimeout, 504},
+      {ErrorKind::NoHealthyHost, 503},    {ErrorKind::Overloaded, 503},
       {ErrorKind::Internal, 500},
   };
   for (auto [kind, status] : kTable) {
