@@ -61,13 +61,17 @@ std::optional<size_t> Balancer::weightedRandom(const Filter& f) {
     if (eligible(i, f)) total += weightOf(i, f);
   }
   if (total == 0) return std::nullopt;
+  return drawWeighted(f, total);
+}
+
+std::optional<size_t> Balancer::drawWeighted(const Filter& f, uint64_t total, std::optional<size_t> skip) {
   uint64_t r = rng_.below(total);
   // Second pass with the same filter. Health or caps may change between the passes (other
   // threads); then the draw lands on a neighbour or falls off the end, and the last eligible
   // host seen is taken: still a candidate, merely not exactly weighted for this one pick.
   std::optional<size_t> last;
   for (size_t i = 0; i < hosts_.size(); ++i) {
-    if (!eligible(i, f)) continue;
+    if (i == skip || !eligible(i, f)) continue;
     uint64_t w = weightOf(i, f);
     last = i;
     if (r < w) return i;

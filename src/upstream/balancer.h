@@ -130,6 +130,9 @@ class Balancer {
   }
   // A candidate drawn with probability proportional to its effective weight: two passes.
   std::optional<size_t> weightedRandom(const Filter& f);
+  // The weighted draw's second pass: a uniform point in [0, total) (the eligible weight, `skip`
+  // left out) mapped onto the eligible hosts in order.
+  std::optional<size_t> drawWeighted(const Filter& f, uint64_t total, std::optional<size_t> skip = {});
 
   virtual std::optional<size_t> choose(const PickContext& ctx, const Filter& f) = 0;
 

@@ -22,25 +22,11 @@ std::optional<size_t> LeastRequestBalancer::choose(const PickContext&, const Fil
   if (total == 0) return std::nullopt;
 
   // First draw, then a second among the others (weights renormalised without the first).
-  // Both passes re-evaluate the filter; if other threads changed it in between, the draw
-  // degrades to the last eligible host seen (see weightedRandom).
-  auto draw = [&](uint64_t sum, std::optional<size_t> skip) -> std::optional<size_t> {
-    uint64_t r = rng_.below(sum);
-    std::optional<size_t> last;
-    for (size_t i = 0; i < hosts_.size(); ++i) {
-      if (i == skip || !eligible(i, f)) continue;
-      uint64_t w = weightOf(i, f);
-      last = i;
-      if (r < w) return i;
-      r -= w;
-    }
-    return last;
-  };
-  std::optional<size_t> a = draw(total, std::nullopt);
+  std::optional<size_t> a = drawWeighted(f, total);
   if (!a || count == 1) return a;
   uint64_t wa = weightOf(*a, f);
   if (total <= wa) return a;
-  std::optional<size_t> b = draw(total - wa, a);
+  std::optional<size_t> b = drawWeighted(f, total - wa, a);
   if (!b) return a;
 
   // in_flight_a / w_a <= in_flight_b / w_b, cross-multiplied to stay in integers. Ties keep
