@@ -97,6 +97,11 @@ std::string ProxyProcess::stderrText() const { return readFile(stderr_path_); }
 
 namespace {
 
+// "status 2" or "signal 9", for messages about how the proxy ended.
+std::string describeExit(int st) {
+  return WIFEXITED(st) ? "status " + std::to_string(WEXITSTATUS(st)) : "signal " + std::to_string(WTERMSIG(st));
+}
+
 size_t countOccurrences(const std::string& haystack, const std::string& needle) {
   if (needle.empty()) return 0;
   size_t n = 0;
@@ -166,8 +171,7 @@ size_t countOccurrences(const std::string& haystack, const std::string& needle) 
   if (!running()) {
     int st = exit_status_.value_or(0);
     r << "portcullis exited before it was ready ("
-      << (WIFEXITED(st) ? "status " + std::to_string(WEXITSTATUS(st))
-                        : "signal " + std::to_string(WTERMSIG(st)))
+      << describeExit(st)
       << ")";
     pid_ = -1;
   } else {
@@ -231,8 +235,7 @@ bool ProxyProcess::running() {
   int st = exit_status_.value_or(0);
   if (WIFEXITED(st) && WEXITSTATUS(st) == 0) return ::testing::AssertionSuccess();
   return ::testing::AssertionFailure() << "portcullis exited with "
-                                       << (WIFEXITED(st) ? "status " + std::to_string(WEXITSTATUS(st))
-                                                         : "signal " + std::to_string(WTERMSIG(st)));
+                                       << describeExit(st);
 }
 
 ::testing::AssertionResult ProxyProcess::stop(milliseconds timeout) {
@@ -257,8 +260,7 @@ bool ProxyProcess::running() {
   }
   if (WIFEXITED(st) && WEXITSTATUS(st) == 0) return ::testing::AssertionSuccess();
   return ::testing::AssertionFailure() << "portcullis exited with "
-                                       << (WIFEXITED(st) ? "status " + std::to_string(WEXITSTATUS(st))
-                                                         : "signal " + std::to_string(WTERMSIG(st)));
+                                       << describeExit(st);
 }
 
 }  // namespace portcullis::integration
