@@ -20,10 +20,6 @@ namespace {
 // does not ship.
 constexpr const char* kDebianBundle = "/etc/ssl/certs/ca-certificates.crt";
 
-base::Error fail(std::string message) {
-  clearErrors();
-  return base::makeError(std::move(message));
-}
 
 size_t storeSize(SSL_CTX* ctx) {
   X509_STORE* store = SSL_CTX_get_cert_store(ctx);
@@ -54,10 +50,10 @@ base::Result<std::shared_ptr<const ClientContext>> ClientContext::create(
     return v == TlsVersion::Tls1_2 || v == TlsVersion::Tls1_3;
   };
   if (!checkVersion(opts.min_version) || !checkVersion(opts.max_version)) {
-    return fail("upstream TLS versions must be 1.2 or 1.3 (RFC 8996 deprecates 1.0 and 1.1)");
+    return failWith("upstream TLS versions must be 1.2 or 1.3 (RFC 8996 deprecates 1.0 and 1.1)");
   }
   if (opts.min_version == TlsVersion::Tls1_3 && opts.max_version == TlsVersion::Tls1_2) {
-    return fail("upstream TLS minimum version is above the maximum");
+    return failWith("upstream TLS minimum version is above the maximum");
   }
   std::shared_ptr<ClientContext> out(new ClientContext());
   Impl& impl = *out->impl_;
@@ -91,7 +87,7 @@ base::Result<std::shared_ptr<const ClientContext>> ClientContext::create(
       clearErrors();
       if (SSL_CTX_load_verify_locations(ctx, kDebianBundle, nullptr) != 1) clearErrors();
       if (storeSize(ctx) == 0 && access(X509_get_default_cert_dir(), R_OK) != 0) {
-        return fail(std::string("no system CA certificates found (tried ") + kDebianBundle +
+        return failWith(std::string("no system CA certificates found (tried ") + kDebianBundle +
                     ", " + X509_get_default_cert_file() + ", " + X509_get_default_cert_dir() +
                     "); configure a CA file");
       }

@@ -29,10 +29,6 @@ constexpr uint16_t kEcdsaSuites[] = {0xC009, 0xC00A, 0xC023, 0xC024, 0xC02B, 0xC
 
 enum class KeyKind { Ecdsa, Rsa, Other };
 
-base::Error fail(std::string message) {
-  clearErrors();
-  return base::makeError(std::move(message));
-}
 
 // Same key type, other key: KEY_VALUES_MISMATCH; an RSA key for an ECDSA certificate (or the
 // reverse): KEY_TYPE_MISMATCH. Both mean "this is not the certificate's key".
@@ -261,8 +257,8 @@ base::Result<Context::Impl::Cert> loadPair(const CertificatePair& pair, const Se
                                           int64_t now, std::vector<std::string>& warnings) {
   const std::string& cert = pair.certificate_file;
   const std::string& key = pair.key_file;
-  if (cert.empty()) return fail("no certificate file configured");
-  if (key.empty()) return fail("no key file configured");
+  if (cert.empty()) return failWith("no certificate file configured");
+  if (key.empty()) return failWith("no key file configured");
 
   Context::Impl::Cert out;
   out.file = cert;
@@ -279,19 +275,19 @@ base::Result<Context::Impl::Cert> loadPair(const CertificatePair& pair, const Se
   // as X509_R_KEY_VALUES_MISMATCH, which deserves a message an operator can act on.
   if (SSL_CTX_use_PrivateKey_file(ctx, key.c_str(), SSL_FILETYPE_PEM) != 1) {
     if (isKeyMismatch(peekFirstError())) {
-      return fail("key " + key + " does not match certificate " + cert);
+      return failWith("key " + key + " does not match certificate " + cert);
     }
     return base::makeError(readFailure("key", key, "private key"));
   }
   if (SSL_CTX_check_private_key(ctx) != 1) {
-    return fail("key " + key + " does not match certificate " + cert);
+    return failWith("key " + key + " does not match certificate " + cert);
   }
 
   X509* leaf = SSL_CTX_get0_certificate(ctx);
   time_t t = static_cast<time_t>(now);
   const ASN1_TIME* not_after = X509_get0_notAfter(leaf);
   if (X509_cmp_time(not_after, &t) <= 0) {  // -1: notAfter <= now; 0: unparsable
-    return fail("certificate " + cert + " expired on " + timeText(not_after));
+    return failWith("certificate " + cert + " expired on " + timeText(not_after));
   }
   if (X509_cmp_time(X509_get0_notBefore(leaf), &t) > 0) {
     warnings.push_back("certificate " + cert + " is not valid before " +
@@ -403,12 +399,12 @@ base::Result<std::shared_ptr<const Context>> Context::forServer(const ServerOpti
   pairs.insert(pairs.end(), opts.certificates.begin(), opts.certificates.end());
 
   if (opts.min_version != TlsVersion::Tls1_2 && opts.min_version != TlsVersion::Tls1_3) {
-    return fail("minimum TLS version must be 1.2 or 1.3 (RFC 8996 deprecates 1.0 and 1.1)");
+    return failWith("minimum TLS version must be 1.2 or 1.3 (RFC 8996 deprecates 1.0 and 1.1)");
   }
-  if (opts.alpn.empty()) return fail("ALPN list is empty");
+  if (opts.alpn.empty()) return failWith("ALPN list is empty");
   if (auto wire = internal::encodeAlpn(opts.alpn); !wire) return wire.error();
   if (opts.client_auth != ClientAuthMode::None && opts.client_ca_file.empty()) {
-    return fail("client certificates requested but no client CA file configured");
+    return failWith("client certificates requested but no client CA file configured");
   }
 
   std::shared_ptr<Context> out(new Context());

@@ -135,9 +135,8 @@ struct Engine::Impl {
     return e;
   }
 
-  base::Error failWith(std::string message) {
-    clearErrors();
-    failed = base::makeError(std::move(message));
+  base::Error failWith(std::string message) {  // sticky, unlike tls::failWith
+    failed = tls::failWith(std::move(message));
     return *failed;
   }
 

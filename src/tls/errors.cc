@@ -31,4 +31,9 @@ uint32_t peekFirstError() { return ERR_peek_error(); }
 
 void clearErrors() { ERR_clear_error(); }
 
+base::Error failWith(std::string message) {
+  clearErrors();
+  return base::makeError(std::move(message));
+}
+
 }  // namespace portcullis::tls

@@ -29,4 +29,7 @@ uint32_t peekFirstError();
 // Empties the queue; for paths that fail with their own message.
 void clearErrors();
 
+// clearErrors(), then `message` as an Error: a failure we describe ourselves.
+base::Error failWith(std::string message);
+
 }  // namespace portcullis::tls
