@@ -1,6 +1,7 @@
 #pragma once
 // What went wrong on the proxy path, and the one place that decides what the client sees.
 #include <cstdint>
+#include <string_view>
 
 #include "http/parser.h"
 
@@ -22,9 +23,14 @@ enum class ErrorKind : uint8_t {
   NoHealthyHost,      // 503: every host failed its health checks or is ejected
   Overloaded,         // 503 + Retry-After: every host at max_requests, queue full or timed out
   Internal,           // 500
+  // Never answered: recorded for the access log and metrics only.
+  ClientTimeout,      // 408: the client was too slow sending its head or body
+  ClientClosed,       // 499 (nginx's code): the client went away before the response was complete
 };
 
 int statusFor(ErrorKind e);
+// Stable snake_case name for logs and metric labels ("upstream_timeout").
+std::string_view errorName(ErrorKind e);
 ErrorKind fromParseError(http::ParseError e);
 
 }  // namespace portcullis::proxy

@@ -10,6 +10,7 @@
 #include "http/parser.h"
 #include "net/loop.h"
 #include "net/timer.h"
+#include "proxy/request_record.h"
 #include "proxy/router.h"
 #include "upstream/balancer.h"
 #include "upstream/cluster.h"
@@ -78,6 +79,13 @@ class WorkerContext {
   void add(Session* s);
   void remove(Session* s);
 
+  // Observers of finished requests (access log, metrics), told in the order added. Set up by the
+  // worker before its loop runs; they must outlive this context.
+  void addObserver(RequestObserver* o) { observers_.push_back(o); }
+  void requestDone(const RequestRecord& r) {
+    for (RequestObserver* o : observers_) o->onRequestDone(r);
+  }
+
   // Stop taking new requests: idle keep-alive sessions close now, busy ones close after their
   // current response (which carries Connection: close), pools close their idle connections.
   void beginDrain();
@@ -109,6 +117,7 @@ class WorkerContext {
   std::vector<std::shared_ptr<Generation>> queued_;
   net::Timer* sweep_ = nullptr;
   bool sweeping_ = false;
+  std::vector<RequestObserver*> observers_;
   Session* head_ = nullptr;  // intrusive list: O(1) add/remove with thousands of connections
   bool draining_ = false;
 };

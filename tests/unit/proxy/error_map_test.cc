@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include <set>
+#include <string_view>
 #include <utility>
 
 namespace portcullis::proxy {
@@ -17,11 +19,24 @@ TEST(ErrorMap, EveryKindHasItsStatus) {
       {ErrorKind::NoRoutePath, 404},      {ErrorKind::UpstreamConnect, 502},
       {ErrorKind::UpstreamProtocol, 502}, {ErrorKind::UpstreamTimeout, 504},
       {ErrorKind::NoHealthyHost, 503},    {ErrorKind::Overloaded, 503},
-      {ErrorKind::Internal, 500},
+      {ErrorKind::Internal, 500},         {ErrorKind::ClientTimeout, 408},
+      {ErrorKind::ClientClosed, 499},
   };
   for (auto [kind, status] : kTable) {
     EXPECT_EQ(statusFor(kind), status) << "kind " << static_cast<int>(kind);
   }
+}
+
+TEST(ErrorMap, EveryKindHasADistinctSnakeCaseName) {
+  // Names are metric label values and log fields: stable, unique, [a-z_] only.
+  std::set<std::string_view> seen;
+  for (int k = 0; k <= static_cast<int>(ErrorKind::ClientClosed); ++k) {
+    std::string_view name = errorName(static_cast<ErrorKind>(k));
+    EXPECT_TRUE(seen.insert(name).second) << "duplicate name " << name;
+    EXPECT_FALSE(name.empty());
+    for (char c : name) EXPECT_TRUE((c >= 'a' && c <= 'z') || c == '_') << name;
+  }
+  EXPECT_EQ(errorName(ErrorKind::UpstreamTimeout), "upstream_timeout");
 }
 
 TEST(ErrorMap, ParseErrorsMapToTheirKinds) {

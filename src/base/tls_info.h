@@ -1,0 +1,23 @@
+#pragma once
+// What the proxy layer may know of a downstream TLS connection, as plain values: the proxy logs
+// and forwards these facts but never touches the TLS engine (h2o hands its loggers the same
+// facts through connection callbacks). Filled once by the net layer when the handshake
+// completes; version, cipher and group are BoringSSL's static names.
+#include <string>
+#include <string_view>
+
+namespace portcullis::base {
+
+struct TlsInfo {
+  std::string_view version;  // "TLSv1.3"; static storage
+  std::string_view cipher;   // "TLS_AES_128_GCM_SHA256"; static storage
+  std::string_view group;    // "X25519"; static storage; empty if none
+  std::string alpn;          // negotiated protocol ("http/1.1"); empty if none
+  std::string sni;           // server name the client asked for; empty if none
+  bool resumed = false;      // session resumption (ticket or cache)
+  // Client certificate (mTLS): set only when the client sent one, which the handshake verified.
+  std::string client_subject;      // RFC 2253 one line
+  std::string client_fingerprint;  // SHA-256 of the DER, 64 lower-case hex digits
+};
+
+}  // namespace portcullis::base
