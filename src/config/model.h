@@ -203,6 +203,33 @@ struct Limits {
   uint64_t body = 100ull * 1024 * 1024;  // 413 above; 0 = unlimited
 };
 
+// `access_log:`. Off unless configured.
+enum class AccessLogFormat { Json, Combined };
+struct AccessLog {
+  bool enabled = false;
+  std::string path;  // file (appended to; SIGUSR1 reopens it), or "stdout"
+  AccessLogFormat format = AccessLogFormat::Json;
+  Mark mark;
+};
+
+// `request_id:`. An id per request, sent upstream (Django's logging can print it) and logged.
+struct RequestId {
+  bool enabled = true;
+  std::string header = "X-Request-Id";
+  // true: a client-sent id (printable, at most 200 bytes) is kept, for a trusted front (an L7
+  // balancer that sets one); false: a client-sent header of that name is replaced.
+  bool trust_client = false;
+  Mark mark;
+};
+
+// `admin:`. The admin listener (/metrics, /healthz, cluster view); off unless configured.
+struct Admin {
+  bool enabled = false;
+  std::string host = "127.0.0.1";  // literal address; loopback unless the operator says otherwise
+  uint16_t port = 0;               // 0 = pick a free port (tests; see --ready-file)
+  Mark mark;
+};
+
 struct Config {
   std::string source_file;
   unsigned workers = 0;  // 0 = one per CPU
@@ -213,6 +240,9 @@ struct Config {
   std::vector<Route> routes;
   Timeouts timeouts;
   Limits limits;
+  AccessLog access_log;
+  RequestId request_id;
+  Admin admin;
 
   const Upstream* findUpstream(const std::string& name) const;
 };
