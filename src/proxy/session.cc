@@ -752,10 +752,13 @@ void Session::onResponseHead() {
     onResponseComplete();
     return;
   }
-  // Send the head at once when no body bytes are here yet: a client waiting on a slow body
-  // (SSE, long poll) sees it early. When body bytes came with it, relayResponseBody flushes
-  // both together: one write and one TLS record instead of two for a small response.
-  if (up_->input().empty()) down_->flush();
+  // When body bytes came with the head, relayResponseBody flushes both together: one write and
+  // one TLS record. App servers often write the head and the body in two send()s (gunicorn
+  // does), so with response buffering on the head also waits for the first body bytes, which
+  // follow within microseconds: a small response leaves in one record, as with nginx. Streaming
+  // routes (buffering off: SSE, long polling) send the head at once, so the client sees it
+  // before a slow body.
+  if (up_->input().empty() && !resp_buffering_) down_->flush();
 }
 
 bool Session::responseToBuffer() const {
@@ -799,6 +802,11 @@ bool Session::responseBufferFull() const { return resp_buffering_ && responseBuf
 
 void Session::relayResponseBody() {
   base::Buffer& in = up_->input();
+  if (in.empty()) {
+    // Only the head so far (onResponseHead flushed it unless it waits for the first body bytes).
+    armUpstreamTimer();
+    return;
+  }
   bool chunked = down_framing_ == DownstreamFraming::Chunked;
   bool buffer_short = false;  // resp_buf_'s room ended inside a chunk header: wait for a drain
   while (!in.empty() && !resp_body_.done() && !responseBufferFull()) {

@@ -328,7 +328,12 @@ bool FakeUpstream::sendReply(int fd, const Request& req, const Reply& reply) {
     sendAll(fd, head + body.substr(0, std::min(reply.close_after_body_bytes, body.size())), head.size());
     return false;
   }
-  if (!sendAll(fd, head + body, head.size())) return false;
+  if (reply.body_delay.count() > 0 && !body.empty()) {
+    if (!sendAll(fd, head, head.size()) || !sleepUnlessStopped(reply.body_delay)) return false;
+    if (!sendAll(fd, body, 0)) return false;
+  } else if (!sendAll(fd, head + body, head.size())) {
+    return false;
+  }
   noteResponseSent();
   return !close_after;
 }

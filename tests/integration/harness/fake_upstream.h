@@ -55,6 +55,9 @@ struct Reply {
   BodyFraming framing = BodyFraming::kContentLength;
   size_t chunk_size = 8192;
   milliseconds delay{0};  // before the first response byte
+  // Between the head and the body, each sent with its own send(): an app server that writes
+  // them separately (gunicorn does).
+  milliseconds body_delay{0};
   size_t close_after_body_bytes = 0;
   std::string raw;
   bool close_connection = false;  // send "Connection: close" and close after the response
