@@ -212,6 +212,15 @@ void appendChunk(base::Buffer& out, std::string_view data) {
   out.commit(static_cast<size_t>(p - start));
 }
 
+void appendChunkSize(base::Buffer& out, uint64_t size) {
+  char* p = out.reserveTail(16 + 2);
+  char* start = p;
+  p = std::to_chars(p, p + 16, size, 16).ptr;
+  *p++ = '\r';
+  *p++ = '\n';
+  out.commit(static_cast<size_t>(p - start));
+}
+
 void appendLastChunk(base::Buffer& out) { out.append(kLastChunk); }
 
 }  // namespace portcullis::http

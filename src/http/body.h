@@ -48,6 +48,9 @@ class BodyDecoder {
 // Appends chunked framing around `data` to `out` ("<hex>\r\n" data "\r\n"); empty data appends
 // nothing (an empty chunk would end the body).
 void appendChunk(base::Buffer& out, std::string_view data);
+// Only the size line of a chunk of `size` (> 0) bytes ("<hex>\r\n"), for a writer that appends
+// the data and its closing CRLF itself (straight from a file, with no copy in between).
+void appendChunkSize(base::Buffer& out, uint64_t size);
 // The chunked terminator (no trailers), and a function appending it.
 inline constexpr std::string_view kLastChunk = "0\r\n\r\n";
 void appendLastChunk(base::Buffer& out);

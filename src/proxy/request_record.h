@@ -10,6 +10,8 @@
 #include <string_view>
 
 #include "base/tls_info.h"
+#include "config/model.h"
+#include "http/message.h"
 #include "proxy/error_map.h"
 
 namespace portcullis::proxy {
@@ -62,6 +64,19 @@ struct RequestRecord {
 
   void setError(ErrorKind e) { has_error = true; error = e; }
 };
+
+struct ConnectionFacts;
+
+// Starts `r` for a new request on the connection `c`: every field back to "not yet", the
+// strings keeping their capacity.
+void resetRecord(RequestRecord& r, const ConnectionFacts& c);
+// Copies what the log needs out of a parsed head (its views die with the input bytes) and sets
+// the request id: the client's when trusted and usable, else a new one (when ids are on).
+void noteRequestHead(RequestRecord& r, const http::RequestHead& req, const config::RequestId& ids);
+// 128 random bits as 32 lower-case hex digits (per-thread generator; no syscall once seeded).
+void makeRequestId(std::string& out);
+// Monotonic clock in nanoseconds (the durations' base).
+uint64_t steadyNowNs();
 
 // Told about every request once, on the worker thread that served it. Must not block (the
 // access log buffers and writes off the loop) and must not keep pointers into the record.

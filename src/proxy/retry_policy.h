@@ -6,6 +6,7 @@
 // caller: RetryOtherHost means "if the budget allows".
 #include <cstdint>
 
+#include "http/message.h"
 #include "proxy/error_map.h"
 
 namespace portcullis::proxy {
@@ -33,5 +34,16 @@ enum class RetryDecision : uint8_t {
 };
 
 RetryDecision decideRetry(const AttemptFacts& f);
+
+// RFC 9110 §9.2.2: repeating the request has the effect of sending it once.
+constexpr bool isIdempotent(http::Method m) {
+  switch (m) {
+    case http::Method::Get: case http::Method::Head: case http::Method::Options:
+    case http::Method::Trace: case http::Method::Put: case http::Method::Delete:
+      return true;
+    default:
+      return false;
+  }
+}
 
 }  // namespace portcullis::proxy

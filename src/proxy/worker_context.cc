@@ -1,7 +1,8 @@
 #include "proxy/worker_context.h"
 
 #include "base/page_pool.h"
-#include "proxy/session.h"
+#include "proxy/exchange.h"
+#include "proxy/h1_connection.h"
 
 #include <malloc.h>
 
@@ -38,8 +39,8 @@ void WorkerContext::setRuntime(std::shared_ptr<const Runtime> runtime) {
   current_ = std::make_shared<Generation>(std::move(runtime), seed_);
 }
 
-bool WorkerContext::enqueue(const std::shared_ptr<Generation>& gen, size_t cluster, Session& s) {
-  if (!gen->queues[cluster]->push(s, loop_.nowMs())) return false;
+bool WorkerContext::enqueue(const std::shared_ptr<Generation>& gen, size_t cluster, Exchange& e) {
+  if (!gen->queues[cluster]->push(e, loop_.nowMs())) return false;
   if (std::find(queued_.begin(), queued_.end(), gen) == queued_.end()) queued_.push_back(gen);
   if (!sweeping_) {
     sweeping_ = true;
@@ -48,9 +49,9 @@ bool WorkerContext::enqueue(const std::shared_ptr<Generation>& gen, size_t clust
   return true;
 }
 
-void WorkerContext::dequeue(Session& s) {
+void WorkerContext::dequeue(Exchange& e) {
   for (auto& g : queued_)
-    for (auto& q : g->queues) q->remove(s);
+    for (auto& q : g->queues) q->remove(e);
 }
 
 void WorkerContext::onSlotFreed(const std::shared_ptr<Generation>& gen, size_t cluster) {
@@ -63,7 +64,7 @@ void WorkerContext::serviceQueue(Generation& gen, size_t cluster) {
   uint64_t now = loop_.nowMs();
   // Expired first: they get their 503 whatever happens to the slots.
   while (upstream::QueueWaiter* w = q.popExpired(now, c.options().queue_timeout_ms)) {
-    static_cast<Session*>(w)->onDequeued(true);
+    static_cast<Exchange*>(w)->onDequeued(true);
   }
   // Then, oldest first, as long as some host has a free slot. A waiter that still finds none
   // (another worker took it) is queued again at the back; rare, and it only loses its place.
@@ -72,7 +73,7 @@ void WorkerContext::serviceQueue(Generation& gen, size_t cluster) {
     bool free_slot = false;
     for (const auto& h : c.hosts()) free_slot = free_slot || !h.state->atCap();
     if (!free_slot) break;
-    static_cast<Session*>(q.pop())->onDequeued(false);
+    static_cast<Exchange*>(q.pop())->onDequeued(false);
   }
 }
 
@@ -95,27 +96,27 @@ void WorkerContext::serviceQueues() {
   }
 }
 
-void WorkerContext::add(Session* s) {
-  s->next_ = head_;
-  s->prev_ = nullptr;
-  if (head_) head_->prev_ = s;
-  head_ = s;
+void WorkerContext::add(H1Connection* c) {
+  c->next_ = head_;
+  c->prev_ = nullptr;
+  if (head_) head_->prev_ = c;
+  head_ = c;
 }
 
-void WorkerContext::remove(Session* s) {
-  if (s->prev_) s->prev_->next_ = s->next_;
-  else if (head_ == s) head_ = s->next_;
+void WorkerContext::remove(H1Connection* c) {
+  if (c->prev_) c->prev_->next_ = c->next_;
+  else if (head_ == c) head_ = c->next_;
   else return;  // not in the list
-  if (s->next_) s->next_->prev_ = s->prev_;
-  s->prev_ = s->next_ = nullptr;
+  if (c->next_) c->next_->prev_ = c->prev_;
+  c->prev_ = c->next_ = nullptr;
 }
 
 void WorkerContext::beginDrain() {
   draining_ = true;
   current_->retire();
-  // drain() may close the session, which unlinks it: step with a saved next pointer.
-  for (Session* s = head_; s;) {
-    Session* next = s->next_;
+  // drain() may close the connection, which unlinks it: step with a saved next pointer.
+  for (H1Connection* s = head_; s;) {
+    H1Connection* next = s->next_;
     s->drain();
     s = next;
   }
@@ -125,8 +126,8 @@ void WorkerContext::releaseIdleBuffers(uint64_t min_idle_ms) {
   uint64_t now = loop_.nowMs();
   if (now < min_idle_ms) return;
   size_t released = 0;
-  for (Session* s = head_; s; s = s->next_) released += s->releaseIfIdle(now - min_idle_ms) ? 1 : 0;
-  // What released sessions freed on the malloc heap (header vectors, TLS state) sits between
+  for (H1Connection* s = head_; s; s = s->next_) released += s->releaseIfIdle(now - min_idle_ms) ? 1 : 0;
+  // What released connections freed on the malloc heap (header vectors, TLS state) sits between
   // live objects, where glibc keeps it resident. malloc_trim hands whole free pages back to the
   // kernel (MADV_DONTNEED). It walks the heap, so only after a sweep that freed something, at
   // most once a second.
@@ -136,8 +137,8 @@ void WorkerContext::releaseIdleBuffers(uint64_t min_idle_ms) {
 }
 
 void WorkerContext::abortAll() {
-  for (Session* s = head_; s;) {
-    Session* next = s->next_;
+  for (H1Connection* s = head_; s;) {
+    H1Connection* next = s->next_;
     s->abort();
     s = next;
   }

@@ -1,6 +1,6 @@
 #pragma once
-// What one worker's sessions share: its loop, the config snapshot, its upstream pools and the
-// list of live sessions (for graceful drain). Owned by one worker thread; no locks.
+// What one worker's connections share: its loop, the config snapshot, its upstream pools and the
+// list of live downstream connections (for graceful drain). Owned by one worker thread; no locks.
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -19,10 +19,11 @@
 
 namespace portcullis::proxy {
 
-class Session;
+class H1Connection;
+class Exchange;
 
 // Immutable once built (shared_ptr<const Runtime>): the config snapshot plus what is derived
-// from it. In-flight sessions keep the snapshot they started with alive across a reload.
+// from it. In-flight requests keep the snapshot they started with alive across a reload.
 struct Runtime {
   std::shared_ptr<const config::Config> config;
   Router router;
@@ -73,11 +74,11 @@ class WorkerContext {
   net::Loop& loop() { return loop_; }
   const std::shared_ptr<Generation>& current() const { return current_; }
   // Reload: requests that start from now on use `runtime`; the previous generation lives on
-  // in the sessions still using it.
+  // in the requests still using it.
   void setRuntime(std::shared_ptr<const Runtime> runtime);
 
-  void add(Session* s);
-  void remove(Session* s);
+  void add(H1Connection* c);
+  void remove(H1Connection* c);
 
   // Observers of finished requests (access log, metrics), told in the order added. Set up by the
   // worker before its loop runs; they must outlive this context.
@@ -86,7 +87,7 @@ class WorkerContext {
     for (RequestObserver* o : observers_) o->onRequestDone(r);
   }
 
-  // Stop taking new requests: idle keep-alive sessions close now, busy ones close after their
+  // Stop taking new requests: idle keep-alive connections close now, busy ones close after their
   // current response (which carries Connection: close), pools close their idle connections.
   void beginDrain();
   bool draining() const { return draining_; }
@@ -98,8 +99,8 @@ class WorkerContext {
   // notices slots freed by other workers and expires waiters past the queue timeout. A sweep
   // rather than cross-thread wake-ups: the queue only exists under saturation, where 5 ms is
   // small next to the requests being waited for, and it keeps workers free of shared locks.
-  bool enqueue(const std::shared_ptr<Generation>& gen, size_t cluster, Session& s);  // false: full
-  void dequeue(Session& s);
+  bool enqueue(const std::shared_ptr<Generation>& gen, size_t cluster, Exchange& e);  // false: full
+  void dequeue(Exchange& e);
   void onSlotFreed(const std::shared_ptr<Generation>& gen, size_t cluster);
   // Releases the buffers of connections idle for at least `min_idle_ms`. Run once a second by
   // the worker: memory per idle keep-alive connection drops to its structs and TLS state
@@ -118,7 +119,7 @@ class WorkerContext {
   net::Timer* sweep_ = nullptr;
   bool sweeping_ = false;
   std::vector<RequestObserver*> observers_;
-  Session* head_ = nullptr;  // intrusive list: O(1) add/remove with thousands of connections
+  H1Connection* head_ = nullptr;  // intrusive list: O(1) add/remove with thousands of connections
   bool draining_ = false;
 };
 

@@ -5,7 +5,7 @@
 #include "base/log.h"
 #include "net/listener.h"
 #include "net/timer.h"
-#include "proxy/session.h"
+#include "proxy/h1_connection.h"
 
 namespace portcullis::server {
 
@@ -32,7 +32,7 @@ void Worker::run() {
     const proxy::ListenerInfo* info = &l.info;
     auto adopted = net::Listener::adopt(loop_, l.fd, l.tls, [&ctx, info](net::Connection& c) -> net::ConnectionHandler* {
       if (ctx.draining()) return nullptr;
-      return new proxy::Session(ctx, c, *info);
+      return new proxy::H1Connection(ctx, c, *info);
     });
     l.fd = -1;  // the listener owns it now (closed with it, even on failure)
     if (!adopted) {
@@ -44,8 +44,8 @@ void Worker::run() {
   reload_ = [&](std::shared_ptr<const proxy::Runtime> runtime, std::vector<WorkerListener> updates) {
     ctx.setRuntime(std::move(runtime));
     for (size_t i = 0; i < updates.size() && i < listeners_.size(); ++i) {
-      // Sessions hold a reference to their ListenerInfo: assign in place, on this thread,
-      // between events, so no session ever sees it half-written.
+      // Connections hold a reference to their ListenerInfo: assign in place, on this thread,
+      // between events, so no connection ever sees it half-written.
       listeners_[i].info = std::move(updates[i].info);
       listeners_[i].tls = updates[i].tls;
       if (listeners[i]) listeners[i]->setTls(updates[i].tls);
@@ -66,7 +66,7 @@ void Worker::run() {
       l = nullptr;
     }
     ctx.beginDrain();
-    // The deadline must not keep the loop alive by itself: if every session ends sooner, the
+    // The deadline must not keep the loop alive by itself: if every connection ends sooner, the
     // loop runs out of work and the worker exits at once.
     net::Timer* deadline = net::Timer::create(loop_, [&ctx] { ctx.abortAll(); });
     deadline->start(grace_ms);
@@ -79,8 +79,8 @@ void Worker::run() {
   deadline_ = nullptr;
   drain_ = nullptr;
   reload_ = nullptr;
-  // Whatever is left (a session whose handles had gone quiet) must end while ctx still exists,
-  // since sessions unlink themselves from it; one more run lets the close callbacks and
+  // Whatever is left (a connection whose handles had gone quiet) must end while ctx still exists,
+  // since connections unlink themselves from it; one more run lets the close callbacks and
   // deferred deletions happen.
   ctx.abortAll();
   loop_.run();

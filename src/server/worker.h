@@ -1,6 +1,6 @@
 #pragma once
 // One worker: a thread running its own loop, with its own SO_REUSEPORT listening sockets,
-// upstream pools and sessions. Nothing in it is shared with other workers except the immutable
+// upstream pools and downstream connections. Nothing in it is shared with other workers except the immutable
 // runtime snapshot and the hosts' relaxed atomics (in-flight counts, health, ejections).
 #include <cstdint>
 #include <functional>
