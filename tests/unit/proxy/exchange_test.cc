@@ -1,0 +1,313 @@
+// Exchange specs through the codec-neutral interface (stream.h): a fake DownstreamStream stands
+// in for the HTTP/1 codec, a real loop and a real loopback socket for the upstream, and every
+// request must end in exactly one record whatever way it goes.
+#include "proxy/exchange.h"
+
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "../support/loop_runner.h"
+#include "http/parser.h"
+#include "net/loop.h"
+#include "net/socket.h"
+#include "proxy/router.h"
+
+namespace portcullis::proxy {
+namespace {
+
+using testing_support::runUntil;
+
+// What the codec was asked to do, in order.
+class FakeStream final : public DownstreamStream {
+ public:
+  explicit FakeStream(const ListenerInfo& l) {
+    facts_.listener = &l;
+    facts_.client_ip = "203.0.113.9";
+    facts_.client_port = 40000;
+    facts_.local_port = 443;
+  }
+  const ConnectionFacts& facts() const override { return facts_; }
+  uint64_t bytesOut() const override { return bytes_out; }
+  void requestBodyWanted() override { ++body_wanted; }
+  void pauseReading() override {}
+  void resumeReading() override {}
+  void sendResponseHead(const http::ResponseHead& head) override {
+    events.push_back("head " + std::to_string(head.status));
+    started = true;
+    bytes_out += 100;
+  }
+  void sendLocalReply(int status, std::string_view location) override {
+    events.push_back("local " + std::to_string(status) + (location.empty() ? "" : " " + std::string(location)));
+    started = true;
+    bytes_out += 50;
+  }
+  void sendBody(std::string_view data) override {
+    body.append(data);
+    bytes_out += data.size();
+  }
+  base::Result<size_t> sendBodyFrom(BodyBuffer& from, size_t max) override {
+    base::Buffer b;
+    auto n = from.readInto(b, max);
+    if (n) body.append(b.view());
+    return n;
+  }
+  void endResponse() override { events.push_back("end"); }
+  void flush() override {}
+  bool aboveHighWatermark() const override { return false; }
+  bool responseStarted() const override { return started; }
+  void rearmTimer() override {}
+  void reset() override { events.push_back("reset"); }
+  void onExchangeDone() override { events.push_back("done"); }
+
+  ConnectionFacts facts_;
+  std::vector<std::string> events;
+  std::string body;
+  uint64_t bytes_out = 0;
+  int body_wanted = 0;
+  bool started = false;
+};
+
+class Records final : public RequestObserver {
+ public:
+  void onRequestDone(const RequestRecord& r) override { all.push_back(r); }
+  std::vector<RequestRecord> all;
+};
+
+// A loopback upstream the test drives by hand: accepts one connection, collects what arrives.
+class RawUpstream {
+ public:
+  RawUpstream() {
+    fd_ = *net::bindReusePort("127.0.0.1", 0);
+    port_ = *net::boundPort(fd_);
+  }
+  ~RawUpstream() {
+    if (conn_ >= 0) ::close(conn_);
+    ::close(fd_);
+  }
+  uint16_t port() const { return port_; }
+  // Non-blocking: accepts and reads what is there. True once a whole head has arrived.
+  bool poll() {
+    if (conn_ < 0) conn_ = ::accept4(fd_, nullptr, nullptr, SOCK_NONBLOCK);
+    if (conn_ < 0) return false;
+    char buf[4096];
+    ssize_t n;
+    while ((n = ::recv(conn_, buf, sizeof buf, 0)) > 0) got.append(buf, static_cast<size_t>(n));
+    return got.find("\r\n\r\n") != std::string::npos;
+  }
+  void send(std::string_view bytes) { (void)!::send(conn_, bytes.data(), bytes.size(), MSG_NOSIGNAL); }
+  void closeConnection() {
+    ::close(conn_);
+    conn_ = -1;
+  }
+  std::string got;
+
+ private:
+  int fd_ = -1;
+  int conn_ = -1;
+  uint16_t port_ = 0;
+};
+
+// One upstream "app" at `port`, a catch-all route for `route_host`.
+std::shared_ptr<const Runtime> runtimeFor(uint16_t port, std::string route_host = "") {
+  auto cfg = std::make_shared<config::Config>();
+  config::Upstream u;
+  u.name = "app";
+  config::UpstreamServer s;
+  s.host = "127.0.0.1";
+  s.port = port;
+  u.servers.push_back(s);
+  cfg->upstreams.push_back(u);
+  config::Route r;
+  r.host = std::move(route_host);
+  r.upstream = "app";
+  cfg->routes.push_back(r);
+  cfg->limits.body = 1000;
+  auto rt = std::make_shared<Runtime>();
+  rt->config = cfg;
+  rt->router = Router(*cfg);
+  std::vector<upstream::Host> hosts;
+  auto addr = (*net::resolve("127.0.0.1", port))[0];
+  hosts.push_back(upstream::Host{"app1", addr, "", std::make_shared<upstream::HostState>("app1", 1, 0)});
+  rt->clusters.push_back(std::make_shared<const upstream::Cluster>("app", std::move(hosts), upstream::ClusterOptions{}));
+  return rt;
+}
+
+class ExchangeTest : public ::testing::Test {
+ protected:
+  void start(std::shared_ptr<const Runtime> rt) {
+    worker_ = std::make_unique<WorkerContext>(loop_, std::move(rt));
+    worker_->addObserver(&records_);
+    listener_.name = "https";
+    listener_.tls = true;
+    stream_ = std::make_unique<FakeStream>(listener_);
+    ex_ = std::make_unique<Exchange>(*worker_, *stream_);
+  }
+  void TearDown() override {
+    if (ex_) ex_->teardown();
+    ex_.reset();
+    worker_.reset();
+    testing_support::runFor(loop_, 5);  // close callbacks
+  }
+  // Parses `head` and hands it to the exchange as the codec would.
+  void request(const std::string& head) {
+    head_bytes_ = head;
+    http::RequestParser parser;
+    ASSERT_EQ(parser.parse(head_bytes_, req_), http::ParseStatus::Complete);
+    ex_->begin(worker_->current());
+    ex_->onRequestHead(req_, req_.framing != http::Framing::None);
+    ex_->proceed();
+  }
+  bool sawEvent(const std::string& e) const {
+    for (const auto& x : stream_->events)
+      if (x == e) return true;
+    return false;
+  }
+  const upstream::HostState& host() const { return *worker_->current()->runtime->clusters[0]->hosts()[0].state; }
+
+  net::Loop loop_;
+  std::unique_ptr<WorkerContext> worker_;
+  Records records_;
+  ListenerInfo listener_;
+  std::unique_ptr<FakeStream> stream_;
+  std::unique_ptr<Exchange> ex_;
+  std::string head_bytes_;
+  http::RequestHead req_;
+};
+
+TEST_F(ExchangeTest, ForwardsAndRelaysTheResponseThenRecordsItOnce) {
+  RawUpstream up;
+  start(runtimeFor(up.port()));
+  request("GET /a?b=1 HTTP/1.1\r\nHost: example.com\r\nUser-Agent: ua/1\r\n\r\n");
+  ASSERT_TRUE(runUntil(loop_, [&] { return up.poll(); }));
+  EXPECT_NE(up.got.find("GET /a?b=1 HTTP/1.1\r\n"), std::string::npos);
+  EXPECT_NE(up.got.find("X-Request-Id: "), std::string::npos);
+  up.send("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello");
+  ASSERT_TRUE(runUntil(loop_, [&] { return sawEvent("done"); }));
+  EXPECT_EQ(stream_->events, (std::vector<std::string>{"head 200", "end", "done"}));
+  EXPECT_EQ(stream_->body, "hello");
+  ASSERT_EQ(records_.all.size(), 1u);
+  const RequestRecord& r = records_.all[0];
+  EXPECT_EQ(r.status, 200);
+  EXPECT_FALSE(r.has_error);
+  EXPECT_EQ(r.method, "GET");
+  EXPECT_EQ(r.target, "/a?b=1");
+  EXPECT_EQ(r.user_agent, "ua/1");
+  EXPECT_EQ(r.route, 0);
+  EXPECT_EQ(r.cluster_name, "app");
+  EXPECT_EQ(r.upstream_host, "app1");
+  EXPECT_EQ(r.attempts, 1u);
+  EXPECT_EQ(r.request_id.size(), 32u);
+  EXPECT_NE(up.got.find("X-Request-Id: " + r.request_id), std::string::npos);
+  EXPECT_GE(r.upstream_first_byte_us, r.upstream_connect_us);
+  EXPECT_GE(r.upstream_connect_us, 0);
+  EXPECT_EQ(r.bytes_out, 105u);
+  EXPECT_EQ(host().inFlight(), 0u);
+}
+
+TEST_F(ExchangeTest, UnknownHostIsALocalReply421) {
+  RawUpstream up;
+  start(runtimeFor(up.port(), "example.com"));
+  request("GET / HTTP/1.1\r\nHost: other.test\r\n\r\n");
+  EXPECT_EQ(stream_->events, (std::vector<std::string>{"local 421", "done"}));
+  ASSERT_EQ(records_.all.size(), 1u);
+  EXPECT_EQ(records_.all[0].status, 421);
+  EXPECT_EQ(records_.all[0].error, ErrorKind::NoRouteHost);
+  EXPECT_EQ(records_.all[0].route, -1);
+}
+
+TEST_F(ExchangeTest, DeclaredBodyOverTheLimitIs413BeforeAnyUpstream) {
+  RawUpstream up;
+  start(runtimeFor(up.port()));
+  request("POST / HTTP/1.1\r\nHost: example.com\r\nContent-Length: 5000\r\n\r\n");
+  EXPECT_EQ(stream_->events, (std::vector<std::string>{"local 413", "done"}));
+  ASSERT_EQ(records_.all.size(), 1u);
+  EXPECT_EQ(records_.all[0].error, ErrorKind::BodyTooLarge);
+  EXPECT_EQ(records_.all[0].attempts, 0u);
+}
+
+TEST_F(ExchangeTest, RefusedUpstreamIs502AfterTryingIt) {
+  uint16_t closed_port;
+  {
+    RawUpstream gone;  // bound, then closed: connects are refused
+    closed_port = gone.port();
+  }
+  start(runtimeFor(closed_port));
+  request("GET / HTTP/1.1\r\nHost: example.com\r\n\r\n");
+  ASSERT_TRUE(runUntil(loop_, [&] { return sawEvent("done"); }));
+  EXPECT_EQ(stream_->events, (std::vector<std::string>{"local 502", "done"}));
+  ASSERT_EQ(records_.all.size(), 1u);
+  EXPECT_EQ(records_.all[0].error, ErrorKind::UpstreamConnect);
+  EXPECT_EQ(records_.all[0].attempts, 1u);
+  EXPECT_EQ(host().inFlight(), 0u);
+}
+
+TEST_F(ExchangeTest, ClientGoneWhileWaitingIsRecorded499AndFreesTheHost) {
+  RawUpstream up;
+  start(runtimeFor(up.port()));
+  request("GET /slow HTTP/1.1\r\nHost: example.com\r\n\r\n");
+  ASSERT_TRUE(runUntil(loop_, [&] { return up.poll(); }));
+  EXPECT_EQ(host().inFlight(), 1u);
+  ex_->onDownstreamClosed();
+  ex_->teardown();
+  ASSERT_EQ(records_.all.size(), 1u);
+  EXPECT_EQ(records_.all[0].status, 499);
+  EXPECT_EQ(records_.all[0].error, ErrorKind::ClientClosed);
+  EXPECT_EQ(host().inFlight(), 0u);
+  ex_->onDownstreamClosed();  // a second close records nothing more
+  EXPECT_EQ(records_.all.size(), 1u);
+}
+
+TEST_F(ExchangeTest, UpstreamResetMidBodyResetsTheClientSide) {
+  RawUpstream up;
+  start(runtimeFor(up.port()));
+  request("GET / HTTP/1.1\r\nHost: example.com\r\n\r\n");
+  ASSERT_TRUE(runUntil(loop_, [&] { return up.poll(); }));
+  up.send("HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\npartial");
+  ASSERT_TRUE(runUntil(loop_, [&] { return stream_->body == "partial"; }));
+  up.closeConnection();
+  ASSERT_TRUE(runUntil(loop_, [&] { return sawEvent("reset"); }));
+  // The record is the codec's to close when its connection goes (here, by hand).
+  ex_->onDownstreamClosed();
+  ASSERT_EQ(records_.all.size(), 1u);
+  EXPECT_EQ(records_.all[0].status, 200);
+  EXPECT_EQ(records_.all[0].error, ErrorKind::UpstreamProtocol);
+  EXPECT_FALSE(sawEvent("done"));
+}
+
+TEST_F(ExchangeTest, RedirectListenerAnswersWithTheHttpsLocation) {
+  RawUpstream up;
+  start(runtimeFor(up.port()));
+  listener_.tls = false;
+  listener_.https_port = 8443;
+  request("GET /x?y=1 HTTP/1.1\r\nHost: example.com\r\n\r\n");
+  EXPECT_EQ(stream_->events, (std::vector<std::string>{"local 301 https://example.com:8443/x?y=1", "done"}));
+  ASSERT_EQ(records_.all.size(), 1u);
+  EXPECT_EQ(records_.all[0].status, 301);
+  EXPECT_FALSE(records_.all[0].has_error);
+}
+
+TEST_F(ExchangeTest, BodyIsBufferedWholeBeforeAnUpstreamIsTaken) {
+  RawUpstream up;
+  start(runtimeFor(up.port()));
+  request("POST /up HTTP/1.1\r\nHost: example.com\r\nContent-Length: 6\r\n\r\n");
+  EXPECT_EQ(stream_->body_wanted, 1);
+  EXPECT_TRUE(ex_->takesBody());
+  ASSERT_TRUE(ex_->onRequestBody("abc", 3));
+  ex_->onRequestBodyPumped(true, false);
+  testing_support::runFor(loop_, 20);
+  EXPECT_TRUE(up.got.empty());
+  EXPECT_EQ(host().inFlight(), 0u);  // no host held while the client is still uploading
+  ASSERT_TRUE(ex_->onRequestBody("def", 3));
+  ex_->onRequestBodyPumped(true, true);
+  ASSERT_TRUE(runUntil(loop_, [&] { return up.poll() && up.got.find("abcdef") != std::string::npos; }));
+  EXPECT_NE(up.got.find("Content-Length: 6\r\n"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace portcullis::proxy
