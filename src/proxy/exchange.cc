@@ -15,7 +15,7 @@ Exchange::Exchange(WorkerContext& worker, DownstreamStream& stream)
       stream_(stream),
       gen_(worker.current()),
       rt_(gen_->runtime.get()),
-      resp_parser_(rt_->parser_limits) {}
+      client_(rt_->parser_limits) {}
 
 Exchange::~Exchange() = default;
 
@@ -26,7 +26,7 @@ void Exchange::begin(const std::shared_ptr<Generation>& gen) {
   if (gen_ != gen) {
     gen_ = gen;
     rt_ = gen_->runtime.get();
-    resp_parser_ = http::ResponseParser(rt_->parser_limits);
+    client_ = upstream::Http1Client(rt_->parser_limits);
   }
   rec_open_ = true;
   rec_start_ns_ = steadyNowNs();
@@ -342,8 +342,7 @@ void Exchange::onUpstreamReady() {
   rec_.upstream_connect_us = static_cast<int64_t>(elapsedUs());
   resp_state_ = RespState::WaitHead;
   upstream_ready_ = true;
-  resp_parser_.reset();
-  resp_.clear();
+  client_.startResponse(method_);
   up_->write(up_head_.view());
   if (req_buffering_) {
     // The body is complete: send it with its length, whatever framing the client used.
@@ -379,7 +378,7 @@ void Exchange::UpstreamHandler::onData(net::Connection&) { e_->onUpstreamData();
 
 void Exchange::UpstreamHandler::onEof(net::Connection&) {
   Exchange* e = e_;
-  if (e->resp_state_ == RespState::Body && e->resp_.framing == http::Framing::UntilClose) {
+  if (e->resp_state_ == RespState::Body && e->client_.head().framing == http::Framing::UntilClose) {
     e->onResponseComplete();  // releaseUpstream sees UntilClose: not reused
     return;
   }

@@ -24,9 +24,7 @@
 #include <string>
 
 #include "base/buffer.h"
-#include "http/body.h"
 #include "http/message.h"
-#include "http/parser.h"
 #include "net/connection.h"
 #include "proxy/body_buffer.h"
 #include "proxy/error_map.h"
@@ -34,6 +32,7 @@
 #include "proxy/stream.h"
 #include "proxy/worker_context.h"
 #include "upstream/balancer.h"
+#include "upstream/http1_client.h"
 #include "upstream/request_queue.h"
 
 namespace portcullis::proxy {
@@ -144,9 +143,7 @@ class Exchange final : public upstream::QueueWaiter {
   net::Connection* up_ = nullptr;
   UpstreamHandler up_handler_{this};
 
-  http::ResponseParser resp_parser_;
-  http::ResponseHead resp_;
-  http::BodyDecoder resp_body_;
+  upstream::Http1Client client_;  // reads the upstream's response head and body
   base::Buffer up_head_;  // upstream request head without framing, kept for a retry
   BodyBuffer req_buf_;    // request buffering: the whole body before an upstream is taken
   BodyBuffer resp_buf_;   // response buffering: what the client has not taken yet

@@ -2,7 +2,6 @@
 // and the one exit. The request half is in exchange.cc.
 #include "base/log.h"
 #include "proxy/exchange.h"
-#include "proxy/forwarded.h"
 #include "proxy/retry_policy.h"
 
 namespace portcullis::proxy {
@@ -11,35 +10,23 @@ void Exchange::onUpstreamData() {
   if (!up_) return;
   if (!upstream_got_bytes_) rec_.upstream_first_byte_us = static_cast<int64_t>(elapsedUs());
   upstream_got_bytes_ = true;
-  base::Buffer& in = up_->input();
-  while (resp_state_ == RespState::WaitHead) {
-    http::ParseStatus st = resp_parser_.parse(in.view(), method_, resp_);
-    if (st == http::ParseStatus::NeedMore) {
-      armUpstreamTimer();
-      return;
-    }
-    if (st == http::ParseStatus::Error) {
-      onUpstreamFailed(ErrorKind::UpstreamProtocol, resp_parser_.errorDetail());
-      return;
-    }
-    if (resp_.status < 200) {
-      // Interim responses (100, 103) are not relayed: the proxy did its own 100-continue, and
-      // 101 cannot happen because Upgrade is not forwarded.
-      if (resp_.status == 101) {
+  if (resp_state_ == RespState::WaitHead) {
+    switch (client_.readHead(up_->input())) {
+      case upstream::Http1Client::Read::NeedMore:
+        armUpstreamTimer();
+        return;
+      case upstream::Http1Client::Read::Error:
+        onUpstreamFailed(ErrorKind::UpstreamProtocol, client_.errorDetail());
+        return;
+      case upstream::Http1Client::Read::Upgrade:
+        // Upgrade is not forwarded, so no upstream may switch protocols on the proxy.
         onUpstreamFailed(ErrorKind::UpstreamProtocol, "unexpected 101 Switching Protocols");
         return;
-      }
-      in.consume(resp_.head_bytes);
-      resp_parser_.reset();
-      resp_.clear();
-      continue;
+      case upstream::Http1Client::Read::Head:
+        onResponseHead();
+        if (dead_) return;
+        break;
     }
-    if (!onlyChunkedTransferCoding(resp_)) {
-      onUpstreamFailed(ErrorKind::UpstreamProtocol, "unsupported transfer coding in response");
-      return;
-    }
-    onResponseHead();
-    if (dead_) return;
   }
   if (resp_state_ == RespState::Body) relayResponseBody();
 }
@@ -49,19 +36,19 @@ void Exchange::onResponseHead() {
     // Passive health: a 5xx counts against the host like a failed connect (gunicorn answers
     // 500/502/503 when its app or workers are broken).
     const auto& c = *rt_->clusters[cluster_];
-    if (resp_.status >= 500) c.outlier().onFailure(host_, worker_.loop().nowMs());
+    if (client_.head().status >= 500) c.outlier().onFailure(host_, worker_.loop().nowMs());
     else c.outlier().onSuccess(host_);
   }
-  rec_.status = resp_.status;
-  stream_.sendResponseHead(resp_);
-  up_->input().consume(resp_.head_bytes);
+  const http::ResponseHead& head = client_.head();
+  rec_.status = head.status;
+  stream_.sendResponseHead(head);
+  client_.consumeHead(up_->input());
   if (resp_buffering_) {
     const config::Buffering& b = rt_->config->routes[route_].buffering;
     resp_buf_.configure(b.memory, b.max_file, rt_->config->temp_dir);
   }
-  resp_body_.start(resp_.framing, resp_.content_length);
   resp_state_ = RespState::Body;
-  if (resp_body_.done()) {
+  if (client_.bodyDone()) {
     onResponseComplete();
     return;
   }
@@ -108,12 +95,12 @@ void Exchange::relayResponseBody() {
     return;
   }
   bool buffer_short = false;  // resp_buf_'s room ended inside a chunk header: wait for a drain
-  while (!in.empty() && !resp_body_.done() && !responseBufferFull()) {
+  while (!in.empty() && !client_.bodyDone() && !responseBufferFull()) {
     // What will queue in resp_buf_ must fit in it, so decode no more than it takes: append()
     // failing would mean giving up buffering.
     std::string_view avail = in.view();
     if (responseToBuffer()) avail = avail.substr(0, responseBufferRoom());
-    http::DecodeStep step = resp_body_.decode(avail);
+    http::DecodeStep step = client_.decodeBody(avail);
     if (step.error) {
       onUpstreamFailed(ErrorKind::UpstreamProtocol, "malformed response body");
       return;
@@ -128,7 +115,7 @@ void Exchange::relayResponseBody() {
       break;
     }
   }
-  if (resp_body_.done()) {
+  if (client_.bodyDone()) {
     onResponseComplete();
     return;
   }
@@ -190,7 +177,8 @@ void Exchange::onDownstreamDrained() {
 
 void Exchange::onResponseComplete() {
   resp_state_ = RespState::Done;
-  bool reusable = resp_.keep_alive && req_complete_ && resp_.framing != http::Framing::UntilClose && up_ &&
+  const http::ResponseHead& head = client_.head();
+  bool reusable = head.keep_alive && req_complete_ && head.framing != http::Framing::UntilClose && up_ &&
                   up_->input().empty();
   // The upstream is free as soon as its response is in: with buffering, this happens while
   // a slow client is still downloading (what gunicorn's sync workers need).
@@ -330,7 +318,7 @@ void Exchange::onDownstreamClosed() {
 void Exchange::releaseIdleMemory() {
   // The header vector keeps the capacity of the largest response seen (~32 bytes a header);
   // an idle connection does not need it.
-  std::vector<http::Header>().swap(resp_.headers);
+  client_.releaseIdleMemory();
   // The head is kept after a request only to replay it on a retry; idle, there is none.
   up_head_.clear();
   up_head_.release();

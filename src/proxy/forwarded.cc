@@ -140,20 +140,6 @@ void finishUpstreamRequestHead(base::Buffer& out, http::Framing framing, uint64_
   http::appendEndOfHead(out);
 }
 
-bool onlyChunkedTransferCoding(const http::ResponseHead& resp) {
-  for (const auto& h : resp.headers) {
-    if (!iequals(h.name, "transfer-encoding")) continue;
-    bool only_chunked = true;
-    http::forEachListElement(h.value, [&](std::string_view item) {
-      if (item.empty()) return true;
-      only_chunked = iequals(item, "chunked");
-      return only_chunked;
-    });
-    if (!only_chunked) return false;
-  }
-  return true;
-}
-
 DownstreamFraming chooseDownstreamFraming(const http::ResponseHead& resp, int client_version_minor) {
   switch (resp.framing) {
     case http::Framing::None: return DownstreamFraming::None;

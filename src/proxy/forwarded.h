@@ -69,11 +69,6 @@ void appendDownstreamResponseHead(base::Buffer& out, const http::ResponseHead& r
                                   DownstreamFraming framing, bool close, bool keep_alive_10,
                                   std::string_view hsts = {});
 
-// False when the response carries a transfer coding other than chunked (e.g. "gzip, chunked"):
-// the proxy re-frames bodies and would hand the client gzip bytes it never declared, so such a
-// response is refused (502) rather than corrupted. Upstreams use Content-Encoding for that.
-bool onlyChunkedTransferCoding(const http::ResponseHead& resp);
-
 // True if `name` must not be forwarded in either direction (hop-by-hop, RFC 9110 §7.6.1).
 bool isHopByHop(std::string_view name);
 

@@ -6,7 +6,7 @@
 #include <utility>
 
 #include "base/log.h"
-#include "http/parser.h"
+#include "upstream/http1_client.h"
 #include "net/connection.h"
 #include "net/timer.h"
 
@@ -100,25 +100,22 @@ class HealthChecker::Prober final : public net::ConnectionHandler {
       c.input().consume(c.input().size());
       return;
     }
-    for (;;) {
-      http::ResponseHead head;
-      http::ParseStatus st = parser_.parse(c.input().view(), method_, head);
-      if (st == http::ParseStatus::NeedMore) return;
-      if (st == http::ParseStatus::Error) {
-        finish(false, std::string("bad response: ") + parser_.errorDetail());
+    switch (client_.readHead(c.input())) {
+      case Http1Client::Read::NeedMore:
+        return;
+      case Http1Client::Read::Error:
+        finish(false, std::string("bad response: ") + client_.errorDetail());
         abortProbe();
         return;
+      case Http1Client::Read::Head:
+      case Http1Client::Read::Upgrade: {  // a 101 is judged like any status (never expected)
+        int status = client_.head().status;
+        bool ok = false;
+        for (const auto& [lo, hi] : check_.expected) ok = ok || (status >= lo && status <= hi);
+        c.input().consume(c.input().size());
+        finish(ok, "status " + std::to_string(status));
+        return;
       }
-      if (head.status >= 100 && head.status < 200) {  // interim (100 Continue, 103): skip
-        c.input().consume(head.head_bytes);
-        parser_.reset();
-        continue;
-      }
-      bool ok = false;
-      for (const auto& [lo, hi] : check_.expected) ok = ok || (head.status >= lo && head.status <= hi);
-      c.input().consume(c.input().size());
-      finish(ok, "status " + std::to_string(head.status));
-      return;
     }
   }
 
@@ -145,7 +142,7 @@ class HealthChecker::Prober final : public net::ConnectionHandler {
     if (conn_) return;  // still running (only after a loop stall; timeout < interval)
     const Host& h = cluster_.hosts()[host_];
     verdict_ = false;
-    parser_.reset();
+    client_.startResponse(method_);
     deadline_ = owner_.loop_.nowMs() + timeout_ms_;
     const auto& tls = cluster_.tls();
     conn_ = net::Connection::connect(owner_.loop_, h.address, this, timeout_ms_, tls, tls ? h.sni : std::string());
@@ -196,7 +193,7 @@ class HealthChecker::Prober final : public net::ConnectionHandler {
   uint64_t timeout_ms_ = 0;
   net::Timer* timer_ = nullptr;
   net::Connection* conn_ = nullptr;  // the probe in flight, if any
-  http::ResponseParser parser_;
+  Http1Client client_;  // the same reader as proxied requests use
   uint64_t deadline_ = 0;
   bool verdict_ = false;  // the current probe has been judged (its connection may still drain)
   uint32_t passes_ = 0;   // in a row
