@@ -64,7 +64,8 @@ void H1Connection::onEof(net::Connection&) {
     close_after_ = true;
     if (!down_->input().empty() && !exchange_.inFlight()) {
       processInput();
-      if (dead_ || req_state_ != ReqState::Idle) return;
+      // A request that got going finishes first; a head still incomplete never will.
+      if (dead_ || req_state_ == ReqState::Body || req_state_ == ReqState::Done) return;
     }
     if (!dead_ && req_state_ == ReqState::Idle && !exchange_.inFlight()) down_->close();
     else if (!dead_ && req_state_ == ReqState::Head) down_->abort();
