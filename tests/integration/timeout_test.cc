@@ -95,3 +95,30 @@ TEST_F(ClientTimeouts, KeepAliveClientThatComesBackInTimeIsServed) {
 
 }  // namespace
 }  // namespace portcullis::integration
+
+namespace portcullis::integration {
+namespace {
+
+TEST(ClientBodyTimeout, BoundsTheUploadNotTheUpstreamsWorkAfterIt) {
+  // client_body is a gap between the client's reads. Once a buffered body is in, the client has
+  // nothing left to send: a view slower than client_body must still be answered (the upstream's
+  // own timeout, upstream_response, bounds it).
+  FakeUpstream app("app");
+  Reply slow;
+  slow.delay = milliseconds(1500);
+  slow.body = "done";
+  app.setReply(slow);
+  ProxyConfig config = ProxyConfig::singleUpstream({app.address()});
+  config.timeouts.emplace_back("client_body", "500ms");
+  ProxyProcess proxy;
+  ASSERT_TRUE(proxy.start(config));
+  TlsClient client;
+  ASSERT_TRUE(client.connect(proxy.httpsPort()));
+  Response resp;
+  ASSERT_TRUE(client.roundTrip(requestWithBody("POST", "/slow-view", "form=1"), &resp, milliseconds(5000)));
+  EXPECT_EQ(resp.status, 200);
+  EXPECT_EQ(resp.body, "done");
+}
+
+}  // namespace
+}  // namespace portcullis::integration
