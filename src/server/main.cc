@@ -339,8 +339,8 @@ int main(int argc, char** argv) {
     if (sig == SIGUSR1) {
       // logrotate's postrotate: the file was renamed; new lines go to a new file at the path.
       if (access_log) {
-        pc::base::log::info("SIGUSR1: reopening access log ", access_log->path());
         access_log->reopen();
+        pc::base::log::info("SIGUSR1: reopening access log ", access_log->path());
       }
       continue;
     }
