@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <utility>
 
 #include "base/log.h"
 
@@ -148,7 +149,8 @@ void LogWriter::run() {
   std::unique_lock lk(mu_);
   for (;;) {
     wake_.wait(lk, [this] { return !queue_.empty() || reopen_ || stopping_; });
-    const bool reopen = reopen_;
+    // Taken now: a SIGUSR1 that arrives while this batch is written gets a reopen of its own.
+    const bool reopen = std::exchange(reopen_, false);
     batch.swap(queue_);  // both keep their capacity: no allocation once warm
     writing_ = true;
     lk.unlock();
@@ -161,7 +163,6 @@ void LogWriter::run() {
     }
 
     lk.lock();
-    if (reopen) reopen_ = false;
     queued_bytes_ -= written;
     for (std::string& c : batch) {
       c.clear();
