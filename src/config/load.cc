@@ -30,8 +30,9 @@ namespace {
 namespace fs = std::filesystem;
 using Keys = std::span<const std::string_view>;
 
-constexpr std::array<std::string_view, 7> kTopKeys = {
-    "workers", "temp_dir", "listeners", "upstreams", "routes", "timeouts", "limits"};
+constexpr std::array<std::string_view, 9> kTopKeys = {
+    "workers", "temp_dir", "listeners", "upstreams", "routes", "timeouts", "limits",
+    "access_log", "request_id"};
 constexpr std::array<std::string_view, 5> kListenerKeys = {"name", "address", "tls",
                                                            "redirect_to_https", "hsts"};
 constexpr std::array<std::string_view, 12> kTlsKeys = {
@@ -63,6 +64,15 @@ constexpr std::array<std::string_view, 6> kTimeoutKeys = {
     "upstream_connect", "upstream_response", "shutdown_grace"};
 constexpr std::array<std::string_view, 4> kLimitKeys = {"request_line", "header_bytes",
                                                         "header_count", "body"};
+constexpr std::array<std::string_view, 2> kAccessLogKeys = {"path", "format"};
+constexpr std::array<std::string_view, 2> kRequestIdKeys = {"header", "trust_client"};
+// Headers the proxy itself frames or sets from what it saw (README: forwarded headers): an id
+// under one of these names would be overwritten, stripped, or would break the request.
+constexpr std::array<std::string_view, 16> kReservedHeaders = {
+    "host",              "content-length",  "transfer-encoding", "connection",
+    "upgrade",           "te",              "trailer",           "keep-alive",
+    "proxy-connection",  "x-forwarded-for", "x-forwarded-proto", "x-forwarded-host",
+    "x-forwarded-port",  "forwarded",       "x-real-ip",         "via"};
 
 using std::chrono::milliseconds;
 constexpr std::chrono::hours kDay{24};
@@ -153,6 +163,10 @@ class Loader {
         timeouts(e.value, config.timeouts);
       } else if (e.key == "limits") {
         limits(e.value, config.limits);
+      } else if (e.key == "access_log") {
+        config.access_log = accessLog(e.value);
+      } else if (e.key == "request_id") {
+        config.request_id = requestId(e.value);
       }
     }
     if (!have_listeners) fail(top, "missing required key 'listeners' at top level");
@@ -742,6 +756,63 @@ class Loader {
       }
       if (e.key == "body") l.body = size(e.value, 0);
     }
+  }
+
+  // `off`, or a map with `path` (a file, or "stdout") and `format`.
+  AccessLog accessLog(const Value& v) const {
+    AccessLog a;
+    a.mark = markOf(where(v));
+    if (offSwitch(v, "a map with 'path' and 'format', or off")) return a;
+    std::vector<Entry> entries = mapEntries(v, kAccessLogKeys);
+    const Value& path = require(entries, v, "path").value;
+    std::string s = scalar(path, "a file path or stdout");
+    if (s.empty()) fail(path, "must not be empty (a file path, or stdout)");
+    // Relative like the certificates: the proxy may be started from any directory.
+    a.path = s == "stdout" ? s : resolve(s);
+    if (const Entry* f = find(entries, "format")) {
+      constexpr std::array<AccessLogFormat, 2> kFormats = {AccessLogFormat::Json,
+                                                           AccessLogFormat::Combined};
+      a.format = kFormats[choice(f->value, {"json", "combined"})];
+    }
+    a.enabled = true;
+    return a;
+  }
+
+  // `off`, or a map (empty: the defaults) with `header` and `trust_client`.
+  RequestId requestId(const Value& v) const {
+    RequestId r;
+    r.mark = markOf(where(v));
+    if (offSwitch(v, "a map with 'header' and 'trust_client', or off")) {
+      r.enabled = false;
+      return r;
+    }
+    for (const Entry& e : mapEntries(v, kRequestIdKeys)) {
+      if (e.key == "trust_client") r.trust_client = boolean(e.value);
+      if (e.key != "header") continue;
+      std::string name =
+          check(e.value, parseToken(scalar(e.value, "a header name"), "header name"));
+      // The proxy drops client headers with '_' (WSGI maps '_' and '-' alike), so a trusted
+      // client id under such a name would never arrive.
+      if (name.find('_') != std::string::npos) {
+        fail(e.value,
+             "'" + name + "' contains '_', and the proxy drops client headers with '_' (use '-')");
+      }
+      for (std::string_view reserved : kReservedHeaders) {
+        if (equalsIgnoreCase(name, reserved)) {
+          fail(e.value, "'" + name + "' is a header the proxy sets or frames itself; pick another");
+        }
+      }
+      r.header = std::move(name);
+    }
+    return r;
+  }
+
+  // True for the scalar `off`; any other scalar is an error that shows `shape`. Maps and null
+  // (an empty section: the defaults) are for the caller.
+  bool offSwitch(const Value& v, std::string_view shape) const {
+    if (!v.node.IsScalar()) return false;
+    if (v.node.Scalar() == "off") return true;
+    fail(v, "expected " + std::string(shape) + ", got '" + v.node.Scalar() + "'");
   }
 
   std::string file_;

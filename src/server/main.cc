@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "base/log.h"
+#include "base/log_writer.h"
 #include "config/load.h"
 #include "config/values.h"
 #include "net/socket.h"
@@ -126,6 +127,17 @@ std::string listenerChange(const pc::config::Config& old_cfg, const pc::config::
   return {};
 }
 
+// The access log's writer and the workers' formatters are made once, at start: a reload that
+// changes the log keeps the running one (and says so) rather than lose or split lines between
+// two files. SIGUSR1 reopens the same path.
+std::string accessLogChange(const pc::config::AccessLog& a, const pc::config::AccessLog& b) {
+  if (a.enabled != b.enabled) return b.enabled ? "turning access_log on" : "turning access_log off";
+  if (!a.enabled) return {};
+  if (a.path != b.path) return "a new access_log path";
+  if (a.format != b.format) return "a new access_log format";
+  return {};
+}
+
 bool writeReadyFile(const std::string& path, const std::string& text) {
   std::string tmp = path + ".tmp";
   {
@@ -159,6 +171,9 @@ void reload(const std::string& path, std::shared_ptr<const pc::config::Config>& 
   if (!built) {
     pc::base::log::error("reload failed, configuration unchanged: ", built.error().message);
     return;
+  }
+  if (std::string why = accessLogChange(cfg->access_log, next->access_log); !why.empty()) {
+    pc::base::log::warn("reload: ", why, " needs a restart; the access log stays as it was");
   }
   const auto updates = listenerUpdates(*next, built->tls);
   for (auto& w : workers) w->reload(built->runtime, updates);
@@ -249,7 +264,20 @@ int main(int argc, char** argv) {
   sigaddset(&sigs, SIGINT);
   sigaddset(&sigs, SIGTERM);
   sigaddset(&sigs, SIGHUP);
+  sigaddset(&sigs, SIGUSR1);
   pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
+
+  // One writer thread for the process; each worker formats into a buffer of its own.
+  std::unique_ptr<pc::base::LogWriter> access_log;
+  if (cfg->access_log.enabled) {
+    auto opened = pc::base::LogWriter::open(cfg->access_log.path);
+    if (!opened) {
+      std::fprintf(stderr, "portcullis: %s: access_log: %s\n",
+                   pc::config::toString(cfg->access_log.mark).c_str(), opened.error().message.c_str());
+      return kExitRuntime;
+    }
+    access_log = std::move(*opened);
+  }
 
   unsigned nworkers = cfg->workers ? cfg->workers : std::max(1u, std::thread::hardware_concurrency());
 
@@ -284,6 +312,7 @@ int main(int argc, char** argv) {
   for (unsigned w = 0; w < nworkers; ++w) {
     workers.push_back(std::make_unique<pc::server::Worker>(static_cast<int>(w), built->runtime,
                                                            std::move(per_worker[w])));
+    workers.back()->setAccessLog(access_log.get(), cfg->access_log.format);
     workers.back()->start();
   }
   // Active health checks run on the control loop, a thread of its own, off the workers.
@@ -307,6 +336,14 @@ int main(int argc, char** argv) {
     } else if (sigwait(&sigs, &sig) != 0) {
       continue;
     }
+    if (sig == SIGUSR1) {
+      // logrotate's postrotate: the file was renamed; new lines go to a new file at the path.
+      if (access_log) {
+        access_log->reopen();
+        pc::base::log::info("SIGUSR1: reopening access log ", access_log->path());
+      }
+      continue;
+    }
     if (sig == SIGHUP) {
       reload(opt.config, cfg, runtime, workers);
       control.update(runtime);  // no-op when the reload failed (same runtime)
@@ -319,6 +356,13 @@ int main(int argc, char** argv) {
   control.stop();  // no probes (or health flips) while draining; joins the control thread
   for (auto& w : workers) w->drain(grace);
   for (auto& w : workers) w->join();
+  if (access_log) {
+    access_log->close();  // every worker has flushed: the last requests' lines are written now
+    if (uint64_t dropped = access_log->droppedLines()) {
+      pc::base::log::warn("access log: ", dropped, " lines dropped (", access_log->writeErrors(),
+                          " write errors)");
+    }
+  }
   pc::base::log::info("portcullis stopped");
   return 0;
 }

@@ -2,9 +2,12 @@
 
 #include <unistd.h>
 
+#include <optional>
+
 #include "base/log.h"
 #include "net/listener.h"
 #include "net/timer.h"
+#include "proxy/access_log.h"
 #include "proxy/h1_connection.h"
 
 namespace portcullis::server {
@@ -25,7 +28,18 @@ void Worker::join() {
 }
 
 void Worker::run() {
+  // Declared before ctx, so it outlives it (observers must); flushes what is left when it goes.
+  std::optional<proxy::AccessLog> access_log;
   proxy::WorkerContext ctx(loop_, runtime_, static_cast<uint64_t>(id_));
+  net::Timer* access_log_flush = nullptr;
+  if (access_log_writer_) {
+    access_log.emplace(*access_log_writer_, access_log_format_);
+    ctx.addObserver(&*access_log);
+    // A quiet proxy's lines reach the file within a second instead of waiting for 64 KiB.
+    access_log_flush = net::Timer::create(loop_, [&access_log] { access_log->flush(); });
+    access_log_flush->start(1000, 1000);
+    access_log_flush->unref();
+  }
   std::vector<net::Listener*> listeners(listeners_.size(), nullptr);
   for (size_t i = 0; i < listeners_.size(); ++i) {
     auto& l = listeners_[i];
@@ -75,6 +89,7 @@ void Worker::run() {
   };
   loop_.run();
   sweep->close();
+  if (access_log_flush) access_log_flush->close();
   if (deadline_) deadline_->close();
   deadline_ = nullptr;
   drain_ = nullptr;

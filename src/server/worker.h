@@ -8,6 +8,8 @@
 #include <thread>
 #include <vector>
 
+#include "base/log_writer.h"
+#include "config/model.h"
 #include "net/loop.h"
 #include "net/timer.h"
 #include "proxy/worker_context.h"
@@ -25,6 +27,12 @@ class Worker {
  public:
   Worker(int id, std::shared_ptr<const proxy::Runtime> runtime, std::vector<WorkerListener> listeners);
   ~Worker();
+  // Before start(): log every request to `writer` (the process's one access log writer) in
+  // `format`, through a buffer of this worker's own. Null: no access log.
+  void setAccessLog(base::LogWriter* writer, config::AccessLogFormat format) {
+    access_log_writer_ = writer;
+    access_log_format_ = format;
+  }
   void start();
   // Thread-safe. Stops accepting, lets in-flight requests finish for up to `grace_ms`, then
   // closes the rest; the thread ends when nothing is left.
@@ -47,6 +55,8 @@ class Worker {
   std::function<void(uint64_t)> drain_;
   std::function<void(std::shared_ptr<const proxy::Runtime>, std::vector<WorkerListener>)> reload_;
   net::Timer* deadline_ = nullptr;
+  base::LogWriter* access_log_writer_ = nullptr;
+  config::AccessLogFormat access_log_format_ = config::AccessLogFormat::Json;
 };
 
 }  // namespace portcullis::server
