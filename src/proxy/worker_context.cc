@@ -96,6 +96,8 @@ void WorkerContext::serviceQueues() {
 }
 
 void WorkerContext::add(Session* s) {
+  if (stats_ && s->listener_.connections_accepted_slot != ListenerInfo::kNoSlot)
+    stats_->add(s->listener_.connections_accepted_slot);
   s->next_ = head_;
   s->prev_ = nullptr;
   if (head_) head_->prev_ = s;
@@ -108,6 +110,9 @@ void WorkerContext::remove(Session* s) {
   else return;  // not in the list
   if (s->next_) s->next_->prev_ = s->prev_;
   s->prev_ = s->next_ = nullptr;
+  // Only once per session, past the "not in the list" return: active = accepted - closed.
+  if (stats_ && s->listener_.connections_closed_slot != ListenerInfo::kNoSlot)
+    stats_->add(s->listener_.connections_closed_slot);
 }
 
 void WorkerContext::beginDrain() {
