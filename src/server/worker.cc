@@ -5,12 +5,16 @@
 #include "base/log.h"
 #include "net/listener.h"
 #include "net/timer.h"
+#include "proxy/request_stats.h"
 #include "proxy/session.h"
 
 namespace portcullis::server {
 
 Worker::Worker(int id, std::shared_ptr<const proxy::Runtime> runtime, std::vector<WorkerListener> listeners)
-    : id_(id), runtime_(std::move(runtime)), listeners_(std::move(listeners)) {}
+    : id_(id),
+      runtime_(std::move(runtime)),
+      listeners_(std::move(listeners)),
+      stats_(base::stats::Registry::global().addShard()) {}
 
 Worker::~Worker() {
   join();
@@ -26,6 +30,10 @@ void Worker::join() {
 
 void Worker::run() {
   proxy::WorkerContext ctx(loop_, runtime_, static_cast<uint64_t>(id_));
+  ctx.setStatsShard(stats_);
+  proxy::RequestStats request_stats(*stats_);
+  request_stats.setSlots(runtime_->stats);
+  ctx.addObserver(&request_stats);
   std::vector<net::Listener*> listeners(listeners_.size(), nullptr);
   for (size_t i = 0; i < listeners_.size(); ++i) {
     auto& l = listeners_[i];
@@ -42,6 +50,7 @@ void Worker::run() {
     listeners[i] = *adopted;
   }
   reload_ = [&](std::shared_ptr<const proxy::Runtime> runtime, std::vector<WorkerListener> updates) {
+    request_stats.setSlots(runtime->stats);
     ctx.setRuntime(std::move(runtime));
     for (size_t i = 0; i < updates.size() && i < listeners_.size(); ++i) {
       // Sessions hold a reference to their ListenerInfo: assign in place, on this thread,

@@ -8,6 +8,7 @@
 #include <thread>
 #include <vector>
 
+#include "base/stats.h"
 #include "net/loop.h"
 #include "net/timer.h"
 #include "proxy/worker_context.h"
@@ -47,6 +48,7 @@ class Worker {
   std::function<void(uint64_t)> drain_;
   std::function<void(std::shared_ptr<const proxy::Runtime>, std::vector<WorkerListener>)> reload_;
   net::Timer* deadline_ = nullptr;
+  base::stats::Shard* stats_;  // this worker's counters (base::stats::Registry::global())
 };
 
 }  // namespace portcullis::server
