@@ -66,8 +66,11 @@ Connection* Connection::accept(Loop& loop, uv_stream_s* server, ConnectionHandle
   }
   if (uv_accept(server, asStream(c->tcp_.get())) != 0) return c->discard();
   uv_tcp_nodelay(c->tcp_.get(), 1);
-  c->peer_ip_ = peerOf(c->tcp_.get()).ipString();
+  Address peer = peerOf(c->tcp_.get());
+  c->peer_ip_ = peer.ipString();
+  c->peer_port_ = peer.port();
   c->local_port_ = localOf(c->tcp_.get()).port();
+  c->accepted_ = true;
   if (tls) {
     auto engine = tls::Engine::forServer(std::move(tls));
     if (!engine) {
@@ -205,6 +208,7 @@ void Connection::handleTlsInput(const char* data, size_t len) {
   if (closing_) return;
   if (!handshake_reported_ && tls_->handshakeDone()) {
     handshake_reported_ = true;
+    if (accepted_) tls_info_ = std::make_unique<base::TlsInfo>(tls_->info());
     handler_->onHandshakeDone(*this);
     if (closing_) return;
   }
@@ -226,6 +230,7 @@ size_t Connection::pendingBytes() const { return staging_.size() + wire_.size() 
 
 bool Connection::sealStaged() {
   if (staging_.empty()) return true;
+  bytes_out_ += staging_.size();
   bool ok = tls_->writePlaintext(staging_.view(), wire_).ok();  // records straight into wire_
   staging_.clear();
   return ok;
@@ -235,6 +240,7 @@ void Connection::encryptNow(std::string_view bytes) {
   if (tls_write_failed_ || (closing_ && !close_after_flush_)) return;
   // Staged bytes go first to keep the order, then the caller's, both straight into wire_. A
   // failure cannot close the connection here, in the middle of the caller's work: flush() does.
+  bytes_out_ += bytes.size();
   if (!sealStaged() || !tls_->writePlaintext(bytes, wire_).ok()) tls_write_failed_ = true;
 }
 
@@ -270,11 +276,17 @@ long Connection::trySend(const char* data, size_t len) {
 
 void Connection::startWrite() {
   if (writing_ || connecting_ || handles_closing_) return;
+  if (!tls_) {
+    // Plain TCP: the caller appended to wire_ itself; what is new since the last count is its tail.
+    bytes_out_ += wire_.size() - wire_counted_;
+    wire_counted_ = wire_.size();
+  }
   if (!wire_.empty()) {
     // Most writes fit in the socket buffer: write synchronously and queue nothing.
     long n = trySend(wire_.data(), wire_.size());
     if (n > 0) {
       wire_.consume(static_cast<size_t>(n));
+      wire_counted_ = wire_.size();
     } else if (n < 0) {
       abort(CloseReason::PeerReset);
       return;
@@ -283,6 +295,7 @@ void Connection::startWrite() {
       // Ping-pong: the bytes move to inflight_, which uv_write reads until onWrite; new output
       // accumulates in wire_ (whose old storage is reused) meanwhile.
       inflight_.swap(wire_);
+      wire_counted_ = wire_.size();
       uv_buf_t b = uv_buf_init(inflight_.data(), static_cast<unsigned>(inflight_.size()));
       write_req_->data = this;
       writing_ = true;
@@ -457,6 +470,7 @@ void Connection::releaseIdleMemory() {
   input_.release();
   staging_.release();
   wire_.release();
+  wire_counted_ = wire_.size();
   if (!writing_) inflight_.release();
   if (tls_) tls_->releaseBuffers();
 }

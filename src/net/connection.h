@@ -21,6 +21,7 @@
 #include <string_view>
 
 #include "base/buffer.h"
+#include "base/tls_info.h"
 #include "net/loop.h"
 #include "net/socket.h"
 #include "tls/client_context.h"
@@ -124,10 +125,15 @@ class Connection {
   bool closing() const { return closing_; }
 
   bool isTls() const { return tls_ != nullptr; }
-  // The TLS engine (peer certificate, SNI, ALPN), or null for plain TCP.
-  const tls::Engine* tlsEngine() const { return tls_.get(); }
+  // TLS facts (version, cipher, SNI, ALPN, resumption, client certificate) once the handshake
+  // is done; null for plain TCP and before. Owned by the connection.
+  const base::TlsInfo* tlsInfo() const { return tls_info_.get(); }
+  // Plaintext bytes handed to the socket (or the TLS engine) so far: a request's share is the
+  // difference across it.
+  uint64_t bytesOut() const { return bytes_out_; }
   // Peer address as text ("127.0.0.1", "::1") for X-Forwarded-For.
   const std::string& peerIp() const { return peer_ip_; }
+  uint16_t peerPort() const { return peer_port_; }
   uint16_t localPort() const { return local_port_; }
   // Gives back buffer memory while a keep-alive connection waits for its next request.
   void releaseIdleMemory();
@@ -174,12 +180,18 @@ class Connection {
   std::unique_ptr<tls::Engine> tls_;
   std::shared_ptr<const tls::ClientContext> client_tls_;  // set until the TCP connect completes
   std::string sni_;
+  // Server side only, made at handshake: a client connection's facts are nobody's business.
+  std::unique_ptr<base::TlsInfo> tls_info_;
+  uint64_t bytes_out_ = 0;
+  size_t wire_counted_ = 0;  // plain TCP: bytes of wire_ already in bytes_out_
   base::Buffer input_;
   base::Buffer staging_;   // TLS only: plaintext waiting to be encrypted
   base::Buffer wire_;      // bytes for the socket, not yet handed to uv_write
   base::Buffer inflight_;  // bytes owned by the in-flight uv_write
   std::string peer_ip_;
+  uint16_t peer_port_ = 0;
   uint16_t local_port_ = 0;
+  bool accepted_ = false;  // server side (Listener), as opposed to connect()
   uint64_t deadline_ = 0;   // loop time (ms) the current timeout is due; 0 = none
   uint64_t timer_due_ = 0;  // when the libuv timer is armed to fire; 0 = not armed
   int open_handles_ = 0;

@@ -105,6 +105,7 @@ void appendUpstreamRequestHead(base::Buffer& out, const http::RequestHead& req,
     if (listed.lists(n)) continue;
     if (!info.client_subject_header.empty() && iequals(n, info.client_subject_header)) continue;
     if (!info.client_fingerprint_header.empty() && iequals(n, info.client_fingerprint_header)) continue;
+    if (!info.request_id_header.empty() && iequals(n, info.request_id_header)) continue;
     http::appendHeader(out, n, h.value);
   }
   if (!info.client_subject.empty() && !info.client_subject_header.empty())
@@ -112,6 +113,8 @@ void appendUpstreamRequestHead(base::Buffer& out, const http::RequestHead& req,
   if (!info.client_fingerprint.empty() && !info.client_fingerprint_header.empty())
     http::appendHeader(out, info.client_fingerprint_header, info.client_fingerprint);
 
+  if (!info.request_id_header.empty() && !info.request_id.empty())
+    http::appendHeader(out, info.request_id_header, info.request_id);
   http::appendHeader(out, "X-Forwarded-For", info.client_ip);
   http::appendHeader(out, "X-Forwarded-Proto", info.https ? "https" : "http");
   http::appendHeader(out, "X-Forwarded-Host", host);

@@ -35,6 +35,10 @@ struct ForwardInfo {
   std::string_view client_fingerprint_header;
   std::string_view client_subject;
   std::string_view client_fingerprint;
+  // Request id: the header name (a client-sent header of that name is always dropped) and the
+  // value to send; empty name: request ids are off.
+  std::string_view request_id_header;
+  std::string_view request_id;
 };
 
 // Appends the request line and headers (through the blank line) to send upstream. With

@@ -1,10 +1,14 @@
 #include "proxy/session.h"
 
+#include <chrono>
+#include <random>
+
 #include "base/log.h"
 #include "http/date.h"
 #include "http/serializer.h"
 #include "http/uri.h"
 #include "proxy/redirect.h"
+#include "proxy/retry_policy.h"
 
 namespace portcullis::proxy {
 
@@ -12,6 +16,42 @@ namespace {
 // Request bytes buffered while the upstream connection is still being set up, and pipelined
 // requests buffered behind one in progress: past this the client is not read until we catch up.
 constexpr size_t kMaxBufferedInput = 64 * 1024;
+
+uint64_t steadyNs() {
+  return static_cast<uint64_t>(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch()).count());
+}
+
+// Per-worker counters and generator: a session never leaves its worker's thread.
+thread_local uint64_t t_connection_ids = 0;
+
+// 128 random bits as 32 hex digits: unique enough to find one request in a fleet's logs, cheap
+// enough for every request (two splitmix64 steps, no syscall once seeded).
+void makeRequestId(std::string& out) {
+  thread_local uint64_t state = (static_cast<uint64_t>(std::random_device{}()) << 32) ^ std::random_device{}() ^
+                                steadyNs();
+  auto next = [] {
+    uint64_t z = (state += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+  };
+  static constexpr char kHex[] = "0123456789abcdef";
+  out.resize(32);
+  for (int half = 0; half < 2; ++half) {
+    uint64_t v = next();
+    for (int i = 0; i < 16; ++i) out[half * 16 + i] = kHex[(v >> (60 - 4 * i)) & 0xf];
+  }
+}
+
+// A client-sent id is kept (trust_client) only if it is short printable ASCII: it lands in
+// logs and in the upstream's environment.
+bool usableRequestId(std::string_view v) {
+  if (v.empty() || v.size() > 200) return false;
+  for (char c : v)
+    if (c <= 0x20 || c >= 0x7f || c == '"' || c == '\\') return false;
+  return true;
+}
 
 bool idempotent(http::Method m) {
   switch (m) {
@@ -33,6 +73,7 @@ Session::Session(WorkerContext& worker, net::Connection& downstream, const Liste
       req_parser_(rt_->parser_limits),
       resp_parser_(rt_->parser_limits) {
   worker_.add(this);
+  connection_id_ = ++t_connection_ids;
   idle_since_ms_ = worker_.loop().nowMs();
   armDownstreamTimer();
 }
@@ -96,21 +137,30 @@ void Session::onTimeout(net::Connection&) {
     case ReqState::Idle:
     case ReqState::Head:
       // Idle keep-alive or a head that did not arrive in time (slowloris): close without an
-      // answer, as nginx does; a 408 to a client that is not reading helps nobody.
+      // answer, as nginx does; a 408 to a client that is not reading helps nobody. A head cut
+      // short is logged as 408 all the same, as nginx does.
+      if (rec_open_) {
+        rec_.setError(ErrorKind::ClientTimeout);
+        rec_.status = 408;
+      }
       down_->abort(net::CloseReason::Timeout);
       return;
     case ReqState::Body:
+      rec_.setError(ErrorKind::ClientTimeout);
       if (!response_started_ && resp_state_ != RespState::Body) {
         close_after_ = true;
         if (up_) releaseUpstream(false);
         sendLocalReply(408);
-        if (!dead_) down_->close(true);
+        if (dead_) return;
+        finishRequest(*down_);  // now, not after the lingering close
+        down_->close(true);
         return;
       }
       down_->abort(net::CloseReason::Timeout);
       return;
     case ReqState::Done:
       // Send timeout: the client stopped reading the response.
+      rec_.setError(ErrorKind::ClientTimeout);
       down_->abort(net::CloseReason::Timeout);
       return;
   }
@@ -121,7 +171,14 @@ void Session::onHandshakeDone(net::Connection&) {
   if (req_state_ == ReqState::Idle) armDownstreamTimer();  // now client_header for the first head
 }
 
-void Session::onClose(net::Connection&, net::CloseReason) {
+void Session::onClose(net::Connection& c, net::CloseReason) {
+  if (rec_open_) {
+    // Cut short: unless one of our errors (upstream, timeout) ended it, the client reset or
+    // closed mid-request or mid-response. With nothing sent it is nginx's 499.
+    if (!rec_.has_error) rec_.setError(ErrorKind::ClientClosed);
+    if (rec_.status == 0) rec_.status = 499;
+    finishRequest(c);
+  }
   down_ = nullptr;
   teardown();
 }
@@ -190,6 +247,7 @@ void Session::processInput() {
       if (in.empty()) break;
       if (req_state_ == ReqState::Idle) {
         refreshGeneration();
+        beginRequest();
         req_state_ = ReqState::Head;
         armDownstreamTimer();  // client_header runs from the first byte, not per read
       }
@@ -226,6 +284,7 @@ void Session::onRequestHead() {
   req_keep_alive_ = req_.keep_alive;
   expect_continue_ = req_.expect_continue && req_.version_minor >= 1;
   response_started_ = false;
+  noteRequestHead();
   req_body_.start(req_.framing, req_.content_length);
   req_state_ = req_framing_ == http::Framing::None ? ReqState::Done : ReqState::Body;
 
@@ -286,17 +345,19 @@ void Session::onRequestHead() {
   info.fallback_host = hosts.empty() ? std::string_view() : std::string_view(hosts[0].name);
   info.client_subject_header = listener_.client_subject_header;
   info.client_fingerprint_header = listener_.client_fingerprint_header;
-  if (const tls::Engine* e = down_->tlsEngine(); e && !listener_.client_subject_header.empty()) {
-    // Once per connection: the certificate cannot change on it (no renegotiation in TLS 1.3,
-    // and BoringSSL refuses it in 1.2 by default).
-    if (!client_cert_read_) {
-      client_cert_read_ = true;
-      client_subject_ = e->peerSubject();
-      client_fingerprint_ = e->peerFingerprint();
-    }
-    info.client_subject = client_subject_;
-    info.client_fingerprint = client_fingerprint_;
+  if (const base::TlsInfo* t = down_->tlsInfo(); t && !listener_.client_subject_header.empty()) {
+    // Read at the handshake, once: the certificate cannot change on the connection (no
+    // renegotiation in TLS 1.3, and BoringSSL refuses it in 1.2 by default).
+    info.client_subject = t->client_subject;
+    info.client_fingerprint = t->client_fingerprint;
   }
+  if (rt_->config->request_id.enabled) {
+    info.request_id_header = rt_->config->request_id.header;
+    info.request_id = rec_.request_id;
+  }
+  rec_.route = static_cast<int>(m.route);
+  rec_.cluster = static_cast<int>(m.cluster);
+  rec_.cluster_name = rt_->clusters[m.cluster]->name();
   appendUpstreamRequestHead(up_head_, req_, info, /*finish=*/false);
   down_->input().consume(req_.head_bytes);
 
@@ -373,6 +434,7 @@ bool Session::decodeRequestBody(http::DecodeStep& step) {
     fail(ErrorKind::BodyTooLarge);
     return false;
   }
+  rec_.bytes_in += step.consumed;
   return true;
 }
 
@@ -510,11 +572,13 @@ void Session::enqueue() {
     return;
   }
   resp_state_ = RespState::Queued;
+  rec_.queued = true;
 }
 
 void Session::onDequeued(bool timed_out) {
   rt_->clusters[cluster_]->waiting().fetch_sub(1, std::memory_order_relaxed);
   if (timed_out) {
+    rec_.queue_timeout = true;
     fail(ErrorKind::Overloaded);
     return;
   }
@@ -548,6 +612,10 @@ void Session::connectHost(bool allow_pool) {
   resp_state_ = RespState::Connecting;
   upstream_ready_ = false;
   upstream_got_bytes_ = false;
+  ++rec_.attempts;
+  rec_.host_index = static_cast<int>(host_);
+  rec_.upstream_host = rt_->clusters[cluster_]->hosts()[host_].name;
+  rec_.upstream_connect_us = rec_.upstream_first_byte_us = -1;
   if (allow_pool) {
     if (net::Connection* c = gen_->pools[cluster_]->take(host_)) {
       up_ = c;
@@ -577,12 +645,13 @@ void Session::onUpstreamConnected(int status) {
   c.outlier().onFailure(host_, worker_.loop().nowMs());
   releaseHostSlot();
   last_failure_ = ErrorKind::UpstreamConnect;
-  // Nothing was sent, so any method may go to another host, and this costs the budget
-  // nothing: a refused connect is answered at once and loads nobody.
+  // decideRetry's OtherHostFree: nothing was sent, so any method may go to another host, at no
+  // cost to the budget (selectHost answers once every host has been tried).
   selectHost();
 }
 
 void Session::onUpstreamReady() {
+  rec_.upstream_connect_us = static_cast<int64_t>(elapsedUs());
   resp_state_ = RespState::WaitHead;
   upstream_ready_ = true;
   resp_parser_.reset();
@@ -621,6 +690,7 @@ void Session::onUpstreamReady() {
 
 void Session::onUpstreamData() {
   if (!up_) return;
+  if (!upstream_got_bytes_) rec_.upstream_first_byte_us = static_cast<int64_t>(elapsedUs());
   upstream_got_bytes_ = true;
   base::Buffer& in = up_->input();
   while (resp_state_ == RespState::WaitHead) {
@@ -663,6 +733,7 @@ void Session::onResponseHead() {
     if (resp_.status >= 500) c.outlier().onFailure(host_, worker_.loop().nowMs());
     else c.outlier().onSuccess(host_);
   }
+  rec_.status = resp_.status;
   down_framing_ = chooseDownstreamFraming(resp_, version_minor_);
   if (worker_.draining() || !req_keep_alive_) close_after_ = true;
   bool keep_alive_10 = version_minor_ == 0 && req_keep_alive_ && !close_after_ &&
@@ -773,6 +844,7 @@ void Session::drainResponseBuffer() {
     auto n = resp_buf_.readInto(down_->output(), 64 * 1024);
     if (!n || *n == 0) {
       base::log::error("response buffering: cannot read back the spilled response");
+      rec_.setError(ErrorKind::Internal);
       down_->abort(net::CloseReason::Error);
       return;
     }
@@ -820,39 +892,41 @@ void Session::onResponseComplete() {
 void Session::onUpstreamFailed(ErrorKind kind, const char* what) {
   if (up_) releaseUpstream(false);
   const auto& c = *rt_->clusters[cluster_];
-  bool before_response = resp_state_ == RespState::WaitHead || resp_state_ == RespState::Connecting;
+  AttemptFacts f;
+  f.kind = kind;
+  f.before_response = resp_state_ == RespState::WaitHead || resp_state_ == RespState::Connecting;
+  f.response_started = response_started_;
+  f.holds_host = host_acquired_;
+  f.reused_connection = reused_;
+  f.upstream_sent_bytes = upstream_got_bytes_;
+  f.stale_retry_done = retried_stale_;
   // The body can be sent again only if it is empty or the proxy still holds all of it.
-  bool replayable = req_framing_ == http::Framing::None || (req_buffering_ && req_state_ == ReqState::Done);
-  // A reused keep-alive connection the upstream closed just as we sent on it: the request was
-  // most likely never seen. Retry once on a fresh connection to the same host when that is
-  // safe: nothing came back, the method is idempotent and the body can be replayed.
-  if (before_response && host_acquired_ && reused_ && !upstream_got_bytes_ && !retried_stale_ &&
-      replayable && idempotent(method_) && kind != ErrorKind::UpstreamTimeout) {
+  f.body_replayable = req_framing_ == http::Framing::None || (req_buffering_ && req_state_ == ReqState::Done);
+  f.idempotent = idempotent(method_);
+  f.retries_done = retries_;
+  f.retries_allowed = c.options().retries;
+  RetryDecision d = decideRetry(f);
+  if (d == RetryDecision::SameHostFresh) {
     retried_stale_ = true;
     connectHost(false);
     return;
   }
   logUpstreamFailure(what, 0);
   if (kind != ErrorKind::Overloaded && host_acquired_) c.outlier().onFailure(host_, worker_.loop().nowMs());
-  // Another host, if the request may be repeated: nothing reached the client, the method is
-  // idempotent, the body is replayable, retries are left and the cluster's retry budget allows
-  // (so an outage does not multiply the load on what is left). A timeout is not retried: the
-  // upstream may still be working on it.
-  if (before_response && !response_started_ && replayable && idempotent(method_) &&
-      kind != ErrorKind::UpstreamTimeout && retries_ < c.options().retries && host_acquired_) {
-    auto& budget = c.retryBudget();
-    if (in_retry_ || budget.tryStartRetry()) {
-      in_retry_ = true;
-      ++retries_;
-      releaseHostSlot();
-      last_failure_ = kind;
-      retried_stale_ = false;
-      selectHost();
-      return;
-    }
+  // The retry budget keeps an outage from multiplying the load on the hosts that are left.
+  if (d == RetryDecision::OtherHost && (in_retry_ || c.retryBudget().tryStartRetry())) {
+    in_retry_ = true;
+    ++retries_;
+    ++rec_.retries;
+    releaseHostSlot();
+    last_failure_ = kind;
+    retried_stale_ = false;
+    selectHost();
+    return;
   }
   releaseHostSlot();
   if (response_started_) {
+    rec_.setError(kind);
     // Part of the response is with the client already: the only honest signal left is to
     // cut the connection so the truncation is visible.
     down_->abort(net::CloseReason::Error);
@@ -889,6 +963,7 @@ void Session::releaseUpstream(bool reusable) {
 }
 
 void Session::finishExchange() {
+  if (rec_open_) finishRequest(*down_);
   if (close_after_ || !req_keep_alive_ || worker_.draining() ||
       (response_started_ && down_framing_ == DownstreamFraming::UntilClose)) {
     down_->close(linger_);
@@ -911,6 +986,71 @@ void Session::finishExchange() {
 }
 
 // ---------------------------------------------------------------------------------------------
+// The request record
+
+void Session::beginRequest() {
+  rec_open_ = true;
+  rec_start_ns_ = steadyNs();
+  rec_out_base_ = down_->bytesOut();
+  // Assign field by field: the strings keep their capacity from the previous request.
+  RequestRecord& r = rec_;
+  r.start_unix_us = std::chrono::duration_cast<std::chrono::microseconds>(
+                        std::chrono::system_clock::now().time_since_epoch()).count();
+  r.duration_us = 0;
+  r.upstream_connect_us = r.upstream_first_byte_us = -1;
+  r.listener = &listener_;
+  r.client_ip = down_->peerIp();
+  r.client_port = down_->peerPort();
+  r.protocol = {};
+  r.tls = down_->tlsInfo();
+  r.connection_id = connection_id_;
+  r.method.clear();
+  r.target.clear();
+  r.host.clear();
+  r.user_agent.clear();
+  r.referer.clear();
+  r.request_id.clear();
+  r.status = 0;
+  r.bytes_in = r.bytes_out = 0;
+  r.route = r.cluster = r.host_index = -1;
+  r.cluster_name = r.upstream_host = {};
+  r.attempts = r.retries = 0;
+  r.queued = r.queue_timeout = false;
+  r.has_error = false;
+}
+
+void Session::noteRequestHead() {
+  RequestRecord& r = rec_;
+  r.protocol = req_.version_minor == 0 ? "HTTP/1.0" : "HTTP/1.1";
+  r.method.assign(req_.method_text);
+  r.target.assign(req_.target);
+  r.host.assign(req_.host);
+  r.bytes_in += req_.head_bytes;
+  const config::RequestId& rid = rt_->config->request_id;
+  bool have_id = false;
+  for (const auto& h : req_.headers) {
+    if (http::iequals(h.name, "user-agent")) r.user_agent.assign(h.value);
+    else if (http::iequals(h.name, "referer")) r.referer.assign(h.value);
+    else if (rid.enabled && rid.trust_client && !have_id && http::iequals(h.name, rid.header) &&
+             usableRequestId(h.value)) {
+      r.request_id.assign(h.value);
+      have_id = true;
+    }
+  }
+  if (rid.enabled && !have_id) makeRequestId(r.request_id);
+}
+
+uint64_t Session::elapsedUs() const { return (steadyNs() - rec_start_ns_) / 1000; }
+
+void Session::finishRequest(net::Connection& down) {
+  rec_open_ = false;
+  RequestRecord& r = rec_;
+  r.duration_us = elapsedUs();
+  r.bytes_out = down.bytesOut() - rec_out_base_;
+  worker_.requestDone(r);
+}
+
+// ---------------------------------------------------------------------------------------------
 // Local answers
 
 void Session::sendLocalReply(int status, std::string_view location) {
@@ -922,6 +1062,7 @@ void Session::sendLocalReply(int status, std::string_view location) {
   // which case close_after_ is already set).
   if (status == 404 || status == 421 || status == 405) close = close_after_ || !req_keep_alive_ || worker_.draining();
   if (close) close_after_ = true;
+  rec_.status = status;
   http::appendStatusLine(out, status);
   http::appendHeader(out, "Date", http::httpDateNow());
   http::appendHeader(out, "Content-Type", "text/plain; charset=utf-8");
@@ -948,6 +1089,7 @@ void Session::sendLocalReply(int status, std::string_view location) {
 }
 
 void Session::fail(ErrorKind kind) {
+  rec_.setError(kind);
   if (up_) releaseUpstream(false);
   endExchangeAccounting();
   // The request body (if any) was not read to its end: the connection must close after, and

@@ -24,6 +24,7 @@
 #include "proxy/body_buffer.h"
 #include "proxy/error_map.h"
 #include "proxy/forwarded.h"
+#include "proxy/request_record.h"
 #include "proxy/worker_context.h"
 #include "upstream/balancer.h"
 #include "upstream/request_queue.h"
@@ -116,6 +117,13 @@ class Session final : public net::ConnectionHandler, public net::Deletable, publ
   void armDownstreamTimer();
   void armUpstreamTimer();
   void teardown();
+  // The request's record: opened at its first byte, filled along the phases, and closed exactly
+  // once by finishRequest, which every way out reaches (finishExchange for an answered request,
+  // onClose for everything cut short: resets, timeouts, aborts).
+  void beginRequest();
+  void noteRequestHead();
+  uint64_t elapsedUs() const;
+  void finishRequest(net::Connection& down);
   // At a request boundary: adopt the worker's newest runtime generation (after a reload).
   void refreshGeneration();
 
@@ -158,9 +166,6 @@ class Session final : public net::ConnectionHandler, public net::Deletable, publ
   bool in_retry_ = false;          // holds one of the retry budget's slots
   ErrorKind last_failure_ = ErrorKind::UpstreamConnect;
   std::string hash_key_;
-  bool client_cert_read_ = false;  // mTLS identity, read once per connection
-  std::string client_subject_;
-  std::string client_fingerprint_;
   size_t route_ = 0;
   size_t host_ = 0;
   bool reused_ = false;
@@ -178,6 +183,11 @@ class Session final : public net::ConnectionHandler, public net::Deletable, publ
   bool dead_ = false;
   bool served_ = false;          // at least one response completed on this connection
   bool handshake_done_ = false;  // TLS listeners: handshake_timeout applies until then
+  RequestRecord rec_;
+  bool rec_open_ = false;          // rec_ belongs to a request in progress
+  uint64_t rec_start_ns_ = 0;      // steady clock at the request's first byte
+  uint64_t rec_out_base_ = 0;      // down_->bytesOut() then
+  uint64_t connection_id_ = 0;
   uint64_t idle_since_ms_ = 0;  // loop time the connection last became idle
   bool released_ = false;       // buffers already given back in this idle period
 };

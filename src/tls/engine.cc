@@ -639,6 +639,25 @@ std::string Engine::peerFingerprint() const {
   return leaf ? internal::sha256Fingerprint(leaf.get()) : std::string();
 }
 
+base::TlsInfo Engine::info() const {
+  base::TlsInfo i;
+  if (!handshakeDone()) return i;
+  i.version = protocolVersion();
+  i.cipher = cipherName();
+  if (uint16_t id = SSL_get_curve_id(impl_->ssl.get()); id != 0) {
+    if (const char* name = SSL_get_curve_name(id)) i.group = name;
+  }
+  i.alpn = alpn();
+  i.sni = serverName();
+  i.resumed = sessionReused();
+  // One parse of the leaf for both: a client certificate is only there with client_auth on.
+  if (bssl::UniquePtr<X509> leaf = peerLeaf(impl_->ssl.get())) {
+    i.client_subject = internal::subjectLine(leaf.get());
+    i.client_fingerprint = internal::sha256Fingerprint(leaf.get());
+  }
+  return i;
+}
+
 void Engine::releaseBuffers() {
   if (!impl_) return;
   Impl& im = *impl_;

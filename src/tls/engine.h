@@ -26,6 +26,7 @@
 
 #include "base/buffer.h"
 #include "base/result.h"
+#include "base/tls_info.h"
 #include "tls/client_context.h"
 #include "tls/context.h"
 
@@ -113,6 +114,9 @@ class Engine {
   // verification off (ClientOptions engines never verify). Also set on resumed sessions.
   std::string peerSubject() const;      // RFC 2253 one line: "CN=client one,O=Portcullis Tests,C=DE"
   std::string peerFingerprint() const;  // SHA-256 of the DER, 64 lower-case hex digits
+  // Every fact above as one plain value, for layers that must not see the engine (proxy logs and
+  // forwards them). Call once the handshake is done; empty before.
+  base::TlsInfo info() const;
   // Frees the engine's own buffers while idle (BoringSSL frees its record buffers itself when
   // they are empty). Call when a keep-alive connection goes idle; the engine stays usable.
   void releaseBuffers();

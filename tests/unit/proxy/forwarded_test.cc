@@ -90,6 +90,20 @@ TEST(UpstreamRequest, XForwardedProtoIsHttpOnAPlainListener) {
   EXPECT_EQ(u.values("Forwarded"), Strings{"for=203.0.113.7;proto=http"});
 }
 
+TEST(UpstreamRequest, RequestIdReplacesTheClientSentOne) {
+  ForwardInfo info = defaultInfo();
+  info.request_id_header = "X-Request-Id";
+  info.request_id = "0123456789abcdef0123456789abcdef";
+  Upstream u("GET / HTTP/1.1\r\nHost: example.com\r\nx-request-id: forged\r\n\r\n", info);
+  EXPECT_EQ(u.values("X-Request-Id"), Strings{"0123456789abcdef0123456789abcdef"});
+}
+
+TEST(UpstreamRequest, NoRequestIdHeaderWhenIdsAreOff) {
+  Upstream u("GET / HTTP/1.1\r\nHost: example.com\r\nX-Request-Id: from-client\r\n\r\n");
+  // Off: the header is an ordinary one and passes through.
+  EXPECT_EQ(u.values("X-Request-Id"), Strings{"from-client"});
+}
+
 TEST(UpstreamRequest, XForwardedHostIsTheHostHeader) {
   Upstream u("GET / HTTP/1.1\r\nHost: example.com:8443\r\n\r\n");
   EXPECT_EQ(u.values("X-Forwarded-Host"), Strings{"example.com:8443"});
