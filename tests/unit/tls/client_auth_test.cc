@@ -92,10 +92,10 @@ TEST(ClientAuth, RequiredRefusesAClientWithoutCertificate) {
 
 TEST(ClientAuth, RequiredRefusesACertificateFromAnotherCa) {
   uint64_t invalid_before = handshakeFailures(true, HandshakeFailure::CertificateInvalid);
-  uint64_t rejected_before = handshakeFailures(false, HandshakeFailure::CertificateRejected);
   Connection c = connectAndTalk(serverRequiring(ClientAuthMode::Required), clientWith("rogue-client"));
   EXPECT_EQ(handshakeFailures(true, HandshakeFailure::CertificateInvalid) - invalid_before, 1u);
-  EXPECT_EQ(handshakeFailures(false, HandshakeFailure::CertificateRejected) - rejected_before, 1u);
+  // The TLS 1.3 client finished its handshake before the server judged its certificate: the
+  // unknown_ca alert reaches it as a read error, not as a failed handshake.
   EXPECT_FALSE(c.server.engine.handshakeDone());
   EXPECT_THAT(c.server.error, HasSubstr("certificate verify failed: unable to get local issuer"));
   EXPECT_THAT(c.client.error, HasSubstr("TLSV1_ALERT_UNKNOWN_CA"));
