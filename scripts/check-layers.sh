@@ -25,6 +25,7 @@ declare -A allowed=(
   [net]="net tls base"
   [upstream]="upstream net tls http config base"
   [proxy]="proxy upstream net http config base"
+  [admin]="admin upstream net http config base"
 )
 for layer in "${!allowed[@]}"; do
   [ -d "$layer" ] || continue

@@ -9,6 +9,7 @@ packages=(
   libuv1-dev android-libboringssl-dev libyaml-cpp-dev
   googletest libgtest-dev libgmock-dev libnghttp2-dev
   openssl curl python3 ca-certificates
+  prometheus python3-prometheus-client
 )
 
 missing=()

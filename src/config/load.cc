@@ -30,9 +30,9 @@ namespace {
 namespace fs = std::filesystem;
 using Keys = std::span<const std::string_view>;
 
-constexpr std::array<std::string_view, 9> kTopKeys = {
+constexpr std::array<std::string_view, 10> kTopKeys = {
     "workers", "temp_dir", "listeners", "upstreams", "routes", "timeouts", "limits",
-    "access_log", "request_id"};
+    "access_log", "request_id", "admin"};
 constexpr std::array<std::string_view, 5> kListenerKeys = {"name", "address", "tls",
                                                            "redirect_to_https", "hsts"};
 constexpr std::array<std::string_view, 12> kTlsKeys = {
@@ -62,6 +62,7 @@ constexpr std::array<std::string_view, 4> kBufferingKeys = {"request", "response
 constexpr std::array<std::string_view, 6> kTimeoutKeys = {
     "client_header",    "client_body",       "client_idle",
     "upstream_connect", "upstream_response", "shutdown_grace"};
+constexpr std::array<std::string_view, 1> kAdminKeys = {"address"};
 constexpr std::array<std::string_view, 4> kLimitKeys = {"request_line", "header_bytes",
                                                         "header_count", "body"};
 constexpr std::array<std::string_view, 2> kAccessLogKeys = {"path", "format"};
@@ -167,6 +168,8 @@ class Loader {
         config.access_log = accessLog(e.value);
       } else if (e.key == "request_id") {
         config.request_id = requestId(e.value);
+      } else if (e.key == "admin") {
+        config.admin = parseAdmin(e.value);
       }
     }
     if (!have_listeners) fail(top, "missing required key 'listeners' at top level");
@@ -343,6 +346,21 @@ class Loader {
     auto n = parseInteger(s, 1, 256);
     if (!n) fail(v, "expected an integer 1..256 or 'auto', got '" + s + "'");
     return static_cast<unsigned>(*n);
+  }
+
+  // `admin: {address: "127.0.0.1:9901"}`. The address is required: the admin listener exposes
+  // the upstream topology and a drain signal, so it listens only where the operator says (a
+  // loopback address in the shipped example), never on a default that could be public.
+  Admin parseAdmin(const Value& v) const {
+    Admin a;
+    a.mark = markOf(where(v));
+    std::vector<Entry> entries = mapEntries(v, kAdminKeys);
+    const Value& address = require(entries, v, "address").value;
+    HostPort hp = check(address, parseListenAddress(scalar(address, "an address such as 127.0.0.1:9901", kQuoteIPv6)));
+    a.enabled = true;
+    a.host = std::move(hp.host);
+    a.port = hp.port;
+    return a;
   }
 
   Listener listener(const Value& v) const {

@@ -81,10 +81,27 @@ base::Result<void> checkRoutes(const Config& config) {
   return {};
 }
 
+// The admin listener binds without SO_REUSEPORT, but a listener on the same address binds with
+// it first: one of the two would fail at start with a less helpful "address in use".
+base::Result<void> checkAdmin(const Config& config) {
+  if (!config.admin.enabled || config.admin.port == 0) return {};
+  Listener admin;
+  admin.host = config.admin.host;
+  admin.port = config.admin.port;
+  for (const Listener& l : config.listeners) {
+    if (sameAddress(admin, l)) {
+      return errorAt(config.admin.mark, "admin.address: " + addressText(admin) + " is already used by listener '" +
+                                            l.name + "' (line " + std::to_string(l.address_mark.line) + ")");
+    }
+  }
+  return {};
+}
+
 }  // namespace
 
 base::Result<void> validate(const Config& config) {
   if (auto r = checkListeners(config); !r) return r;
+  if (auto r = checkAdmin(config); !r) return r;
   return checkRoutes(config);
 }
 

@@ -48,7 +48,8 @@ static base::Error sysError(const std::string& what) {
   return base::makeError(what + ": " + std::strerror(errno));
 }
 
-base::Result<int> bindReusePort(const std::string& host, uint16_t port, int backlog) {
+namespace {
+base::Result<int> bindListening(const std::string& host, uint16_t port, int backlog, bool reuse_port) {
   Address addr;
   auto* v4 = reinterpret_cast<sockaddr_in*>(&addr.storage);
   auto* v6 = reinterpret_cast<sockaddr_in6*>(&addr.storage);
@@ -70,7 +71,7 @@ base::Result<int> bindReusePort(const std::string& host, uint16_t port, int back
   // SO_REUSEPORT: every worker binds the same address and the kernel balances accepts across
   // them, with no shared accept lock (as nginx `reuseport`, Envoy, HAProxy).
   if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
-      setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0) {
+      (reuse_port && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0)) {
     auto err = sysError("setsockopt SO_REUSEPORT on " + where);
     ::close(fd);
     return err;
@@ -91,6 +92,15 @@ base::Result<int> bindReusePort(const std::string& host, uint16_t port, int back
     return err;
   }
   return fd;
+}
+}  // namespace
+
+base::Result<int> bindReusePort(const std::string& host, uint16_t port, int backlog) {
+  return bindListening(host, port, backlog, /*reuse_port=*/true);
+}
+
+base::Result<int> bindExclusive(const std::string& host, uint16_t port, int backlog) {
+  return bindListening(host, port, backlog, /*reuse_port=*/false);
 }
 
 base::Result<uint16_t> boundPort(int fd) {

@@ -24,6 +24,9 @@ struct Address {
 // Creates a listening TCP socket bound to host:port with SO_REUSEPORT (so each worker binds its
 // own socket and the kernel spreads connections), non-blocking. Returns the fd.
 base::Result<int> bindReusePort(const std::string& host, uint16_t port, int backlog = 1024);
+// The same without SO_REUSEPORT, for a socket one thread serves (the admin listener): a second
+// process configured with the same address gets "address in use" instead of half the traffic.
+base::Result<int> bindExclusive(const std::string& host, uint16_t port, int backlog = 64);
 // Port a bound socket ended up on (for port 0).
 base::Result<uint16_t> boundPort(int fd);
 // True for an IPv4 or IPv6 address literal (no brackets), false for a host name.

@@ -97,6 +97,8 @@ void WorkerContext::serviceQueues() {
 }
 
 void WorkerContext::add(H1Connection* c) {
+  if (stats_ && c->listener_.connections_accepted_slot != ListenerInfo::kNoSlot)
+    stats_->add(c->listener_.connections_accepted_slot);
   c->next_ = head_;
   c->prev_ = nullptr;
   if (head_) head_->prev_ = c;
@@ -109,6 +111,9 @@ void WorkerContext::remove(H1Connection* c) {
   else return;  // not in the list
   if (c->next_) c->next_->prev_ = c->prev_;
   c->prev_ = c->next_ = nullptr;
+  // Only once per connection, past the "not in the list" return: active = accepted - closed.
+  if (stats_ && c->listener_.connections_closed_slot != ListenerInfo::kNoSlot)
+    stats_->add(c->listener_.connections_closed_slot);
 }
 
 void WorkerContext::beginDrain() {

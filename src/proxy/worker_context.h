@@ -11,6 +11,7 @@
 #include "net/loop.h"
 #include "net/timer.h"
 #include "proxy/request_record.h"
+#include "proxy/request_stats.h"
 #include "proxy/router.h"
 #include "upstream/balancer.h"
 #include "upstream/cluster.h"
@@ -29,6 +30,8 @@ struct Runtime {
   Router router;
   std::vector<std::shared_ptr<const upstream::Cluster>> clusters;  // aligned with config->upstreams
   http::ParserLimits parser_limits;
+  // Metric slots of this config's label sets (null when built without metrics, e.g. in tests).
+  std::shared_ptr<const RequestSlots> stats;
 };
 
 struct ListenerInfo {
@@ -48,6 +51,12 @@ struct ListenerInfo {
   // with these names are always removed; they are set only from a verified certificate.
   std::string client_subject_header;
   std::string client_fingerprint_header;
+  // Metrics (proxy/request_stats.h): the listener's position in the config, stable for the
+  // process since a reload cannot change listeners, and its connection counters.
+  uint32_t index = 0;
+  uint32_t connections_accepted_slot = kNoSlot;
+  uint32_t connections_closed_slot = kNoSlot;
+  static constexpr uint32_t kNoSlot = UINT32_MAX;
 };
 
 // A runtime snapshot together with this worker's pools for its clusters. A request holds the
@@ -79,6 +88,11 @@ class WorkerContext {
 
   void add(H1Connection* c);
   void remove(H1Connection* c);
+
+  // This worker's stats shard (connections accepted and closed); null: not counted. Set by the
+  // worker before its loop runs.
+  void setStatsShard(base::stats::Shard* shard) { stats_ = shard; }
+  base::stats::Shard* statsShard() const { return stats_; }
 
   // Observers of finished requests (access log, metrics), told in the order added. Set up by the
   // worker before its loop runs; they must outlive this context.
@@ -119,6 +133,7 @@ class WorkerContext {
   net::Timer* sweep_ = nullptr;
   bool sweeping_ = false;
   std::vector<RequestObserver*> observers_;
+  base::stats::Shard* stats_ = nullptr;
   H1Connection* head_ = nullptr;  // intrusive list: O(1) add/remove with thousands of connections
   bool draining_ = false;
 };

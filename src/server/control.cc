@@ -1,6 +1,10 @@
 #include "server/control.h"
 
+#include <unistd.h>
+
+#include "admin/cluster_view.h"
 #include "base/log.h"
+#include "base/stats.h"
 
 namespace portcullis::server {
 namespace {
@@ -21,20 +25,42 @@ std::vector<upstream::HealthCheckTarget> healthCheckTargets(const proxy::Runtime
 
 Control::~Control() { stop(); }
 
-void Control::start(std::shared_ptr<const proxy::Runtime> runtime) {
-  if (started_.exchange(true)) return;
-  thread_ = std::thread([this, rt = std::move(runtime)]() mutable { run(std::move(rt)); });
+void Control::start(std::shared_ptr<const proxy::Runtime> runtime, ProcessStats* process, int admin_fd) {
+  if (started_.exchange(true)) {
+    if (admin_fd >= 0) ::close(admin_fd);
+    return;
+  }
+  process_ = process;
+  thread_ = std::thread([this, rt = std::move(runtime), admin_fd]() mutable { run(std::move(rt), admin_fd); });
 }
 
-void Control::run(std::shared_ptr<const proxy::Runtime> runtime) {
+void Control::run(std::shared_ptr<const proxy::Runtime> runtime, int admin_fd) {
   keep_alive_ = net::Timer::create(loop_, [] {});
   keep_alive_->start(kKeepAliveMs, kKeepAliveMs);
   install(std::move(runtime));
+  if (admin_fd >= 0) {
+    // Everything the handlers read is either this thread's (runtime_) or atomics and the
+    // registry's own lock: a scrape never blocks a worker.
+    admin::Handlers h;
+    h.metrics = [this] {
+      return renderMetrics(base::stats::Registry::global(), *process_, runtime_.get(), loop_.nowMs());
+    };
+    h.clusters = [this] {
+      return runtime_ ? admin::clustersJson(runtime_->clusters, loop_.nowMs()) : std::string("{\"clusters\":[]}\n");
+    };
+    h.draining = [this] { return process_ && process_->draining.load(std::memory_order_relaxed); };
+    admin_ = std::make_unique<admin::AdminServer>(loop_, std::move(h));
+    if (auto r = admin_->start(admin_fd); !r) {
+      base::log::error("admin listener: ", r.error().message);
+      admin_.reset();
+    }
+  }
   loop_.run();
 }
 
 void Control::install(std::shared_ptr<const proxy::Runtime> runtime) {
   if (stopped_.load() || !runtime || runtime == runtime_) return;
+  if (process_ && process_->draining.load(std::memory_order_relaxed)) return;
   if (checker_) checker_->stop();  // before the new one writes: one writer per HostState
   checker_.reset();
   runtime_ = std::move(runtime);
@@ -49,6 +75,15 @@ void Control::update(std::shared_ptr<const proxy::Runtime> runtime) {
   loop_.post([this, runtime] { install(runtime); });
 }
 
+void Control::beginDrain() {
+  if (process_) process_->draining.store(true, std::memory_order_relaxed);
+  if (!started_.load() || stopped_.load()) return;
+  loop_.post([this] {
+    if (checker_) checker_->stop();
+    checker_.reset();
+  });
+}
+
 void Control::stop() {
   if (!started_.load() || stopped_.exchange(true)) {
     if (thread_.joinable() && thread_.get_id() != std::this_thread::get_id()) thread_.join();
@@ -57,6 +92,8 @@ void Control::stop() {
   loop_.post([this] {
     if (checker_) checker_->stop();
     checker_.reset();
+    if (admin_) admin_->close();
+    admin_.reset();
     runtime_.reset();
     if (keep_alive_) std::exchange(keep_alive_, nullptr)->close();
     // Nothing keeps the loop alive now but the closing handles: run() returns once they are

@@ -16,11 +16,13 @@
 
 #include "base/log.h"
 #include "base/log_writer.h"
+#include "base/stats.h"
 #include "config/load.h"
 #include "config/values.h"
 #include "net/socket.h"
 #include "proxy/redirect.h"
 #include "server/control.h"
+#include "server/metrics.h"
 #include "server/runtime_builder.h"
 #include "server/worker.h"
 
@@ -82,7 +84,7 @@ int parseArgs(int argc, char** argv, Options& o) {
       std::fputs(kUsage, stdout);
       return 0;
     } else if (a == "-V" || a == "--version") {
-      std::puts("portcullis 0.1.0");
+      std::printf("portcullis %s\n", pc::server::kVersion);
       return 0;
     } else {
       return usageError("unknown argument '" + a + "'");
@@ -91,9 +93,10 @@ int parseArgs(int argc, char** argv, Options& o) {
   return -1;
 }
 
-pc::proxy::ListenerInfo listenerInfo(const pc::config::Listener& l) {
+pc::proxy::ListenerInfo listenerInfo(const pc::config::Listener& l, size_t index) {
   pc::proxy::ListenerInfo info;
   info.name = l.name;
+  pc::proxy::assignListenerSlots(pc::base::stats::Registry::global(), info, index);
   info.tls = l.tls.has_value();
   info.https_port = l.redirect_to_https ? l.redirect_to_https->https_port : 443;
   if (l.redirect_to_https) info.redirect_allowed_hosts = l.redirect_to_https->allowed_hosts;
@@ -153,24 +156,24 @@ std::vector<pc::server::WorkerListener> listenerUpdates(const pc::config::Config
                                                         const std::vector<std::shared_ptr<const pc::tls::Context>>& tls);
 
 // SIGHUP: re-read the config and every certificate and key, check them all, then hand the new
-// snapshot to the workers. Any error keeps the running configuration and says why.
-void reload(const std::string& path, std::shared_ptr<const pc::config::Config>& cfg,
+// snapshot to the workers. Any error keeps the running configuration and says why (false).
+bool reload(const std::string& path, std::shared_ptr<const pc::config::Config>& cfg,
             std::shared_ptr<const pc::proxy::Runtime>& runtime,
             std::vector<std::unique_ptr<pc::server::Worker>>& workers) {
   auto loaded = pc::config::loadFile(path);
   if (!loaded) {
     pc::base::log::error("reload failed, configuration unchanged: ", loaded.error().message);
-    return;
+    return false;
   }
   auto next = std::make_shared<const pc::config::Config>(std::move(*loaded));
   if (std::string why = listenerChange(*cfg, *next); !why.empty()) {
     pc::base::log::error("reload failed, configuration unchanged: ", why, " (restart to apply)");
-    return;
+    return false;
   }
   auto built = pc::server::buildRuntime(next, runtime.get());
   if (!built) {
     pc::base::log::error("reload failed, configuration unchanged: ", built.error().message);
-    return;
+    return false;
   }
   if (std::string why = accessLogChange(cfg->access_log, next->access_log); !why.empty()) {
     pc::base::log::warn("reload: ", why, " needs a restart; the access log stays as it was");
@@ -181,6 +184,7 @@ void reload(const std::string& path, std::shared_ptr<const pc::config::Config>& 
   cfg = std::move(next);
   runtime = built->runtime;
   pc::base::log::info("reloaded ", path);
+  return true;
 }
 
 // The shortest dns_refresh among the upstreams (0: none asks for it). Every name is
@@ -200,7 +204,7 @@ std::vector<pc::server::WorkerListener> listenerUpdates(const pc::config::Config
   std::vector<pc::server::WorkerListener> updates;
   for (size_t i = 0; i < cfg.listeners.size(); ++i) {
     pc::server::WorkerListener u;
-    u.info = listenerInfo(cfg.listeners[i]);
+    u.info = listenerInfo(cfg.listeners[i], i);
     u.tls = tls[i];
     updates.push_back(std::move(u));
   }
@@ -299,7 +303,7 @@ int main(int argc, char** argv) {
       if (port == 0) port = *pc::net::boundPort(*fd);
       pc::server::WorkerListener wl;
       wl.fd = *fd;
-      wl.info = listenerInfo(l);
+      wl.info = listenerInfo(l, i);
       wl.tls = built->tls[i];
       per_worker[w].push_back(std::move(wl));
     }
@@ -308,6 +312,26 @@ int main(int argc, char** argv) {
     pc::base::log::info("listening on ", address, " (", l.name, l.tls ? ", tls" : ", redirect to https", ")");
   }
 
+  // Admin: one socket (no SO_REUSEPORT), served by the control thread. Bound before the
+  // workers start so that a taken port stops the start like a listener's would. Its line in
+  // the ready file comes after the listeners' ("admin <host>:<port>").
+  int admin_fd = -1;
+  if (cfg->admin.enabled) {
+    auto fd = pc::net::bindExclusive(cfg->admin.host, cfg->admin.port);
+    if (!fd) {
+      std::fprintf(stderr, "portcullis: admin: %s\n", fd.error().message.c_str());
+      for (auto& v : per_worker)
+        for (auto& x : v) ::close(x.fd);
+      return kExitRuntime;
+    }
+    admin_fd = *fd;
+    std::string address = pc::config::formatHostPort(cfg->admin.host, *pc::net::boundPort(admin_fd));
+    ready += "admin " + address + "\n";
+    pc::base::log::info("admin listening on ", address, " (/metrics, /healthz, /clusters)");
+  }
+
+  pc::server::ProcessStats process;
+  process.workers = nworkers;
   std::vector<std::unique_ptr<pc::server::Worker>> workers;
   for (unsigned w = 0; w < nworkers; ++w) {
     workers.push_back(std::make_unique<pc::server::Worker>(static_cast<int>(w), built->runtime,
@@ -317,7 +341,7 @@ int main(int argc, char** argv) {
   }
   // Active health checks run on the control loop, a thread of its own, off the workers.
   pc::server::Control control;
-  control.start(runtime);
+  control.start(runtime, &process, admin_fd);
   pc::base::log::info("portcullis started: ", nworkers, " workers, config ", opt.config);
   if (!opt.ready_file.empty() && !writeReadyFile(opt.ready_file, ready)) {
     pc::base::log::error("cannot write ready file ", opt.ready_file, ": ", std::strerror(errno));
@@ -345,7 +369,12 @@ int main(int argc, char** argv) {
       continue;
     }
     if (sig == SIGHUP) {
-      reload(opt.config, cfg, runtime, workers);
+      if (reload(opt.config, cfg, runtime, workers)) {
+        process.reloads_ok.fetch_add(1, std::memory_order_relaxed);
+        process.generation.fetch_add(1, std::memory_order_relaxed);
+      } else {
+        process.reloads_failed.fetch_add(1, std::memory_order_relaxed);
+      }
       control.update(runtime);  // no-op when the reload failed (same runtime)
       continue;
     }
@@ -353,9 +382,13 @@ int main(int argc, char** argv) {
     break;
   }
   auto grace = static_cast<uint64_t>(cfg->timeouts.shutdown_grace.count());
-  control.stop();  // no probes (or health flips) while draining; joins the control thread
+  // /healthz turns 503 first, so an L4 balancer polling it stops sending while requests in
+  // flight finish; no probes (or health flips) while draining. The admin listener stays up
+  // until every worker is done.
+  control.beginDrain();
   for (auto& w : workers) w->drain(grace);
   for (auto& w : workers) w->join();
+  control.stop();  // joins the control thread
   if (access_log) {
     access_log->close();  // every worker has flushed: the last requests' lines are written now
     if (uint64_t dropped = access_log->droppedLines()) {

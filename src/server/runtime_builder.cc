@@ -6,8 +6,10 @@
 #include <map>
 #include <cstring>
 
+#include "base/stats.h"
 #include "config/values.h"
 #include "net/socket.h"
+#include "proxy/request_stats.h"
 
 namespace portcullis::server {
 
@@ -87,6 +89,15 @@ base::Result<std::shared_ptr<const tls::Context>> buildServerContext(const confi
   return *ctx;
 }
 
+// A host's request counters live as long as the process, per cluster and host name, so a host
+// that leaves and comes back continues its counts (see upstream::HostCounters). Main thread.
+std::shared_ptr<upstream::HostCounters> hostCountersFor(const std::string& cluster, const std::string& host) {
+  static std::map<std::string, std::shared_ptr<upstream::HostCounters>> counters;
+  auto& c = counters[cluster + "|" + host];
+  if (!c) c = std::make_shared<upstream::HostCounters>();
+  return c;
+}
+
 const upstream::Cluster* findCluster(const proxy::Runtime& rt, const std::string& name) {
   for (const auto& c : rt.clusters)
     if (c->name() == name) return c.get();
@@ -125,7 +136,7 @@ base::Result<std::vector<std::shared_ptr<const upstream::Cluster>>> buildCluster
           state->setWeight(s.weight);
           state->setMaxRequests(s.max_requests);
         } else {
-          state = std::make_shared<upstream::HostState>(name, s.weight, s.max_requests);
+          state = std::make_shared<upstream::HostState>(name, s.weight, s.max_requests, hostCountersFor(u.name, name));
         }
         std::string sni = u.tls.sni.empty() ? s.host : u.tls.sni;
         hosts.push_back(upstream::Host{name, addr, sni, std::move(state)});
@@ -191,6 +202,8 @@ base::Result<BuiltRuntime> buildRuntime(std::shared_ptr<const config::Config> cf
   rt->parser_limits.request_line = cfg->limits.request_line;
   rt->parser_limits.header_bytes = cfg->limits.header_bytes;
   rt->parser_limits.header_count = cfg->limits.header_count;
+  // Registering label sets is idempotent: a reload keeps every slot of the labels it still has.
+  rt->stats = proxy::buildRequestSlots(base::stats::Registry::global(), *cfg);
 
   for (size_t i = 0; i < cfg->listeners.size(); ++i) {
     const auto& l = cfg->listeners[i];

@@ -9,11 +9,15 @@
 #include "net/timer.h"
 #include "proxy/access_log.h"
 #include "proxy/h1_connection.h"
+#include "proxy/request_stats.h"
 
 namespace portcullis::server {
 
 Worker::Worker(int id, std::shared_ptr<const proxy::Runtime> runtime, std::vector<WorkerListener> listeners)
-    : id_(id), runtime_(std::move(runtime)), listeners_(std::move(listeners)) {}
+    : id_(id),
+      runtime_(std::move(runtime)),
+      listeners_(std::move(listeners)),
+      stats_(base::stats::Registry::global().addShard()) {}
 
 Worker::~Worker() {
   join();
@@ -31,6 +35,10 @@ void Worker::run() {
   // Declared before ctx, so it outlives it (observers must); flushes what is left when it goes.
   std::optional<proxy::AccessLog> access_log;
   proxy::WorkerContext ctx(loop_, runtime_, static_cast<uint64_t>(id_));
+  ctx.setStatsShard(stats_);
+  proxy::RequestStats request_stats(*stats_);
+  request_stats.setSlots(runtime_->stats);
+  ctx.addObserver(&request_stats);
   net::Timer* access_log_flush = nullptr;
   if (access_log_writer_) {
     access_log.emplace(*access_log_writer_, access_log_format_);
@@ -56,6 +64,7 @@ void Worker::run() {
     listeners[i] = *adopted;
   }
   reload_ = [&](std::shared_ptr<const proxy::Runtime> runtime, std::vector<WorkerListener> updates) {
+    request_stats.setSlots(runtime->stats);
     ctx.setRuntime(std::move(runtime));
     for (size_t i = 0; i < updates.size() && i < listeners_.size(); ++i) {
       // Connections hold a reference to their ListenerInfo: assign in place, on this thread,

@@ -10,6 +10,7 @@
 
 #include "base/log_writer.h"
 #include "config/model.h"
+#include "base/stats.h"
 #include "net/loop.h"
 #include "net/timer.h"
 #include "proxy/worker_context.h"
@@ -57,6 +58,7 @@ class Worker {
   net::Timer* deadline_ = nullptr;
   base::LogWriter* access_log_writer_ = nullptr;
   config::AccessLogFormat access_log_format_ = config::AccessLogFormat::Json;
+  base::stats::Shard* stats_;  // this worker's counters (base::stats::Registry::global())
 };
 
 }  // namespace portcullis::server

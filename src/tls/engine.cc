@@ -157,12 +157,43 @@ struct Engine::Impl {
     return {};
   }
 
+  // Before fail(), which empties the ERR queue. BoringSSL's first error is the one that decided.
+  HandshakeFailure classifyFailure(int ret) {
+    if (SSL_get_error(ssl.get(), ret) != SSL_ERROR_SSL) return HandshakeFailure::Other;
+    uint32_t first = peekFirstError();
+    if (ERR_GET_LIB(first) != ERR_LIB_SSL) return HandshakeFailure::Other;
+    switch (ERR_GET_REASON(first)) {
+      case SSL_R_NO_SHARED_CIPHER:
+      case SSL_R_NO_SHARED_GROUP:
+      case SSL_R_NO_CIPHER_MATCH:
+      case SSL_R_SSLV3_ALERT_HANDSHAKE_FAILURE:
+        return HandshakeFailure::NoSharedCipher;
+      case SSL_R_UNSUPPORTED_PROTOCOL:
+      case SSL_R_TLSV1_ALERT_PROTOCOL_VERSION:
+        return HandshakeFailure::UnsupportedVersion;
+      case SSL_R_PEER_DID_NOT_RETURN_A_CERTIFICATE:
+      case SSL_R_TLSV1_CERTIFICATE_REQUIRED:
+        return HandshakeFailure::CertificateRequired;
+      case SSL_R_CERTIFICATE_VERIFY_FAILED:
+        return HandshakeFailure::CertificateInvalid;
+      case SSL_R_TLSV1_ALERT_UNKNOWN_CA:
+      case SSL_R_SSLV3_ALERT_BAD_CERTIFICATE:
+      case SSL_R_SSLV3_ALERT_CERTIFICATE_UNKNOWN:
+      case SSL_R_SSLV3_ALERT_CERTIFICATE_EXPIRED:
+      case SSL_R_SSLV3_ALERT_CERTIFICATE_REVOKED:
+      case SSL_R_SSLV3_ALERT_UNSUPPORTED_CERTIFICATE:
+        return HandshakeFailure::CertificateRejected;
+      default:
+        return HandshakeFailure::ProtocolError;  // an SSL-library error not above: the peer misbehaved
+    }
+  }
+
   // Runs the handshake as far as the input allows. WANT_READ is normal: it needs more bytes.
   base::Result<void> driveHandshake() {
     int ret = SSL_do_handshake(ssl.get());
     if (ret != 1) {
       if (SSL_get_error(ssl.get(), ret) == SSL_ERROR_WANT_READ) return {};
-      countHandshake(server, HandshakeOutcome::Failed);
+      countHandshakeFailure(server, classifyFailure(ret));
       return fail(ret, "TLS handshake failed");
     }
     handshake_done = true;

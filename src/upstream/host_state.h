@@ -11,6 +11,7 @@
 // CLOCK_MONOTONIC, so values from different workers compare, give or take one loop iteration).
 #include <atomic>
 #include <cstdint>
+#include <memory>
 #include <string>
 
 namespace portcullis::upstream {
@@ -25,12 +26,28 @@ inline constexpr uint32_t kWeightScale = 100;
 // defaults to 10%): enough to see traffic and prove itself, too little to be flooded.
 inline constexpr uint32_t kSlowStartMinPercent = 10;
 
+// Per-host request outcomes for the metrics endpoint. Kept apart from HostState so that a host
+// which leaves the cluster (reload, DNS refresh) and later comes back continues its counts
+// rather than starting again from 0 (server/runtime_builder.cc keeps one per cluster and host
+// name for the process life): a Prometheus counter must not go backwards for the same labels.
+// Relaxed RMW on a line of its own: the request already does two RMWs on this host's in-flight
+// line, and per-worker shards would need a slot per host known at runtime build time for a value
+// the admin thread reads per host anyway.
+struct alignas(64) HostCounters {
+  std::atomic<uint64_t> requests{0};  // attempts with an outcome (a response, or a failure)
+  std::atomic<uint64_t> failures{0};  // connect failures, resets, timeouts, 5xx
+};
+
 class HostState {
  public:
   // `name` is the configured "host:port": stable across reloads, so it is also what consistent
   // hashing places on the ring. weight 0 means "drained": available, but never picked.
-  explicit HostState(std::string name, uint32_t weight = 1, uint32_t max_requests = 0)
-      : name_(std::move(name)), weight_(weight), max_requests_(max_requests) {}
+  explicit HostState(std::string name, uint32_t weight = 1, uint32_t max_requests = 0,
+                     std::shared_ptr<HostCounters> counters = nullptr)
+      : name_(std::move(name)),
+        counters_(counters ? std::move(counters) : std::make_shared<HostCounters>()),
+        weight_(weight),
+        max_requests_(max_requests) {}
   HostState(const HostState&) = delete;
   HostState& operator=(const HostState&) = delete;
 
@@ -56,6 +73,7 @@ class HostState {
     uint32_t cap = max_requests_.load(std::memory_order_relaxed);
     return cap != 0 && in_flight_.load(std::memory_order_relaxed) >= cap;
   }
+  uint32_t maxRequests() const { return max_requests_.load(std::memory_order_relaxed); }
   // On reload. Lowering the cap below in-flight refuses new requests until enough finish.
   void setMaxRequests(uint32_t cap) { max_requests_.store(cap, std::memory_order_relaxed); }
 
@@ -85,6 +103,13 @@ class HostState {
   // which only matters in panic mode. 0 only when weight() is 0.
   uint64_t effectiveWeight(uint64_t now_ms, uint64_t slow_start_ms) const;
 
+  // --- Outcomes (OutlierDetector counts every reported attempt, whatever its settings) -------
+  const HostCounters& counters() const { return *counters_; }
+  void countOutcome(bool failed) {
+    counters_->requests.fetch_add(1, std::memory_order_relaxed);
+    if (failed) counters_->failures.fetch_add(1, std::memory_order_relaxed);
+  }
+
   // --- Log throttling ---------------------------------------------------------------------------
   // A dead host under load fails thousands of requests a second; one log line per host per
   // `interval_ms` is enough. Returns true when this caller should log, and via `suppressed`
@@ -109,6 +134,7 @@ class HostState {
   friend class OutlierDetector;  // keeps failures/ejections/ejected_until consistent
 
   const std::string name_;
+  const std::shared_ptr<HostCounters> counters_;
   // Written by every worker on every request: its own cache line, so the health and weight
   // reads of every pick do not bounce with it.
   alignas(64) std::atomic<uint32_t> in_flight_{0};

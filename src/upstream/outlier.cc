@@ -6,6 +6,7 @@ namespace portcullis::upstream {
 
 void OutlierDetector::onSuccess(size_t host) {
   HostState& h = *hosts_[host];
+  h.countOutcome(false);
   // Only write when there is something to reset: a success is the common case, and a store
   // to a line every worker reads would bounce it on every request.
   if (h.failures_.load(std::memory_order_relaxed) != 0) h.failures_.store(0, std::memory_order_relaxed);
@@ -33,8 +34,9 @@ bool OutlierDetector::mayEject(size_t host, uint64_t now_ms, bool counted) const
 }
 
 bool OutlierDetector::onFailure(size_t host, uint64_t now_ms) {
-  if (opts_.consecutive_failures == 0) return false;
   HostState& h = *hosts_[host];
+  h.countOutcome(true);
+  if (opts_.consecutive_failures == 0) return false;
   uint64_t until = h.ejected_until_.load(std::memory_order_relaxed);
   if (now_ms < until) return false;  // already ejected: late replies from before do not count
   uint32_t failures = h.failures_.fetch_add(1, std::memory_order_relaxed) + 1;

@@ -81,15 +81,21 @@ TEST(ClientAuth, RequiredAcceptsACertificateFromTheCa) {
 
 TEST(ClientAuth, RequiredRefusesAClientWithoutCertificate) {
   HandshakeCounts before = handshakeCounts();
+  uint64_t required_before = handshakeFailures(true, HandshakeFailure::CertificateRequired);
   Connection c = connectAndTalk(serverRequiring(ClientAuthMode::Required), clientWith(""));
   EXPECT_FALSE(c.server.engine.handshakeDone());
   EXPECT_THAT(c.server.error, HasSubstr("PEER_DID_NOT_RETURN_A_CERTIFICATE"));
   EXPECT_THAT(c.client.error, HasSubstr("CERTIFICATE_REQUIRED"));  // RFC 8446 alert 116
   EXPECT_EQ(handshakeCounts().server_failed - before.server_failed, 1u);
+  EXPECT_EQ(handshakeFailures(true, HandshakeFailure::CertificateRequired) - required_before, 1u);
 }
 
 TEST(ClientAuth, RequiredRefusesACertificateFromAnotherCa) {
+  uint64_t invalid_before = handshakeFailures(true, HandshakeFailure::CertificateInvalid);
   Connection c = connectAndTalk(serverRequiring(ClientAuthMode::Required), clientWith("rogue-client"));
+  EXPECT_EQ(handshakeFailures(true, HandshakeFailure::CertificateInvalid) - invalid_before, 1u);
+  // The TLS 1.3 client finished its handshake before the server judged its certificate: the
+  // unknown_ca alert reaches it as a read error, not as a failed handshake.
   EXPECT_FALSE(c.server.engine.handshakeDone());
   EXPECT_THAT(c.server.error, HasSubstr("certificate verify failed: unable to get local issuer"));
   EXPECT_THAT(c.client.error, HasSubstr("TLSV1_ALERT_UNKNOWN_CA"));

@@ -11,6 +11,7 @@
 #include <string>
 
 #include "tls/context.h"
+#include "tls/stats.h"
 #include "tls_test_util.h"
 
 namespace portcullis::tls {
@@ -183,9 +184,11 @@ TEST_F(TlsEngine, RefusesTls11Client) {
   ClientOptions opts;
   opts.min_version = TlsVersion::Tls1_0;
   opts.max_version = TlsVersion::Tls1_1;
+  uint64_t before = handshakeFailures(true, HandshakeFailure::UnsupportedVersion);
   Peer c = client(opts);
   Peer s = server();
   pump(c, s);
+  EXPECT_EQ(handshakeFailures(true, HandshakeFailure::UnsupportedVersion) - before, 1u);
   EXPECT_THAT(s.error, HasSubstr("TLS handshake failed"));
   EXPECT_THAT(s.error, HasSubstr("UNSUPPORTED_PROTOCOL"));
   // The server's protocol_version alert reached the client (it was drained after the failure).
@@ -336,9 +339,11 @@ TEST_F(TlsEngine, CorruptedHandshakeIsFatal) {
 }
 
 TEST_F(TlsEngine, PlainHttpOnTlsPortIsFatal) {
+  uint64_t before = handshakeFailures(true, HandshakeFailure::ProtocolError);
   Peer s = server();
   auto fed = s.engine.feedCiphertext("GET / HTTP/1.1\r\nHost: localhost\r\n\r\n");
   ASSERT_FALSE(fed.ok());
+  EXPECT_EQ(handshakeFailures(true, HandshakeFailure::ProtocolError) - before, 1u);
   EXPECT_THAT(fed.error().message, HasSubstr("HTTP_REQUEST"));
 }
 

@@ -34,6 +34,31 @@ TEST(Outlier, EjectsOnTheNthConsecutiveFailure) {
   EXPECT_EQ(hosts[0]->ejectedUntil(), 1100u);
 }
 
+TEST(Outlier, CountsEveryOutcomeForMetricsEvenWhenOffOrEjected) {
+  HostList hosts = makeHosts({1, 1, 1, 1});
+  OutlierDetector off(hosts, opts(0));
+  off.onSuccess(0);
+  off.onFailure(0, 100);
+  OutlierDetector on(hosts, opts(1));
+  EXPECT_TRUE(on.onFailure(0, 100));
+  on.onFailure(0, 100);  // already ejected: ignored for ejection, still a failed attempt
+  EXPECT_EQ(hosts[0]->counters().requests.load(), 4u);
+  EXPECT_EQ(hosts[0]->counters().failures.load(), 3u);
+  EXPECT_EQ(hosts[1]->counters().requests.load(), 0u);
+}
+
+TEST(Outlier, CountersOutliveTheHostState) {
+  auto counters = std::make_shared<HostCounters>();
+  {
+    HostState first("a:1", 1, 0, counters);
+    first.countOutcome(true);
+  }
+  HostState again("a:1", 1, 0, counters);  // the host left the cluster and came back
+  again.countOutcome(false);
+  EXPECT_EQ(again.counters().requests.load(), 2u);
+  EXPECT_EQ(again.counters().failures.load(), 1u);
+}
+
 TEST(Outlier, SuccessResetsTheFailureCount) {
   HostList hosts = makeHosts({1, 1, 1, 1});
   OutlierDetector d(hosts, opts(3));
