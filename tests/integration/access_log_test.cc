@@ -11,69 +11,14 @@
 #include <sstream>
 
 #include "harness/harness.h"
+#include "harness/observability.h"
 
 namespace portcullis::integration {
 namespace {
 
 using namespace std::chrono_literals;
 
-// Lines appear within the workers' 1 s flush; twice that plus slack for a busy ASan host.
-constexpr milliseconds kLineWait{5000};
-
-std::vector<std::string> linesOf(const std::string& text) {
-  std::vector<std::string> out;
-  std::istringstream in(text);
-  for (std::string l; std::getline(in, l);) out.push_back(l);
-  return out;
-}
-
-// Waits until `path` holds at least `n` lines; returns them.
-::testing::AssertionResult waitForLines(const std::string& path, size_t n,
-                                        std::vector<std::string>* out,
-                                        milliseconds timeout = kLineWait) {
-  bool ok = pollUntil([&] { return linesOf(readFile(path)).size() >= n; }, timeout);
-  *out = linesOf(readFile(path));
-  if (ok) return ::testing::AssertionSuccess();
-  return ::testing::AssertionFailure() << path << ": " << out->size() << " lines after "
-                                       << timeout.count() << " ms, expected " << n << ":\n"
-                                       << readFile(path);
-}
-
-using Fields = std::map<std::string, std::string>;  // key -> the value as JSON text
-
-// Parses each line with python3's json module (a strict parser) and returns, per line, every
-// key with its value re-encoded as JSON ("200", "\"GET\"", "null").
-::testing::AssertionResult parseJsonLines(const std::string& path, std::vector<Fields>* out) {
-  TempDir tmp;
-  std::string script = tmp.writeFile("flatten.py", R"(
-import json, sys
-for raw in open(sys.argv[1], 'rb'):
-    obj = json.loads(raw.decode('utf-8'))
-    print('\x1f'.join(k + '=' + json.dumps(v) for k, v in obj.items()))
-)");
-  CommandResult r;
-  auto ran = runCommand({"/usr/bin/env", "python3", script, path}, &r);
-  if (!ran) return ran;
-  if (r.exit_code != 0) {
-    return ::testing::AssertionFailure() << "not valid JSON lines:\n" << r.stderr_text << "\n"
-                                         << readFile(path);
-  }
-  out->clear();
-  for (const std::string& line : linesOf(r.stdout_text)) {
-    Fields f;
-    size_t start = 0;
-    while (start <= line.size()) {
-      size_t end = line.find('\x1f', start);
-      if (end == std::string::npos) end = line.size();
-      std::string kv = line.substr(start, end - start);
-      size_t eq = kv.find('=');
-      if (eq != std::string::npos) f[kv.substr(0, eq)] = kv.substr(eq + 1);
-      start = end + 1;
-    }
-    out->push_back(std::move(f));
-  }
-  return ::testing::AssertionSuccess();
-}
+using Fields = JsonFields;
 
 bool havePython() { return std::system("python3 -c 'import json' >/dev/null 2>&1") == 0; }
 

@@ -5,35 +5,19 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
-#include <fstream>
 #include <map>
-#include <sstream>
 
 #include "harness/harness.h"
+#include "harness/observability.h"
 
 namespace portcullis::integration {
 namespace {
 
 using namespace std::chrono_literals;
 
-// Prints every sample as "name|k=v,k=v|value" with labels sorted, so the test reads the numbers
-// as Prometheus's parser understood them, not as this test would guess from the text.
-constexpr const char* kParser = R"(
-import sys
-from prometheus_client.parser import text_string_to_metric_families
-text = open(sys.argv[1]).read()
-for family in text_string_to_metric_families(text):
-    for s in family.samples:
-        labels = ",".join("%s=%s" % (k, v) for k, v in sorted(s.labels.items()))
-        print("%s|%s|%r" % (s.name, labels, float(s.value)))
-)";
+using Samples = MetricSamples;
 
-using Samples = std::map<std::string, double>;  // "name|labels" -> value
-
-double at(const Samples& s, const std::string& key) {
-  auto it = s.find(key);
-  return it == s.end() ? -1 : it->second;
-}
+double at(const Samples& s, const std::string& key) { return sampleAt(s, key); }
 
 class Metrics : public ::testing::Test {
  protected:
@@ -53,39 +37,7 @@ class Metrics : public ::testing::Test {
     return c.roundTrip(method + " " + target + " HTTP/1.1\r\nHost: admin\r\n\r\n", out);
   }
 
-  // GET /metrics, `promtool check metrics` on it, then the python parser's view of it.
-  ::testing::AssertionResult scrape(Samples* out) {
-    Response resp;
-    if (auto r = adminGet("/metrics", &resp); !r) return r;
-    if (resp.status != 200) return ::testing::AssertionFailure() << "/metrics: " << resp.status;
-    if (resp.headers.get("Content-Type") != "text/plain; version=0.0.4; charset=utf-8")
-      return ::testing::AssertionFailure() << "Content-Type: " << resp.headers.get("Content-Type").value_or("");
-    std::string file = proxy_.dir() + "/metrics.txt";
-    std::string script = proxy_.dir() + "/parse.py";
-    {
-      std::ofstream(file) << resp.body;
-      std::ofstream(script) << kParser;
-    }
-    CommandResult lint;
-    if (auto r = runCommand({"/bin/sh", "-c", "promtool check metrics < \"$0\"", file}, &lint); !r) return r;
-    if (lint.exit_code != 0)
-      return ::testing::AssertionFailure() << "promtool check metrics failed (exit " << lint.exit_code << "):\n"
-                                           << lint.stdout_text << lint.stderr_text;
-    CommandResult parsed;
-    if (auto r = runCommand({"/usr/bin/python3", script, file}, &parsed); !r) return r;
-    if (parsed.exit_code != 0)
-      return ::testing::AssertionFailure() << "prometheus_client parser failed:\n" << parsed.stderr_text;
-    out->clear();
-    std::istringstream in(parsed.stdout_text);
-    std::string line;
-    while (std::getline(in, line)) {
-      size_t bar = line.rfind('|');
-      if (bar == std::string::npos) continue;
-      (*out)[line.substr(0, bar)] = std::stod(line.substr(bar + 1));
-    }
-    if (out->empty()) return ::testing::AssertionFailure() << "no samples";
-    return ::testing::AssertionSuccess();
-  }
+  ::testing::AssertionResult scrape(Samples* out) { return scrapeMetrics(proxy_, out); }
 
   FakeUpstream up_{"up"};
   ProxyProcess proxy_;
