@@ -43,7 +43,9 @@ void Control::run(std::shared_ptr<const proxy::Runtime> runtime, int admin_fd) {
     // registry's own lock: a scrape never blocks a worker.
     admin::Handlers h;
     h.metrics = [this] {
-      return renderMetrics(base::stats::Registry::global(), *process_, runtime_.get(), loop_.nowMs());
+      static const ProcessStats kNone;  // started without process stats (tests)
+      return renderMetrics(base::stats::Registry::global(), process_ ? *process_ : kNone, runtime_.get(),
+                           loop_.nowMs());
     };
     h.clusters = [this] {
       return runtime_ ? admin::clustersJson(runtime_->clusters, loop_.nowMs()) : std::string("{\"clusters\":[]}\n");
