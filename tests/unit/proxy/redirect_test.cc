@@ -149,7 +149,9 @@ TEST(RedirectOnePass, SameBytesAsLocationPlusSerializer) {
                             {"[2001:db8::1]:8080", "[2001:db8::1]"},
                             {"[::1]", "[::1]"}};
   for (const auto& h : hosts) {
-    for (int status : {301, 308}) {
+    // 301 and 308 are what redirectStatus gives (spelled out in appendHttpsRedirect); 302, 307
+    // and 503 go the general way.
+    for (int status : {301, 308, 302, 307, 503}) {
       for (uint16_t port : {uint16_t{443}, uint16_t{8443}, uint16_t{1}, uint16_t{65535}}) {
         for (int flags = 0; flags < 32; ++flags) {
           HttpsRedirect r;
