@@ -5,7 +5,6 @@
 #include <string_view>
 #include <vector>
 
-#include "base/buffer.h"
 #include "http/message.h"
 
 namespace portcullis::proxy {
@@ -20,28 +19,12 @@ int redirectStatus(http::Method m);
 std::string buildHttpsLocation(std::string_view host_header, uint16_t https_port,
                                std::string_view path, std::string_view query, bool has_query);
 
-// The plain-HTTP listener's whole answer, for appendHttpsRedirect. The caller has checked the
-// request (Host present and allowed) and parsed the Host header: `host` has no port, IPv6
-// literals keep their brackets (http::parseAuthority(...)->host).
-struct HttpsRedirect {
-  int status = 301;                 // redirectStatus(method)
-  std::string_view host;
-  uint16_t https_port = 443;        // put in Location unless 443
-  std::string_view path;            // empty is sent as "/"
-  std::string_view query;
-  bool has_query = false;           // "?" + query, even when the query is empty
-  std::string_view hsts;            // Strict-Transport-Security value; empty: no header
-  bool close = false;               // "Connection: close" (the connection closes after)
-  bool http10_keep_alive = false;   // an HTTP/1.0 client kept alive: "Connection: keep-alive"
-  bool head = false;                // HEAD: no body
-};
-
-// Writes the redirect (status line, Date, Content-Type, Location, HSTS, Content-Length,
-// Connection, the "301 Moved Permanently\n" body) into `out` in one pass: one reserve, no
-// std::string. The bytes are those of buildHttpsLocation + the serializer's appends that the
-// session used before; callgrind: 1,270 instructions per redirect for that pair (a 31-byte
-// Location), ~250 for this. Returns the bytes written.
-size_t appendHttpsRedirect(base::Buffer& out, const HttpsRedirect& r);
+// buildHttpsLocation into `out`, reusing its capacity (the exchange keeps one Location string
+// per connection: no allocation per redirect once warm), for a `host` already parsed: no port,
+// IPv6 literals in brackets (http::parseAuthority(...)->host; the router parsed it already, so
+// this does not again).
+void assignHttpsLocation(std::string& out, std::string_view host, uint16_t https_port,
+                         std::string_view path, std::string_view query, bool has_query);
 
 // True when `host` (no port, any case) matches one of `patterns` ("example.com" exact,
 // "*.example.com" any name below it), or when `patterns` is empty (no allow-list).

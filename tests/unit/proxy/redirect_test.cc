@@ -5,10 +5,6 @@
 
 #include <string>
 
-#include "base/buffer.h"
-#include "http/date.h"
-#include "http/serializer.h"
-
 namespace portcullis::proxy {
 namespace {
 
@@ -97,138 +93,46 @@ TEST(Hsts, ValueCarriesMaxAgeAndFlags) {
 
 
 // ---------------------------------------------------------------------------------------------
-// appendHttpsRedirect: the one-pass writer must send exactly what the session sent before with
-// buildHttpsLocation + the serializer (sendLocalReply), for every combination it can see.
+// assignHttpsLocation: what buildHttpsLocation gives, into a kept string, from the parsed host.
 
-namespace one_pass {
-
-std::string contents(base::Buffer& b) { return std::string(b.view()); }
-
-// What Session::sendLocalReply(status, buildHttpsLocation(...)) wrote (main, 2026-12-03).
-std::string reference(const HttpsRedirect& r, std::string_view host_header) {
-  base::Buffer out;
-  std::string location = buildHttpsLocation(host_header, r.https_port, r.path, r.query, r.has_query);
-  http::appendStatusLine(out, r.status);
-  http::appendHeader(out, "Date", http::httpDateNow());
-  http::appendHeader(out, "Content-Type", "text/plain; charset=utf-8");
-  http::appendHeader(out, "Location", location);
-  if (!r.hsts.empty()) http::appendHeader(out, "Strict-Transport-Security", r.hsts);
-  std::string_view reason = http::reasonPhrase(r.status);
-  http::appendHeader(out, "Content-Length", static_cast<uint64_t>(3 + 1 + reason.size() + 1));
-  if (r.close) http::appendHeader(out, "Connection", "close");
-  else if (r.http10_keep_alive) http::appendHeader(out, "Connection", "keep-alive");
-  http::appendEndOfHead(out);
-  if (!r.head) {
-    out.append(std::to_string(r.status));
-    out.append(" ");
-    out.append(reason);
-    out.append("\n");
-  }
-  return contents(out);
-}
-
-// The Date can tick between the two writes: retry once (a second cannot tick twice in a row).
-void expectSame(const HttpsRedirect& r, std::string_view host_header) {
-  for (int attempt = 0; attempt < 2; ++attempt) {
-    base::Buffer out;
-    size_t n = appendHttpsRedirect(out, r);
-    std::string got = contents(out);
-    std::string want = reference(r, host_header);
-    if (got != want && attempt == 0) continue;
-    EXPECT_EQ(got, want) << "host " << host_header;
-    EXPECT_EQ(n, got.size());
-  }
-}
-
-}  // namespace one_pass
-
-TEST(RedirectOnePass, SameBytesAsLocationPlusSerializer) {
+TEST(RedirectLocationInPlace, SameAsBuildHttpsLocation) {
   struct HostCase { std::string_view header, host; };
   const HostCase hosts[] = {{"localhost", "localhost"},
                             {"www.example.com:80", "www.example.com"},
                             {"[2001:db8::1]:8080", "[2001:db8::1]"},
                             {"[::1]", "[::1]"}};
+  std::string kept;
   for (const auto& h : hosts) {
-    // 301 and 308 are what redirectStatus gives (spelled out in appendHttpsRedirect); 302, 307
-    // and 503 go the general way.
-    for (int status : {301, 308, 302, 307, 503}) {
-      for (uint16_t port : {uint16_t{443}, uint16_t{8443}, uint16_t{1}, uint16_t{65535}}) {
-        for (int flags = 0; flags < 32; ++flags) {
-          HttpsRedirect r;
-          r.status = status;
-          r.host = h.host;
-          r.https_port = port;
-          r.path = (flags & 1) ? "/some/page" : "";
-          r.has_query = flags & 2;
-          r.query = (flags & 2) && (flags & 4) ? "q=1&utm_source=x" : "";
-          r.hsts = (flags & 8) ? "max-age=31536000; includeSubDomains" : "";
-          r.close = flags & 16;
-          r.http10_keep_alive = !r.close && (flags & 4);
-          r.head = (flags & 3) == 3;
-          one_pass::expectSame(r, h.header);
+    for (uint16_t port : {uint16_t{443}, uint16_t{8443}, uint16_t{1}, uint16_t{65535}}) {
+      for (std::string_view path : {"", "/", "/some/page"}) {
+        for (int q = 0; q < 3; ++q) {
+          bool has_query = q > 0;
+          std::string_view query = q == 2 ? "q=1&utm_source=x" : "";
+          assignHttpsLocation(kept, h.host, port, path, query, has_query);
+          EXPECT_EQ(kept, buildHttpsLocation(h.header, port, path, query, has_query))
+              << h.header << " " << port << " " << path << " " << q;
         }
       }
     }
   }
 }
 
-TEST(RedirectOnePass, ExactBytesOfTheBenchmarkRedirect) {
-  HttpsRedirect r;
-  r.host = "localhost";
-  r.path = "/some/page";
-  r.query = "q=1";
-  r.has_query = true;
-  base::Buffer out;
-  appendHttpsRedirect(out, r);
-  std::string got(out.view());
-  std::string date(http::httpDateNow());
-  // A tick between the two reads only changes the Date: compare around it.
-  size_t d = got.find("Date: ");
-  ASSERT_NE(d, std::string::npos);
-  got.replace(d + 6, got.find("\r\n", d) - d - 6, "D");
-  EXPECT_EQ(got,
-            "HTTP/1.1 301 Moved Permanently\r\n"
-            "Date: D\r\n"
-            "Content-Type: text/plain; charset=utf-8\r\n"
-            "Location: https://localhost/some/page?q=1\r\n"
-            "Content-Length: 22\r\n"
-            "\r\n"
-            "301 Moved Permanently\n");
+TEST(RedirectLocationInPlace, KeepsTheStringsStorage) {
+  // The per-connection Location string: after the first redirect, no allocation.
+  std::string kept;
+  assignHttpsLocation(kept, "www.example.com", 8443, "/articles/2024/05/a-long-slug", "page=2", true);
+  const char* storage = kept.data();
+  assignHttpsLocation(kept, "localhost", 443, "/some/page", "q=1", true);
+  EXPECT_EQ(kept, "https://localhost/some/page?q=1");
+  EXPECT_EQ(kept.data(), storage);
 }
 
-TEST(RedirectOnePass, AppendsAfterWhatIsAlreadyBuffered) {
-  // A pipelined request's answer goes behind the previous one still in the output buffer.
-  base::Buffer out;
-  out.append("previous");
-  HttpsRedirect r;
-  r.status = 308;
-  r.host = "a.test";
-  r.path = "/x";
-  r.head = true;
-  size_t n = appendHttpsRedirect(out, r);
-  std::string got(out.view());
-  EXPECT_EQ(got.rfind("previousHTTP/1.1 308 Permanent Redirect\r\n", 0), 0u);
-  EXPECT_EQ(got.size(), 8 + n);
-  EXPECT_NE(got.find("\r\nLocation: https://a.test/x\r\n"), std::string::npos);
-  EXPECT_TRUE(got.ends_with("\r\n\r\n"));  // HEAD: no body
-}
-
-TEST(RedirectOnePass, LongHostAndPathGrowTheBuffer) {
-  // Near the limits the parser allows (8 KiB request line): the reserve covers them.
+TEST(RedirectLocationInPlace, NearTheParsersLimits) {
   std::string host(253, 'h');
   std::string path = "/" + std::string(8000, 'p');
-  std::string query(100, 'q');
-  HttpsRedirect r;
-  r.host = host;
-  r.https_port = 65535;
-  r.path = path;
-  r.query = query;
-  r.has_query = true;
-  base::Buffer out;
-  appendHttpsRedirect(out, r);
-  std::string got(out.view());
-  EXPECT_NE(got.find("Location: https://" + host + ":65535" + path + "?" + query + "\r\n"), std::string::npos);
-  EXPECT_TRUE(got.ends_with("\r\n\r\n301 Moved Permanently\n"));
+  std::string kept;
+  assignHttpsLocation(kept, host, 65535, path, std::string(100, 'q'), true);
+  EXPECT_EQ(kept, "https://" + host + ":65535" + path + "?" + std::string(100, 'q'));
 }
 
 }  // namespace
