@@ -9,7 +9,7 @@
 # One worker, plain listener on 127.0.0.1:19180 (TLS one on 19543, unused; run.sh's ports are
 # not touched), wrk -c64 keep-alive. Counters are zeroed after a 2 s warm-up, dumped after the
 # measured run; the total is divided by the requests wrk completed. Prints the total and the 25
-# functions with the most inclusive instructions per request. Needs valgrind and wrk.
+# functions (TOP=N: N) with the most inclusive instructions per request. Needs valgrind and wrk.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 bin="${1:-$root/build/portcullis}"
@@ -37,7 +37,7 @@ callgrind_control -d "$pid" >/dev/null
 kill -TERM "$pid"; wait "$pid" || true; pid=""
 reqs="$(awk '/requests in/{print $1}' "$tmp/wrk.txt")"
 python3 - "$tmp/cg.out.1" "$reqs" <<'PY'
-import collections, re, sys
+import collections, os, re, sys
 names, self_ir, incl, calls = {}, collections.Counter(), collections.Counter(), collections.Counter()
 cur = cfn = None
 pending = None
@@ -71,6 +71,7 @@ total = sum(self_ir.values())
 print(f"requests {n}, instructions {total:,}, per redirect {total / n:,.0f}")
 # Inclusive (own + callees) where the function was called; the loop's root keeps its own.
 rows = sorted(((incl[f] or self_ir[f]) / n, calls[f] / n, f) for f in set(incl) | set(self_ir))
-for ir, c, f in reversed(rows[-25:]):
+top = int(os.environ.get("TOP", "25"))
+for ir, c, f in reversed(rows[-top:]):
     print(f"{ir:9.0f}  calls/req {c:5.2f}  {f[:110]}")
 PY
