@@ -26,7 +26,7 @@ struct LocalReply {
 };
 // Writes the reply in one pass: one reserve, status parts of 301/308 as constants. The same
 // bytes as appendStatusLine + one appendHeader per field + the body appends; callgrind, for
-// scenario (5)'s 301 (a 31-byte Location): ~230 instructions against ~900. Returns the bytes
+// scenario (5)'s 301 (a 31-byte Location): ~200 instructions against ~680. Returns the bytes
 // written.
 size_t appendLocalReply(base::Buffer& out, const LocalReply& r);
 
