@@ -22,6 +22,8 @@
 #   BENCH_IDLE_CONNS=5000   connections held open in the idle-memory scenario
 #   BENCH_MICRO=1           also build and run the Google Benchmark micro-benchmarks (0: skip)
 #   BENCH_NO_BUILD=1        use the existing build/portcullis instead of building
+#   BENCH_PORTCULLIS_BIN=PATH  benchmark this portcullis binary (no build; e.g. one built from
+#                           another branch); "Versions" then names it instead of a commit
 #   BENCH_SOURCE=head       benchmark the last commit (git archive HEAD, built in the temp dir)
 #                           instead of the working tree (default: tree, the portcullis target in build/)
 #   BENCH_KEEP=1            keep the temp dir (configs, logs, raw results) after the run
@@ -103,7 +105,7 @@ HAPROXY="$(command -v haproxy || echo /usr/sbin/haproxy)"
 
 # Portcullis's own build dependencies (libuv, BoringSSL, yaml-cpp, cmake, ...), for a fresh
 # machine; returns at once when they are installed.
-if [ "${BENCH_NO_BUILD:-0}" != 1 ]; then
+if [ "${BENCH_NO_BUILD:-0}" != 1 ] && [ -z "${BENCH_PORTCULLIS_BIN:-}" ]; then
   "$root/scripts/install-deps.sh" >&2 || die "scripts/install-deps.sh failed"
 fi
 
@@ -168,7 +170,10 @@ ulimit -n "$hard" || true
 src_root="$root"
 bench_build="$root/build-bench"
 commit="$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)"
-if [ "${BENCH_SOURCE:-tree}" = head ]; then
+if [ -n "${BENCH_PORTCULLIS_BIN:-}" ]; then
+  [ -x "$BENCH_PORTCULLIS_BIN" ] || die "BENCH_PORTCULLIS_BIN=$BENCH_PORTCULLIS_BIN is not an executable"
+  log "using $BENCH_PORTCULLIS_BIN (no build)"
+elif [ "${BENCH_SOURCE:-tree}" = head ]; then
   # The last commit, not the working tree (which others may be editing): git archive HEAD into
   # the temp dir and build just the binary there, without the tests.
   src_root="$tmp/src"
@@ -189,11 +194,14 @@ elif [ "${BENCH_NO_BUILD:-0}" != 1 ]; then
     { tail -40 "$tmp/build.log" >&2; die "build failed"; }
   "$root/scripts/check-no-openssl.sh" "$root/build/portcullis" || die "portcullis links OpenSSL, not BoringSSL"
 fi
-[ -x "$src_root/build/portcullis" ] || die "$src_root/build/portcullis is missing"
+bin="${BENCH_PORTCULLIS_BIN:-$src_root/build/portcullis}"
+[ -x "$bin" ] || die "$bin is missing"
 build_secs=$((SECONDS - run_start))
 # A private copy: others may rebuild build/ while the benchmark runs.
-cp "$src_root/build/portcullis" "$tmp/portcullis"
-if [ "${BENCH_SOURCE:-tree}" != head ] &&
+cp "$bin" "$tmp/portcullis"
+if [ -n "${BENCH_PORTCULLIS_BIN:-}" ]; then
+  commit="$BENCH_PORTCULLIS_BIN"
+elif [ "${BENCH_SOURCE:-tree}" != head ] &&
    [ -n "$(git -C "$root" status --porcelain -- src CMakeLists.txt 2>/dev/null)" ]; then
   commit="$commit + uncommitted changes in src/"
 fi

@@ -456,7 +456,9 @@ def report(args):
     workers = sorted({r["workers"] for r in rows if r["proxy"] != "direct"
                       and r["scenario"] not in ("profile", "log", "check")} or
                      {r["workers"] for r in rows if r["proxy"] != "direct"})
-    n_rounds = max([r.get("round", 1) for r in rows if r["scenario"] == "keepalive"] or [1])
+    n_rounds = max([r.get("round", 1) for r in rows
+                    if r["scenario"] in ("keepalive", "keepalive_log", "full", "resume", "redirect", "big")]
+                   or [1])
     md = []
     tsv = ["workers\tround\tmetric\tunit\tbetter\tdirect\tportcullis\tnginx\thaproxy\tratio\ttarget\tmet"]
     title = "Portcullis benchmark" + (" (QUICK MODE: short runs, not for publishing)" if args.quick else "")
