@@ -14,9 +14,16 @@
 #                           (2 rounds: mean) and the per-round ratios
 #   BENCH_WORKERS="1 2"     worker/thread counts to run every proxy with
 #   BENCH_PROXIES="portcullis nginx haproxy"
+#   BENCH_SCENARIOS="keepalive full resume redirect big idle keepalive_log"
+#                           which scenarios to run, in that order (e.g. BENCH_SCENARIOS=keepalive_log
+#                           runs the access-log variant alone)
+#   BENCH_LOG_WORKERS=1     worker counts for keepalive_log (the JSON access log variant; Portcullis
+#                           and nginx only); a subset of BENCH_WORKERS
 #   BENCH_IDLE_CONNS=5000   connections held open in the idle-memory scenario
 #   BENCH_MICRO=1           also build and run the Google Benchmark micro-benchmarks (0: skip)
 #   BENCH_NO_BUILD=1        use the existing build/portcullis instead of building
+#   BENCH_PORTCULLIS_BIN=PATH  benchmark this portcullis binary (no build; e.g. one built from
+#                           another branch); "Versions" then names it instead of a commit
 #   BENCH_SOURCE=head       benchmark the last commit (git archive HEAD, built in the temp dir)
 #                           instead of the working tree (default: tree, the portcullis target in build/)
 #   BENCH_KEEP=1            keep the temp dir (configs, logs, raw results) after the run
@@ -51,6 +58,14 @@ profile="${BENCH_PROFILE:-0}"
 profile_secs="${BENCH_PROFILE_SECONDS:-3}"
 worker_counts="${BENCH_WORKERS:-1 2}"
 proxies="${BENCH_PROXIES:-portcullis nginx haproxy}"
+scenarios="${BENCH_SCENARIOS:-keepalive full resume redirect big idle keepalive_log}"
+for sc in $scenarios; do
+  case "$sc" in
+    keepalive|full|resume|redirect|big|idle|keepalive_log) ;;
+    *) echo "run.sh: unknown scenario '$sc' in BENCH_SCENARIOS" >&2; exit 64 ;;
+  esac
+done
+log_workers="${BENCH_LOG_WORKERS:-1}"
 micro="${BENCH_MICRO:-1}"
 
 HTTPS_PORT=19443
@@ -90,7 +105,7 @@ HAPROXY="$(command -v haproxy || echo /usr/sbin/haproxy)"
 
 # Portcullis's own build dependencies (libuv, BoringSSL, yaml-cpp, cmake, ...), for a fresh
 # machine; returns at once when they are installed.
-if [ "${BENCH_NO_BUILD:-0}" != 1 ]; then
+if [ "${BENCH_NO_BUILD:-0}" != 1 ] && [ -z "${BENCH_PORTCULLIS_BIN:-}" ]; then
   "$root/scripts/install-deps.sh" >&2 || die "scripts/install-deps.sh failed"
 fi
 
@@ -155,7 +170,10 @@ ulimit -n "$hard" || true
 src_root="$root"
 bench_build="$root/build-bench"
 commit="$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)"
-if [ "${BENCH_SOURCE:-tree}" = head ]; then
+if [ -n "${BENCH_PORTCULLIS_BIN:-}" ]; then
+  [ -x "$BENCH_PORTCULLIS_BIN" ] || die "BENCH_PORTCULLIS_BIN=$BENCH_PORTCULLIS_BIN is not an executable"
+  log "using $BENCH_PORTCULLIS_BIN (no build)"
+elif [ "${BENCH_SOURCE:-tree}" = head ]; then
   # The last commit, not the working tree (which others may be editing): git archive HEAD into
   # the temp dir and build just the binary there, without the tests.
   src_root="$tmp/src"
@@ -176,11 +194,14 @@ elif [ "${BENCH_NO_BUILD:-0}" != 1 ]; then
     { tail -40 "$tmp/build.log" >&2; die "build failed"; }
   "$root/scripts/check-no-openssl.sh" "$root/build/portcullis" || die "portcullis links OpenSSL, not BoringSSL"
 fi
-[ -x "$src_root/build/portcullis" ] || die "$src_root/build/portcullis is missing"
+bin="${BENCH_PORTCULLIS_BIN:-$src_root/build/portcullis}"
+[ -x "$bin" ] || die "$bin is missing"
 build_secs=$((SECONDS - run_start))
 # A private copy: others may rebuild build/ while the benchmark runs.
-cp "$src_root/build/portcullis" "$tmp/portcullis"
-if [ "${BENCH_SOURCE:-tree}" != head ] &&
+cp "$bin" "$tmp/portcullis"
+if [ -n "${BENCH_PORTCULLIS_BIN:-}" ]; then
+  commit="$BENCH_PORTCULLIS_BIN"
+elif [ "${BENCH_SOURCE:-tree}" != head ] &&
    [ -n "$(git -C "$root" status --porcelain -- src CMakeLists.txt 2>/dev/null)" ]; then
   commit="$commit + uncommitted changes in src/"
 fi
@@ -276,15 +297,43 @@ dur="$round_secs" round=1 run_wrk 1 direct direct_big 16 "http://127.0.0.1:$UP1_
 
 # --------------------------------------------------------------------------------- proxies
 proxy_pid=""
-start_proxy() {  # start_proxy NAME WORKERS
-  local name="$1" w="$2"
+# The proxies' configs; with "log", the access-log variant: Portcullis gets the access_log
+# section appended (top level), nginx's "access_log off;" becomes an include of the log format.
+render_portcullis() {  # render_portcullis WORKERS [log]
+  render portcullis.yaml.in "$tmp/portcullis.yaml" "$1"
+  if [ "${2:-}" = log ]; then
+    render portcullis-access-log.yaml.in "$tmp/portcullis-access-log.yaml" "$1"
+    { echo; cat "$tmp/portcullis-access-log.yaml"; } >>"$tmp/portcullis.yaml"
+  fi
+}
+render_nginx() {  # render_nginx WORKERS [log]
+  render nginx.conf.in "$tmp/nginx.conf" "$1"
+  if [ "${2:-}" = log ]; then
+    render nginx-access-log.conf.in "$tmp/nginx-access-log.conf" "$1"
+    grep -q '^ *access_log off;' "$tmp/nginx.conf" || die "nginx.conf.in has no 'access_log off;' line to replace"
+    sed -i "s|^\( *\)access_log off;|\1include $tmp/nginx-access-log.conf;|" "$tmp/nginx.conf"
+  fi
+}
+# Whether this Portcullis build has the access log: `portcullis -t` on the variant's config (a
+# build without it rejects the unknown top-level key). Recorded once per worker count; the row
+# then says "n/a" for Portcullis instead of stopping the run.
+log_supported() {  # log_supported WORKERS -> 0 if supported
+  local w="$1" out
+  render_portcullis "$w" log
+  if out="$("$tmp/portcullis" -t -c "$tmp/portcullis.yaml" 2>&1)"; then return 0; fi
+  echo "  portcullis: no access log in this build (portcullis -t: ${out##*$'\n'}); keepalive_log is n/a" >&2
+  record "{\"workers\":$w,\"proxy\":\"portcullis\",\"scenario\":\"unsupported\",\"sc\":\"keepalive_log\",\"detail\":$(printf '%s' "${out##*$'\n'}" | "$PY" -c 'import json,sys; print(json.dumps(sys.stdin.read()[-300:]))')}"
+  return 1
+}
+start_proxy() {  # start_proxy NAME WORKERS [log]   (log: with the JSON access log to a file)
+  local name="$1" w="$2" variant="${3:-}"
   case "$name" in
     portcullis)
-      render portcullis.yaml.in "$tmp/portcullis.yaml" "$w"
+      render_portcullis "$w" "$variant"
       start portcullis "$tmp/portcullis" -c "$tmp/portcullis.yaml" --log-level warn ;;
     nginx)
       mkdir -p "$tmp"/nginx-{body,proxy,fastcgi,uwsgi,scgi}
-      render nginx.conf.in "$tmp/nginx.conf" "$w"
+      render_nginx "$w" "$variant"
       start nginx "$NGINX" -p "$tmp" -c "$tmp/nginx.conf" -e "$tmp/nginx-error.log" ;;
     haproxy)
       render haproxy.cfg.in "$tmp/haproxy.cfg" "$w"
@@ -344,6 +393,47 @@ collect_log() {
 warm_up() {  # Warm-up (TLS context, upstream pools, allocator), not measured.
   taskset -c "$LOAD_CPU" wrk -t1 -c64 -d1s -H "Host: localhost" "https://127.0.0.1:$HTTPS_PORT/" >/dev/null 2>&1 || true
 }
+# The same warm-up, with its request count kept in $warm_requests (the access log has its lines).
+warm_up_counted() {
+  local out
+  out="$(taskset -c "$LOAD_CPU" wrk -t1 -c64 -d1s -s "$bench/tools/report.lua" -H "Host: localhost" \
+         "https://127.0.0.1:$HTTPS_PORT/" 2>&1)" || true
+  warm_requests="$(sed -n 's/^WRKJSON //p' <<<"$out" | "$PY" -c 'import json,sys; print(json.loads(sys.stdin.read() or "{}").get("requests", 0))')"
+}
+# After a keepalive_log round (the proxy stopped, so its buffered lines are written): the log
+# must hold a line per request (warm-up + measured; wrk's count misses the up to 64 requests in
+# flight when it stops, so fewer lines than that is a proxy that logged less), and its last line
+# must parse as JSON. Adds log_lines, log_bytes, log_expected to the round's result line, then
+# deletes the log (~30 MB per round).
+log_check() {  # log_check NAME
+  local f="$tmp/access-$1.log" j
+  j="$("$PY" - "$f" "$warm_requests" "$results" <<'PYEOF'
+import json, sys
+path, warm, results = sys.argv[1], int(sys.argv[2] or 0), sys.argv[3]
+last = json.loads(open(results).read().strip().splitlines()[-1])
+lines = size = 0
+tail = b""
+try:
+    with open(path, "rb") as f:
+        for line in f:
+            lines += 1
+            size += len(line)
+            tail = line
+except OSError:
+    pass
+try:
+    json.loads(tail)
+    ok = True
+except ValueError:
+    ok = False
+print(json.dumps({"log_lines": lines, "log_bytes": size, "log_expected": warm + last.get("requests", 0),
+                  "log_json_ok": ok}))
+PYEOF
+)"
+  sed -i '$ s/}$/,'"${j#\{}"'/' "$results"
+  echo "  $1 access log: $j" >&2
+  rm -f "$f"
+}
 
 # Scenario by scenario, and within a scenario round by round, the proxies alternate (Portcullis,
 # nginx, HAProxy, Portcullis, nginx, HAProxy, ...), each round on a freshly started, warmed-up
@@ -353,18 +443,38 @@ warm_up() {  # Warm-up (TLS context, upstream pools, allocator), not measured.
 # every round the same procedure (and the idle scenario needs one anyway).
 checked=" "
 for w in $worker_counts; do
-  for sc in keepalive full resume redirect big idle; do
+  for sc in $scenarios; do
     # Idle memory is close to deterministic: one round, at the full connection count.
     n_rounds="$rounds"; [ "$sc" = idle ] && n_rounds=1
-    for round in $(seq 1 "$n_rounds"); do
+    sc_proxies="$proxies" variant=""
+    if [ "$sc" = keepalive_log ]; then
+      # The access-log variant: only at BENCH_LOG_WORKERS (default 1: the CPU-per-request target
+      # is about the code, and this keeps the full run ~25 s longer, not ~50), only Portcullis
+      # and nginx (HAProxy logs to syslog or stdout, not to a file of its own; see README), and
+      # Portcullis only if this build has the access log.
+      [[ " $log_workers " == *" $w "* ]] || continue
+      variant=log sc_proxies=""
       for name in $proxies; do
+        case "$name" in
+          haproxy) ;;
+          portcullis) log_supported "$w" && sc_proxies+=" portcullis" ;;
+          *) sc_proxies+=" $name" ;;
+        esac
+      done
+    fi
+    for round in $(seq 1 "$n_rounds"); do
+      for name in $sc_proxies; do
         log "$name, $w worker(s): $sc, round $round of $n_rounds"
-        start_proxy "$name" "$w"
+        start_proxy "$name" "$w" "$variant"
         if [[ "$checked" != *" $name-$w "* ]]; then
           check_proxy "$name" "$w"
           checked+="$name-$w "
         fi
-        if [ "$sc" != idle ]; then warm_up; fi
+        if [ "$sc" = keepalive_log ]; then
+          warm_up_counted  # counted: every request, warm-up included, must reach the log
+        elif [ "$sc" != idle ]; then
+          warm_up
+        fi
         dur="$round_secs"
         case "$sc" in
           keepalive)
@@ -374,6 +484,10 @@ for w in $worker_counts; do
           full|resume)
             # (3) full handshakes, (4) resumed handshakes: a new TLS connection per request.
             with_proxy_cpu run_tlsload "$w" "$name" "$sc" ;;
+          keepalive_log)
+            # (2L) + (8L): (2) with the JSON access log on (Portcullis and nginx), the same wrk
+            # command; the log's lines are counted after the proxy has stopped (log_check).
+            with_proxy_cpu run_wrk "$w" "$name" keepalive_log 64 "https://127.0.0.1:$HTTPS_PORT/" -H "Host: localhost" ;;
           redirect)
             # (5) plain-HTTP redirects (with the proxy's CPU time, shown next to (8)).
             with_proxy_cpu run_wrk "$w" "$name" redirect 64 "http://127.0.0.1:$HTTP_PORT/some/page?q=1" -H "Host: localhost" ;;
@@ -388,6 +502,7 @@ for w in $worker_counts; do
             echo "  $name w=$w idle: $j" >&2 ;;
         esac
         stop "$proxy_pid"
+        if [ "$sc" = keepalive_log ]; then log_check "$name"; fi  # before collect_log's record
         collect_log "$name" "$w" "$sc" "$round"
       done
     done

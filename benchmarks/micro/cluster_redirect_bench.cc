@@ -5,6 +5,11 @@
 #include <string>
 #include <vector>
 
+#include "base/buffer.h"
+#include "base/hex.h"
+#include "http/date.h"
+#include "http/serializer.h"
+#include "http/uri.h"
 #include "proxy/redirect.h"
 #include "upstream/cluster.h"
 
@@ -57,5 +62,72 @@ void BM_BuildHttpsLocationShort(benchmark::State& state) {
   }
 }
 BENCHMARK(BM_BuildHttpsLocationShort);
+
+// The whole redirect answer for scenario (5)'s request (GET /some/page?q=1, Host: localhost),
+// as the session wrote it (Location string, then the serializer's appends), and in one pass.
+// The buffer is emptied each time, as the session's output is once sent.
+void BM_RedirectReplyLocationPlusSerializer(benchmark::State& state) {
+  base::Buffer out(4096);
+  for (auto _ : state) {
+    std::string_view host = "localhost";
+    if (auto a = http::parseAuthority(host)) host = a->host;
+    std::string location = proxy::buildHttpsLocation("localhost", 443, "/some/page", "q=1", true);
+    http::appendStatusLine(out, 301);
+    http::appendHeader(out, "Date", http::httpDateNow());
+    http::appendHeader(out, "Content-Type", "text/plain; charset=utf-8");
+    http::appendHeader(out, "Location", location);
+    std::string_view reason = http::reasonPhrase(301);
+    http::appendHeader(out, "Content-Length", static_cast<uint64_t>(3 + 1 + reason.size() + 1));
+    http::appendEndOfHead(out);
+    out.append("301");
+    out.append(" ");
+    out.append(reason);
+    out.append("\n");
+    benchmark::DoNotOptimize(out.data());
+    out.consume(out.size());
+  }
+}
+BENCHMARK(BM_RedirectReplyLocationPlusSerializer);
+
+void BM_RedirectReplyOnePass(benchmark::State& state) {
+  base::Buffer out(4096);
+  std::string location;  // kept per connection, as the exchange keeps it
+  for (auto _ : state) {
+    proxy::assignHttpsLocation(location, "localhost", 443, "/some/page", "q=1", true);
+    http::LocalReply r;
+    r.status = 301;
+    r.location = location;
+    http::appendLocalReply(out, r);
+    benchmark::DoNotOptimize(out.data());
+    out.consume(out.size());
+  }
+}
+BENCHMARK(BM_RedirectReplyOnePass);
+
+// The per-request X-Request-Id's digits: a table look-up per digit, and base::hex16.
+void BM_RequestIdDigitLoop(benchmark::State& state) {
+  uint64_t v = 0x9e3779b97f4a7c15ull;
+  char out[32];
+  static constexpr char kHex[] = "0123456789abcdef";
+  for (auto _ : state) {
+    for (int half = 0; half < 2; ++half) {
+      v += 0x9e3779b97f4a7c15ull;
+      for (int i = 0; i < 16; ++i) out[half * 16 + i] = kHex[(v >> (60 - 4 * i)) & 0xf];
+    }
+    benchmark::DoNotOptimize(out);
+  }
+}
+BENCHMARK(BM_RequestIdDigitLoop);
+
+void BM_RequestIdHex16(benchmark::State& state) {
+  uint64_t v = 0x9e3779b97f4a7c15ull;
+  char out[32];
+  for (auto _ : state) {
+    base::hex16(v += 0x9e3779b97f4a7c15ull, out);
+    base::hex16(v += 0x9e3779b97f4a7c15ull, out + 16);
+    benchmark::DoNotOptimize(out);
+  }
+}
+BENCHMARK(BM_RequestIdHex16);
 
 }  // namespace

@@ -209,15 +209,17 @@ METRICS = [
     ("full_cpu_us", "proxy CPU time per full handshake in (3)", "µs/hs", False, None),
     ("resumed_cpu_us", "proxy CPU time per resumed handshake in (4)", "µs/hs", False, None),
     ("redirect_cpu_us", "proxy CPU time per redirect in (5)", "µs/req", False, None),
+    ("kalog_rps", "(2L) keep-alive as (2), JSON access log on (no HAProxy)", "req/s", True, None),
+    ("kalog_cpu_us", "(8L) proxy CPU time per request in (2L)", "µs/req", False, 1.0),
 ]
 
 
 # Scenario -> key of the load generator's CPU share in that scenario (see client_share in run.sh).
 CLIENT_KEYS = {"keepalive": "ka_client", "full": "full_client", "resume": "resumed_client",
-               "redirect": "redirect_client", "big": "big_client"}
+               "redirect": "redirect_client", "big": "big_client", "keepalive_log": "kalog_client"}
 CLIENT_LABELS = [("ka_client", "(2) keep-alive"), ("full_client", "(3) full handshakes"),
                  ("resumed_client", "(4) resumed handshakes"), ("redirect_client", "(5) redirects"),
-                 ("big_client", "(6) 1 MiB responses")]
+                 ("big_client", "(6) 1 MiB responses"), ("kalog_client", "(2L) keep-alive, access log")]
 
 
 def client_section(table, workers):
@@ -248,11 +250,15 @@ def fmt(v, key):
         return "—"
     if key in ("ka_p50", "ka_p99"):
         return f"{v:.2f}"
-    if key in ("idle_kib", "cpu_us", "redirect_cpu_us", "full_cpu_us", "resumed_cpu_us"):
+    if key in ("idle_kib", "cpu_us", "redirect_cpu_us", "full_cpu_us", "resumed_cpu_us", "kalog_cpu_us"):
         return f"{v:.1f}"
     if key == "big_mibps":
         return f"{v:.0f}"
     return f"{v:,.0f}"
+
+
+# (workers, proxy) -> metric keys the build could not run ("n/a" in the table, not "—").
+NOT_AVAILABLE = {}
 
 
 def derive(rows):
@@ -271,7 +277,7 @@ def derive(rows):
         bad = []
         if r.get("client_cpu") is not None and sc in CLIENT_KEYS:
             put(CLIENT_KEYS[sc], r["client_cpu"])
-        if sc in ("keepalive", "redirect", "big", "direct_small", "direct_big", "profile"):
+        if sc in ("keepalive", "keepalive_log", "redirect", "big", "direct_small", "direct_big", "profile"):
             secs = r["duration_us"] / 1e6
             for k in ("connect_errors", "read_errors", "write_errors", "timeouts"):
                 if r.get(k):
@@ -287,6 +293,19 @@ def derive(rows):
                 if r.get("cpu_user_seconds") is not None and r["requests"]:
                     put("cpu_user_us", r["cpu_user_seconds"] * 1e6 / r["requests"])
                     put("cpu_sys_us", r["cpu_sys_seconds"] * 1e6 / r["requests"])
+            elif sc == "keepalive_log":
+                put("kalog_rps", r["requests"] / secs)
+                if r.get("cpu_seconds") is not None and r["requests"]:
+                    put("kalog_cpu_us", r["cpu_seconds"] * 1e6 / r["requests"])
+                # A proxy that logged fewer lines than it served would look cheap: flag it.
+                if "log_lines" in r:
+                    if r["log_lines"] < r["log_expected"] - 64:
+                        bad.append(f"access log has {r['log_lines']} lines for "
+                                   f"{r['log_expected']} requests (warm-up included)")
+                    if not r.get("log_json_ok"):
+                        bad.append("the access log's last line is not JSON")
+                    if r["log_lines"]:
+                        put("kalog_line_bytes", r["log_bytes"] / r["log_lines"])
             elif sc == "redirect":
                 put("redirect_rps", r["requests"] / secs)
                 if r.get("cpu_seconds") is not None and r["requests"]:
@@ -326,6 +345,13 @@ def derive(rows):
                     bad.append(f"{k.replace('_', ' ')}: {r[k]}")
         elif sc == "check":
             bad.extend(r.get("problems", []))
+        elif sc == "unsupported":
+            # This build cannot run that variant (keepalive_log: no access_log in the config).
+            for key, _, _, _, _ in METRICS:
+                if key.startswith("kalog_"):
+                    NOT_AVAILABLE.setdefault((w, proxy), set()).add(key)
+            problems.append(f"workers={w} {proxy} {r.get('sc')}: n/a, this build rejects the "
+                            f"config: {r.get('detail', '')}")
         elif sc == "log":
             last = " | ".join(l.strip() for l in r.get("last", "").strip().splitlines()[-2:])
             bad.append(f"the proxy logged {r['lines']} warning/error line(s) during the "
@@ -430,7 +456,9 @@ def report(args):
     workers = sorted({r["workers"] for r in rows if r["proxy"] != "direct"
                       and r["scenario"] not in ("profile", "log", "check")} or
                      {r["workers"] for r in rows if r["proxy"] != "direct"})
-    n_rounds = max([r.get("round", 1) for r in rows if r["scenario"] == "keepalive"] or [1])
+    n_rounds = max([r.get("round", 1) for r in rows
+                    if r["scenario"] in ("keepalive", "keepalive_log", "full", "resume", "redirect", "big")]
+                   or [1])
     md = []
     tsv = ["workers\tround\tmetric\tunit\tbetter\tdirect\tportcullis\tnginx\thaproxy\tratio\ttarget\tmet"]
     title = "Portcullis benchmark" + (" (QUICK MODE: short runs, not for publishing)" if args.quick else "")
@@ -471,8 +499,12 @@ def report(args):
             d = direct.get(1, {}).get(key)
             ttxt = "—" if target is None else (f"≥ {target}x" if higher else f"≤ {target}x")
             better = "higher" if higher else "lower"
+            na = [key in NOT_AVAILABLE.get((w, p), ()) for p, _ in PROXIES]
+            if not any(x is not None for x in vals) and not any(na):
+                continue  # a scenario not run (BENCH_SCENARIOS), or not at this worker count
             row = (f"| {label} | {unit} | {better} | {fmt(d, key)} | "
-                   + " | ".join(fmt(v, key) for v in vals) + f" | {rtxt} |")
+                   + " | ".join("n/a" if n else fmt(v, key) for v, n in zip(vals, na))
+                   + f" | {'n/a' if na[0] else rtxt} |")
             if n_rounds > 1:
                 row += f" {spread_text(rr)} |"
             md.append(row + f" {ttxt} | {mtxt} |")
@@ -493,6 +525,13 @@ def report(args):
                     vs = [(x or {}).get(rnd) for x in per]
                     rt, _, _ = ratio_cell(key, higher, None, vs[0], vs[1:])
                     tsv.append(tsv_row(str(rnd), vs, rt))
+    for w in workers:
+        lb = [aggregate(table.get((w, p), {}).get("kalog_line_bytes")) for p, _ in PROXIES]
+        if any(v is not None for v in lb):
+            md.append(f"\n(2L)/(8L), {w} worker(s): the access log's mean line length: " +
+                      ", ".join(f"{name} {v:.0f} bytes" for (_, name), v in zip(PROXIES, lb)
+                                if v is not None) +
+                      ". HAProxy is not in this row (it logs to syslog or stdout, not to a file).")
     md.extend(client_section(table, workers))
     if profile or args.profile_seconds:
         md.extend(where_time_goes(table, profile, args.profile_seconds or "a few"))

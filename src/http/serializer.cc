@@ -2,6 +2,9 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cstring>
+
+#include "http/date.h"
 
 namespace portcullis::http {
 
@@ -52,6 +55,92 @@ void appendHeader(base::Buffer& out, std::string_view name, uint64_t value) {
 }
 
 void appendEndOfHead(base::Buffer& out) { out.append("\r\n"); }
+
+namespace {
+
+char* put(char* p, std::string_view s) {
+  std::memcpy(p, s.data(), s.size());
+  return p + s.size();
+}
+
+// What depends only on the status, spelled out for the two redirects (the plain-HTTP listener's
+// every answer); other statuses are built from reasonPhrase. The switch and two integer formats
+// were ~40 of the ~200 instructions per redirect.
+struct StatusParts {
+  std::string_view line;    // "HTTP/1.1 301 Moved Permanently"
+  std::string_view length;  // Content-Length of the body
+  std::string_view body;    // "301 Moved Permanently\n"
+};
+constexpr StatusParts k301{"HTTP/1.1 301 Moved Permanently", "22", "301 Moved Permanently\n"};
+constexpr StatusParts k308{"HTTP/1.1 308 Permanent Redirect", "23", "308 Permanent Redirect\n"};
+
+}  // namespace
+
+size_t appendLocalReply(base::Buffer& out, const LocalReply& r) {
+  using namespace std::string_view_literals;
+  constexpr auto kDate = "\r\nDate: "sv;
+  constexpr auto kContentType = "\r\nContent-Type: text/plain; charset=utf-8"sv;
+  constexpr auto kLocation = "\r\nLocation: "sv;
+  constexpr auto kHsts = "\r\nStrict-Transport-Security: "sv;
+  constexpr auto kRetryAfter = "\r\nRetry-After: 1"sv;
+  constexpr auto kLength = "\r\nContent-Length: "sv;
+  constexpr auto kClose = "\r\nConnection: close"sv;
+  constexpr auto kKeepAlive = "\r\nConnection: keep-alive"sv;
+  StatusParts st;
+  char line_buf[48], length_buf[8], body_buf[48];  // other statuses; reasons are <= 31 bytes
+  if (r.status == 301) {
+    st = k301;
+  } else if (r.status == 308) {
+    st = k308;
+  } else {
+    std::string_view reason = reasonPhrase(r.status);
+    char code[3] = {static_cast<char>('0' + r.status / 100 % 10),
+                    static_cast<char>('0' + r.status / 10 % 10), static_cast<char>('0' + r.status % 10)};
+    char* p = put(line_buf, "HTTP/1.1 "sv);
+    char* b = body_buf;
+    p = put(p, {code, 3});
+    b = put(b, {code, 3});
+    *p++ = ' ';
+    *b++ = ' ';
+    p = put(p, reason);
+    b = put(b, reason);
+    *b++ = '\n';
+    st.line = {line_buf, static_cast<size_t>(p - line_buf)};
+    st.body = {body_buf, static_cast<size_t>(b - body_buf)};
+    st.length = {length_buf, static_cast<size_t>(std::to_chars(length_buf, length_buf + sizeof length_buf,
+                                                                st.body.size()).ptr - length_buf)};
+  }
+  std::string_view date = httpDateNow();
+  // Every part at its longest (keep-alive is longer than close).
+  size_t cap = st.line.size() + kDate.size() + date.size() + kContentType.size() + kLocation.size() +
+               r.location.size() + kHsts.size() + r.hsts.size() + kRetryAfter.size() + kLength.size() +
+               st.length.size() + kKeepAlive.size() + 4 + st.body.size();
+  char* const start = out.reserveTail(cap);
+  char* p = start;
+  p = put(p, st.line);
+  p = put(p, kDate);
+  p = put(p, date);
+  p = put(p, kContentType);
+  if (!r.location.empty()) {
+    p = put(p, kLocation);
+    p = put(p, r.location);
+  }
+  if (!r.hsts.empty()) {
+    p = put(p, kHsts);
+    p = put(p, r.hsts);
+  }
+  // Overloaded: when to come back (RFC 9110 §10.2.3), as sendLocalReply always said.
+  if (r.status == 503) p = put(p, kRetryAfter);
+  p = put(p, kLength);
+  p = put(p, st.length);
+  if (r.close) p = put(p, kClose);
+  else if (r.http10_keep_alive) p = put(p, kKeepAlive);
+  p = put(p, "\r\n\r\n"sv);
+  if (!r.head) p = put(p, st.body);
+  size_t n = static_cast<size_t>(p - start);
+  out.commit(n);
+  return n;
+}
 
 // RFC 9110 §15 phrases (plus 103 from RFC 8297, 308 from RFC 7538 now in 9110, 422 from 9110,
 // 425 RFC 8470, 428/429/431 RFC 6585, 451 RFC 7725). Clients ignore the phrase (RFC 9112 §4),

@@ -1,5 +1,6 @@
 #include "http/uri.h"
 
+#include <array>
 #include <cstdint>
 
 #include "http/message.h"
@@ -17,6 +18,14 @@ constexpr bool isAlpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c
 constexpr bool isRegNameChar(char c) {
   return isAlpha(c) || isDigit(c) || c == '-' || c == '.' || c == '_' || c == '~';
 }
+// The same predicate as a table: the Host is checked twice per request (parser, then routing or
+// the redirect), and the chain of compares above cost ~10 instructions a character (callgrind:
+// 130 per call for "localhost"); a look-up is 3.
+constexpr auto kRegNameChar = [] {
+  std::array<bool, 256> t{};
+  for (int c = 0; c < 256; ++c) t[static_cast<size_t>(c)] = isRegNameChar(static_cast<char>(c));
+  return t;
+}();
 
 // RFC 3986 §3.2.2 dec-octet: 0-255 without leading zeros ("010" is ambiguous: octal to some
 // resolvers, decimal to others).
@@ -99,13 +108,13 @@ std::optional<Authority> parseAuthority(std::string_view value) {
     a.ipv6 = true;
     rest = value.substr(close + 1);
   } else {
-    size_t colon = value.find(':');
-    a.host = value.substr(0, colon);
-    if (a.host.empty()) return std::nullopt;
-    for (char c : a.host) {
-      if (!isRegNameChar(c)) return std::nullopt;
-    }
-    if (colon != std::string_view::npos) rest = value.substr(colon);
+    // One pass: the name runs to the first byte that is not a name character; only ':' (the
+    // port) or the end may stop it.
+    size_t n = 0;
+    while (n < value.size() && kRegNameChar[static_cast<unsigned char>(value[n])]) ++n;
+    if (n == 0 || (n < value.size() && value[n] != ':')) return std::nullopt;
+    a.host = value.substr(0, n);
+    rest = value.substr(n);
   }
   if (rest.empty()) return a;
   // Only ":" port may follow the host; a second ':' (unbracketed IPv6) lands here as a non-digit.

@@ -1,5 +1,8 @@
 #include "proxy/redirect.h"
 
+#include <charconv>
+#include <cstring>
+
 #include "http/message.h"
 #include "http/uri.h"
 
@@ -14,12 +17,36 @@ std::string buildHttpsLocation(std::string_view host_header, uint16_t https_port
   std::string_view host = host_header;
   if (auto a = http::parseAuthority(host_header)) host = a->host;
   std::string out;
-  out.reserve(8 + host.size() + 6 + path.size() + query.size() + 1);
-  out.append("https://").append(host);
-  if (https_port != 443) out.append(":").append(std::to_string(https_port));
-  out.append(path.empty() ? std::string_view("/") : path);
-  if (has_query) out.append("?").append(query);
+  assignHttpsLocation(out, host, https_port, path, query, has_query);
   return out;
+}
+
+void assignHttpsLocation(std::string& out, std::string_view host, uint16_t https_port,
+                         std::string_view path, std::string_view query, bool has_query) {
+  using namespace std::string_view_literals;
+  if (path.empty()) path = "/"sv;
+  char port[6];  // ":65535"
+  size_t port_len = 0;
+  if (https_port != 443) {
+    port[0] = ':';
+    port_len = static_cast<size_t>(std::to_chars(port + 1, port + sizeof port, https_port).ptr - port);
+  }
+  size_t n = 8 + host.size() + port_len + path.size() + (has_query ? 1 + query.size() : 0);
+  out.resize(n);  // within the kept capacity after the first redirect on the connection
+  char* p = out.data();
+  auto put = [&p](std::string_view s) {
+    if (s.empty()) return;  // a default view's data() may be null, which memcpy must not get
+    std::memcpy(p, s.data(), s.size());
+    p += s.size();
+  };
+  put("https://"sv);
+  put(host);
+  put({port, port_len});
+  put(path);
+  if (has_query) {
+    *p++ = '?';
+    put(query);
+  }
 }
 
 bool hostAllowed(std::string_view host, const std::vector<std::string>& patterns) {

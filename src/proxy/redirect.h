@@ -19,6 +19,13 @@ int redirectStatus(http::Method m);
 std::string buildHttpsLocation(std::string_view host_header, uint16_t https_port,
                                std::string_view path, std::string_view query, bool has_query);
 
+// buildHttpsLocation into `out`, reusing its capacity (the exchange keeps one Location string
+// per connection: no allocation per redirect once warm), for a `host` already parsed: no port,
+// IPv6 literals in brackets (http::parseAuthority(...)->host; the router parsed it already, so
+// this does not again).
+void assignHttpsLocation(std::string& out, std::string_view host, uint16_t https_port,
+                         std::string_view path, std::string_view query, bool has_query);
+
 // True when `host` (no port, any case) matches one of `patterns` ("example.com" exact,
 // "*.example.com" any name below it), or when `patterns` is empty (no allow-list).
 bool hostAllowed(std::string_view host, const std::vector<std::string>& patterns);

@@ -1,6 +1,8 @@
 // parseAuthority specs: what a Host header (or absolute-form authority) may look like.
 #include <gtest/gtest.h>
 
+#include <string>
+
 #include "http/uri.h"
 
 namespace portcullis::http {
@@ -117,6 +119,27 @@ TEST(ParseAuthority, RejectsNonDigitPort) {
   EXPECT_FALSE(parseAuthority("a:-1"));
   EXPECT_FALSE(parseAuthority("a: 80"));
   EXPECT_FALSE(parseAuthority("a:80:81"));
+}
+
+TEST(ParseAuthority, EveryByteInANameIsJudgedAsUnreserved) {
+  // The name check is a 256-entry table: every byte, in the middle and at each end of a name.
+  for (int i = 0; i < 256; ++i) {
+    char c = static_cast<char>(i);
+    bool unreserved = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                      c == '-' || c == '.' || c == '_' || c == '~';
+    std::string mid = std::string("a") + c + "b";
+    std::string first = std::string(1, c) + "b:80";
+    std::string last = std::string("a") + c;
+    EXPECT_EQ(parseAuthority(mid).has_value(), unreserved) << "byte " << i;
+    EXPECT_EQ(parseAuthority(first).has_value(), unreserved) << "byte " << i;
+    if (c != ':') {
+      EXPECT_EQ(parseAuthority(last).has_value(), unreserved) << "byte " << i;
+    }
+    if (unreserved) {
+      EXPECT_EQ(parseAuthority(first)->host, first.substr(0, 2));
+    }
+  }
+  EXPECT_EQ(parseAuthority("a:")->host, "a");  // ':' ends the name; an empty port is no port
 }
 
 }  // namespace

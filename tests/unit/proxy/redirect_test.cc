@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include <string>
+
 namespace portcullis::proxy {
 namespace {
 
@@ -87,6 +89,50 @@ TEST(RedirectAllowList, WildcardMatchesSubdomainsOnly) {
 TEST(Hsts, ValueCarriesMaxAgeAndFlags) {
   EXPECT_EQ(hstsValue(31536000, false, false), "max-age=31536000");
   EXPECT_EQ(hstsValue(31536000, true, true), "max-age=31536000; includeSubDomains; preload");
+}
+
+
+// ---------------------------------------------------------------------------------------------
+// assignHttpsLocation: what buildHttpsLocation gives, into a kept string, from the parsed host.
+
+TEST(RedirectLocationInPlace, SameAsBuildHttpsLocation) {
+  struct HostCase { std::string_view header, host; };
+  const HostCase hosts[] = {{"localhost", "localhost"},
+                            {"www.example.com:80", "www.example.com"},
+                            {"[2001:db8::1]:8080", "[2001:db8::1]"},
+                            {"[::1]", "[::1]"}};
+  std::string kept;
+  for (const auto& h : hosts) {
+    for (uint16_t port : {uint16_t{443}, uint16_t{8443}, uint16_t{1}, uint16_t{65535}}) {
+      for (std::string_view path : {"", "/", "/some/page"}) {
+        for (int q = 0; q < 3; ++q) {
+          bool has_query = q > 0;
+          std::string_view query = q == 2 ? "q=1&utm_source=x" : "";
+          assignHttpsLocation(kept, h.host, port, path, query, has_query);
+          EXPECT_EQ(kept, buildHttpsLocation(h.header, port, path, query, has_query))
+              << h.header << " " << port << " " << path << " " << q;
+        }
+      }
+    }
+  }
+}
+
+TEST(RedirectLocationInPlace, KeepsTheStringsStorage) {
+  // The per-connection Location string: after the first redirect, no allocation.
+  std::string kept;
+  assignHttpsLocation(kept, "www.example.com", 8443, "/articles/2024/05/a-long-slug", "page=2", true);
+  const char* storage = kept.data();
+  assignHttpsLocation(kept, "localhost", 443, "/some/page", "q=1", true);
+  EXPECT_EQ(kept, "https://localhost/some/page?q=1");
+  EXPECT_EQ(kept.data(), storage);
+}
+
+TEST(RedirectLocationInPlace, NearTheParsersLimits) {
+  std::string host(253, 'h');
+  std::string path = "/" + std::string(8000, 'p');
+  std::string kept;
+  assignHttpsLocation(kept, host, 65535, path, std::string(100, 'q'), true);
+  EXPECT_EQ(kept, "https://" + host + ":65535" + path + "?" + std::string(100, 'q'));
 }
 
 }  // namespace
