@@ -72,7 +72,8 @@ void Exchange::onRequestHead(const http::RequestHead& req, bool has_body) {
       verdict_error_ = ErrorKind::NoRouteHost;
       return;
     }
-    location_ = buildHttpsLocation(req.host, listener.https_port, req.path, req.query, req.has_query);
+    // Into the kept string, from the host parsed above: no allocation, no second parse.
+    assignHttpsLocation(location_, host, listener.https_port, req.path, req.query, req.has_query);
     verdict_ = Verdict::Redirect;
     return;
   }
