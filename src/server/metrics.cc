@@ -4,6 +4,7 @@
 
 #include "admin/cluster_view.h"
 #include "admin/exposition.h"
+#include "base/log_writer.h"
 #include "tls/stats.h"
 
 namespace portcullis::server {
@@ -72,6 +73,13 @@ void writeProcess(admin::Exposition& out, const ProcessStats& p) {
   out.sample("portcullis_draining", {}, uint64_t{p.draining.load(std::memory_order_relaxed)});
   out.family("portcullis_workers", "gauge", "Worker threads.");
   out.sample("portcullis_workers", {}, uint64_t{p.workers.load(std::memory_order_relaxed)});
+  // A full or failing disk drops access-log lines rather than stalling requests: this is where
+  // an operator sees it.
+  out.family("portcullis_access_log_dropped_lines_total", "counter",
+             "Access-log lines dropped because the disk was full, failing or too slow.");
+  out.sample("portcullis_access_log_dropped_lines_total", {}, base::LogWriter::totalDroppedLines());
+  out.family("portcullis_access_log_write_errors_total", "counter", "Failed writes to the access log.");
+  out.sample("portcullis_access_log_write_errors_total", {}, base::LogWriter::totalWriteErrors());
 }
 
 }  // namespace

@@ -202,6 +202,24 @@ TEST_F(AccessLog, ReloadThatChangesTheLogKeepsTheRunningOne) {
   EXPECT_EQ(readFile(dir_.path() + "/other.log"), "");
 }
 
+TEST_F(AccessLog, FullDiskDropsLinesCountsThemAndKeepsServing) {
+  // /dev/full takes the open and fails every write with ENOSPC, as a full disk does.
+  ProxyConfig config = ProxyConfig::singleUpstream({up_.address()});
+  config.top_extra = {"access_log: {path: /dev/full, format: json}", "admin: {address: \"127.0.0.1:0\"}"};
+  ASSERT_TRUE(proxy_.start(config));
+  for (int i = 0; i < 3; ++i) {
+    Response resp;
+    ASSERT_TRUE(get("/" + std::to_string(i), &resp));
+    EXPECT_EQ(resp.status, 200);
+  }
+  MetricSamples m;
+  ASSERT_TRUE(pollUntil([&] { return scrapeMetrics(proxy_, &m) &&
+                                     sampleAt(m, "portcullis_access_log_dropped_lines_total|") >= 3; },
+                        5000ms))
+      << "dropped: " << sampleAt(m, "portcullis_access_log_dropped_lines_total|");
+  EXPECT_GE(sampleAt(m, "portcullis_access_log_write_errors_total|"), 1);
+}
+
 TEST_F(AccessLog, UnopenablePathStopsTheStartWithExitOne) {
   ProxyConfig config = ProxyConfig::singleUpstream({up_.address()});
   config.top_extra = {"access_log: {path: " + dir_.path() + "/missing-dir/access.log}"};
