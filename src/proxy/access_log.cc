@@ -28,6 +28,17 @@ void appendMillis(std::string& out, uint64_t us) {
   out.append(digits, 4);
 }
 
+// The record marks "never happened" with a negative value; the log says null.
+void appendCountOrNull(std::string& out, int64_t v) {
+  if (v < 0) out.append("null");
+  else appendUnsigned(out, static_cast<uint64_t>(v));
+}
+
+void appendMillisOrNull(std::string& out, int64_t us) {
+  if (us < 0) out.append("null");
+  else appendMillis(out, static_cast<uint64_t>(us));
+}
+
 // Length of the well-formed UTF-8 sequence at s[i] (RFC 3629: no overlongs, no surrogates,
 // nothing above U+10FFFF), or 0 if the byte there does not start one.
 size_t utf8Length(std::string_view s, size_t i) {
@@ -52,20 +63,25 @@ size_t utf8Length(std::string_view s, size_t i) {
   return 0;
 }
 
+// Appends the run of printable ASCII other than '"' and '\\' that starts at `i` in one go (the
+// bytes both formats pass through unchanged); returns where it ends.
+size_t appendPlainRun(std::string& out, std::string_view s, size_t i) {
+  size_t run = i;
+  while (run < s.size()) {
+    auto c = static_cast<unsigned char>(s[run]);
+    if (c < 0x20 || c == '"' || c == '\\' || c >= 0x7F) break;
+    ++run;
+  }
+  out.append(s.data() + i, run - i);
+  return run;
+}
+
 // A JSON string, quotes included.
 void appendJsonString(std::string& out, std::string_view s) {
   out.push_back('"');
   size_t i = 0;
   while (i < s.size()) {
-    // Runs of plain ASCII go in one append.
-    size_t run = i;
-    while (run < s.size()) {
-      auto c = static_cast<unsigned char>(s[run]);
-      if (c < 0x20 || c == '"' || c == '\\' || c >= 0x7F) break;
-      ++run;
-    }
-    out.append(s.data() + i, run - i);
-    i = run;
+    i = appendPlainRun(out, s, i);
     if (i == s.size()) break;
     auto c = static_cast<unsigned char>(s[i]);
     if (c == '"' || c == '\\') {
@@ -103,14 +119,7 @@ void appendClf(std::string& out, std::string_view s) {
   }
   size_t i = 0;
   while (i < s.size()) {
-    size_t run = i;
-    while (run < s.size()) {
-      auto c = static_cast<unsigned char>(s[run]);
-      if (c < 0x20 || c == '"' || c == '\\' || c >= 0x7F) break;
-      ++run;
-    }
-    out.append(s.data() + i, run - i);
-    i = run;
+    i = appendPlainRun(out, s, i);
     if (i == s.size()) break;
     auto c = static_cast<unsigned char>(s[i]);
     const char esc[4] = {'\\', 'x', kHexUpper[c >> 4], kHexUpper[c & 15]};
@@ -228,11 +237,7 @@ void AccessLog::json(const RequestRecord& r) {
   appendJsonStringOrNull(o, r.referer);
 
   key(o, "status");
-  if (r.status > 0) {
-    appendUnsigned(o, static_cast<uint64_t>(r.status));
-  } else {
-    o.append("null");
-  }
+  appendCountOrNull(o, r.status > 0 ? r.status : -1);
   key(o, "bytes_in");
   appendUnsigned(o, r.bytes_in);
   key(o, "bytes_out");
@@ -240,24 +245,12 @@ void AccessLog::json(const RequestRecord& r) {
   key(o, "duration_ms");
   appendMillis(o, r.duration_us);
   key(o, "upstream_connect_ms");
-  if (r.upstream_connect_us >= 0) {
-    appendMillis(o, static_cast<uint64_t>(r.upstream_connect_us));
-  } else {
-    o.append("null");
-  }
+  appendMillisOrNull(o, r.upstream_connect_us);
   key(o, "upstream_first_byte_ms");
-  if (r.upstream_first_byte_us >= 0) {
-    appendMillis(o, static_cast<uint64_t>(r.upstream_first_byte_us));
-  } else {
-    o.append("null");
-  }
+  appendMillisOrNull(o, r.upstream_first_byte_us);
 
   key(o, "route");
-  if (r.route >= 0) {
-    appendUnsigned(o, static_cast<uint64_t>(r.route));
-  } else {
-    o.append("null");
-  }
+  appendCountOrNull(o, r.route);
   key(o, "cluster");
   appendJsonStringOrNull(o, r.cluster_name);
   key(o, "upstream_host");

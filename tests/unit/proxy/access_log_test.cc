@@ -3,6 +3,7 @@
 // per line once warm. The replacement operator new below serves this whole test binary; it
 // only counts while g_counting is set, on this thread.
 #include "proxy/access_log.h"
+#include "../support/temp_dir.h"
 
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -41,28 +42,8 @@ namespace {
 namespace fs = std::filesystem;
 using config::AccessLogFormat;
 
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = (fs::temp_directory_path() / "pc-alog-XXXXXX").string();
-    path_ = ::mkdtemp(tmpl.data()) ? tmpl : "";
-  }
-  ~TempDir() {
-    std::error_code ec;
-    if (!path_.empty()) fs::remove_all(path_, ec);
-  }
-  std::string file(const std::string& name) const { return path_ + "/" + name; }
-
- private:
-  std::string path_;
-};
-
-std::string readAll(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+using testing_support::readAll;
+using testing_support::TempDir;
 
 // 2025-12-03T14:00:00.123456Z
 constexpr int64_t kStart = 1'764'770'400'123'456;
