@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Instructions per plain-HTTP redirect (scenario 5's request), counted by callgrind: on a shared
+# Instructions per plain-HTTP redirect (scenario 5's request), or with MODE=proxy per proxied
+# keep-alive request over TLS (scenario 2's, against one upstream nginx), counted by callgrind: on a shared
 # 2-core machine CPU time per request moves by 20-40 % from run to run, an instruction count
 # does not (two runs of one binary agree within 1 %). User space only: the kernel's share (the
 # read and the send, ~70 % of the CPU per redirect) is not in it.
@@ -16,7 +17,9 @@ bin="${1:-$root/build/portcullis}"
 secs="${2:-5}"
 tmp="$(mktemp -d /tmp/portcullis-cg.XXXXXX)"
 pid=""
+up_pids=()
 cleanup() {
+  for p in "${up_pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
   if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then kill -TERM "$pid"; wait "$pid" || true; fi
   rm -rf "$tmp"
 }
@@ -30,6 +33,18 @@ valgrind --tool=callgrind --callgrind-out-file="$tmp/cg.out" --dump-instr=no \
 pid=$!
 python3 "$root/benchmarks/tools/bench.py" waitport 19180 60 || { cat "$tmp/vg.log" >&2; exit 1; }
 url='http://127.0.0.1:19180/some/page?q=1'
+if [ "${MODE:-redirect}" = proxy ]; then
+  # Scenario 2: the upstream nginx of run.sh's config, on this script's own upstream ports.
+  for port in 19201 19202; do
+    mkdir -p "$tmp/up$port" "$tmp/www"
+    sed -e "s|@UP_PORT@|$port|g; s|@TMP@|$tmp/up$port|g" \
+        "$root/benchmarks/configs/upstream-nginx.conf.in" >"$tmp/up$port/nginx.conf"
+    nginx -c "$tmp/up$port/nginx.conf" -p "$tmp/up$port" &  # daemon off: ours to stop by PID
+    up_pids+=("$!")
+  done
+  for port in 19201 19202; do python3 "$root/benchmarks/tools/bench.py" waitport "$port" 10; done
+  url='https://127.0.0.1:19543/'
+fi
 timeout 30 wrk -t1 -c64 -d2s -H 'Host: localhost' "$url" >/dev/null 2>&1 || true
 callgrind_control -z "$pid" >/dev/null
 timeout $((secs + 30)) wrk -t1 -c64 -d"${secs}s" -H 'Host: localhost' "$url" >"$tmp/wrk.txt" 2>&1
@@ -68,7 +83,7 @@ for line in open(sys.argv[1], errors="replace"):
             self_ir[cur] += int(parts[1])
 n = int(sys.argv[2])
 total = sum(self_ir.values())
-print(f"requests {n}, instructions {total:,}, per redirect {total / n:,.0f}")
+print(f"requests {n}, instructions {total:,}, per request {total / n:,.0f}")
 # Inclusive (own + callees) where the function was called; the loop's root keeps its own.
 rows = sorted(((incl[f] or self_ir[f]) / n, calls[f] / n, f) for f in set(incl) | set(self_ir))
 top = int(os.environ.get("TOP", "25"))
