@@ -6,6 +6,7 @@
 #include <cerrno>
 
 #include "base/log.h"
+#include "tls/stats.h"
 
 namespace portcullis::net {
 namespace {
@@ -192,6 +193,7 @@ void Connection::handleTlsInput(const char* data, size_t len) {
   size_t before = input_.size();
   // BoringSSL reads the records straight from `data` (the loop's scratch) and decrypts into
   // input_; handshake messages and alerts land in wire_, to go out whatever happened.
+  tls_fed_ = true;
   base::Result<size_t> got = tls_->feed(std::string_view(data, len), input_, wire_);
   if (!got) {
     base::log::debug("tls: ", got.error().message);
@@ -450,6 +452,13 @@ void Connection::abort(CloseReason why) {
 void Connection::notifyClose(CloseReason why) {
   if (notified_) return;
   notified_ = true;
+  if (tls_ && !handshake_reported_) {
+    // The engine counts the handshakes it failed (TlsError); these two end outside it. A peer
+    // that connects and leaves without a byte (an L4 health probe) is no failed handshake.
+    if (why == CloseReason::Timeout) tls::countHandshakeFailure(accepted_, tls::HandshakeFailure::Timeout);
+    else if ((why == CloseReason::PeerReset || eof_) && tls_fed_)
+      tls::countHandshakeFailure(accepted_, tls::HandshakeFailure::Abandoned);
+  }
   ConnectionHandler* h = std::exchange(handler_, nullptr);
   if (h) h->onClose(*this, why);
 }

@@ -209,6 +209,7 @@ class Connection {
   bool eof_ = false;
   bool handshake_reported_ = false;
   bool tls_write_failed_ = false;  // set by encryptNow; the next flush() closes
+  bool tls_fed_ = false;           // TLS: the peer sent at least one byte of handshake
 };
 
 }  // namespace portcullis::net

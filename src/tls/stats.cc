@@ -32,6 +32,8 @@ const char* handshakeFailureName(HandshakeFailure f) {
     case HandshakeFailure::CertificateRejected: return "certificate_rejected";
     case HandshakeFailure::ProtocolError: return "protocol_error";
     case HandshakeFailure::Other: return "other";
+    case HandshakeFailure::Timeout: return "timeout";
+    case HandshakeFailure::Abandoned: return "abandoned";
   }
   return "other";
 }

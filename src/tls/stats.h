@@ -27,7 +27,7 @@ void countHandshake(bool server, HandshakeOutcome outcome);
 
 // Why a handshake failed, in a few classes that BoringSSL's first error tells apart reliably
 // (a bounded label set for metrics). A handshake that times out or that the peer abandons never
-// reaches the engine's failure path; it is not counted here.
+// reaches the engine's failure path: the connection that owns the engine counts those two.
 enum class HandshakeFailure : uint8_t {
   NoSharedCipher,        // no common cipher suite or group
   UnsupportedVersion,    // TLS 1.0/1.1, or below min_version
@@ -36,13 +36,16 @@ enum class HandshakeFailure : uint8_t {
   CertificateRejected,   // the peer refused our certificate (its alert: unknown_ca, bad_certificate, ...)
   ProtocolError,         // malformed or unexpected messages, plain HTTP on a TLS port, bad records
   Other,
+  Timeout,               // not complete within the handshake timeout (slow or silent peer)
+  Abandoned,             // the peer sent part of a handshake, then closed or reset
 };
-inline constexpr size_t kHandshakeFailures = 7;
+inline constexpr size_t kHandshakeFailures = 9;
 // Stable snake_case label value ("no_shared_cipher").
 const char* handshakeFailureName(HandshakeFailure f);
 // Failed handshakes by reason since process start (the sum is HandshakeCounts::*_failed).
 uint64_t handshakeFailures(bool server, HandshakeFailure f);
-// For tls/engine.cc: counts one failed handshake (and the Failed outcome).
+// For tls/engine.cc (and net::Connection for Timeout and Abandoned): counts one failed handshake
+// (and the Failed outcome).
 void countHandshakeFailure(bool server, HandshakeFailure f);
 
 }  // namespace portcullis::tls

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "harness/harness.h"
+#include "harness/observability.h"
 
 namespace portcullis::integration {
 namespace {
@@ -659,7 +660,14 @@ class TlsFeaturesHandshakeTimeout : public TlsFeaturesTest {
   void SetUp() override {
     TlsFeaturesTest::SetUp();
     if (HasFatalFailure()) return;
-    ASSERT_TRUE(proxy_.startYaml(proxyYaml(localhostTls("handshake_timeout: 500ms"), app_.address())));
+    ASSERT_TRUE(proxy_.startYaml(proxyYaml(localhostTls("handshake_timeout: 500ms"), app_.address()) +
+                                 "admin: {address: \"127.0.0.1:0\"}\n"));
+  }
+
+  double failures(const std::string& reason) {
+    MetricSamples m;
+    if (!scrapeMetrics(proxy_, &m)) return -1;
+    return sampleAt(m, "portcullis_tls_handshake_failures_total|reason=" + reason + ",side=server");
   }
 
   // Connects over plain TCP, sends `bytes`, and expects the proxy to close within 0.4-2 s.
@@ -684,6 +692,22 @@ TEST_F(TlsFeaturesHandshakeTimeout, HalfAClientHelloIsClosed) {
   std::string partial = std::string("\x16\x03\x01\x02\x00", 5) + std::string("\x01\x00\x01\xfc\x03\x03", 6) +
                         std::string(20, '\x42');
   expectClosedByTimeout(partial);
+}
+
+TEST_F(TlsFeaturesHandshakeTimeout, TimeoutsAndAbandonedHandshakesAreCountedButNotBareProbes) {
+  expectClosedByTimeout("");
+  {
+    RawClient probe;  // an L4 health check: connects, says nothing, leaves
+    ASSERT_TRUE(probe.connect(proxy_.httpsPort()));
+  }
+  {
+    RawClient quitter;  // half a ClientHello, then gone
+    ASSERT_TRUE(quitter.connect(proxy_.httpsPort()));
+    ASSERT_TRUE(quitter.send(std::string("\x16\x03\x01\x02\x00", 5) + std::string("\x01\x00\x01\xfc\x03\x03", 6)));
+  }
+  ASSERT_TRUE(pollUntil([&] { return failures("abandoned") == 1; }, 3000ms)) << failures("abandoned");
+  EXPECT_EQ(failures("timeout"), 1);
+  EXPECT_EQ(failures("protocol_error"), 0);
 }
 
 TEST_F(TlsFeaturesHandshakeTimeout, CompletedHandshakeOutlivesTheTimeout) {
