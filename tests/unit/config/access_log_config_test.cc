@@ -5,28 +5,18 @@
 #include <string>
 
 #include "config/load.h"
+#include "config_test_util.h"
 
 namespace portcullis::config {
 namespace {
 
 // A minimal valid config followed by `extra` (top-level keys).
-base::Result<Config> load(const std::string& extra) {
-  return loadString(R"(
+constexpr const char* kMinimal = R"(
 listeners:
   - {name: http, address: "127.0.0.1:8080", redirect_to_https: {}}
-)" + extra, "test.yaml", "/etc/pc");
-}
-
-Config mustLoad(const std::string& extra) {
-  auto c = load(extra);
-  if (!c) ADD_FAILURE() << c.error().message;
-  return c ? std::move(c).value() : Config{};
-}
-
-std::string errorOf(const std::string& extra) {
-  auto c = load(extra);
-  return c ? "(loaded)" : c.error().message;
-}
+)";
+Config mustLoad(const std::string& extra) { return test_util::mustLoad(kMinimal + extra); }
+std::string errorOf(const std::string& extra) { return test_util::errorOf(kMinimal + extra); }
 
 TEST(AccessLogConfig, OffUnlessConfigured) {
   Config c = mustLoad("");

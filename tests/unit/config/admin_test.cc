@@ -3,30 +3,15 @@
 #include <gtest/gtest.h>
 
 #include "config/load.h"
+#include "config_test_util.h"
 
 namespace portcullis::config {
 namespace {
 
-constexpr const char* kBase = R"(
-listeners:
-  - name: https
-    address: "127.0.0.1:8443"
-    tls:
-      certificate: certs/cert.pem
-      key: certs/key.pem
-upstreams:
-  app:
-    servers: [127.0.0.1:8001]
-routes:
-  - upstream: app
-)";
+constexpr const char* kBase = test_util::kTlsConfig;
 
-base::Result<Config> load(const std::string& yaml) { return loadString(yaml, "test.yaml", "/etc/pc"); }
-
-std::string errorOf(const std::string& yaml) {
-  auto c = load(yaml);
-  return c ? "(loaded)" : c.error().message;
-}
+using test_util::errorOf;
+using test_util::load;
 
 TEST(ConfigAdmin, OffUnlessConfigured) {
   auto c = load(kBase);

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "config/load.h"
+#include "config_test_util.h"
 
 namespace portcullis::config {
 namespace {
@@ -14,15 +15,8 @@ namespace {
 using std::chrono::milliseconds;
 using std::chrono::seconds;
 
-base::Result<Config> load(const std::string& yaml) {
-  return loadString(yaml, "test.yaml", "/etc/pc");
-}
-
-Config mustLoad(const std::string& yaml) {
-  auto c = load(yaml);
-  if (!c) ADD_FAILURE() << c.error().message;
-  return c ? std::move(c).value() : Config{};
-}
+using test_util::load;
+using test_util::mustLoad;
 
 // A TLS listener whose `tls:` map gets `extra` (indented six spaces) after a certificate pair.
 TlsFiles tlsWith(const std::string& extra) {

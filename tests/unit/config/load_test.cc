@@ -9,6 +9,7 @@
 #include <fstream>
 
 #include "config/load.h"
+#include "config_test_util.h"
 
 namespace portcullis::config {
 namespace {
@@ -16,34 +17,11 @@ namespace {
 namespace fs = std::filesystem;
 using std::chrono::milliseconds;
 
-constexpr const char* kTls = R"(
-listeners:
-  - name: https
-    address: "127.0.0.1:8443"
-    tls:
-      certificate: certs/cert.pem
-      key: certs/key.pem
-upstreams:
-  app:
-    servers: [127.0.0.1:8001]
-routes:
-  - upstream: app
-)";
+constexpr const char* kTls = test_util::kTlsConfig;
 
-base::Result<Config> load(const std::string& yaml) {
-  return loadString(yaml, "test.yaml", "/etc/pc");
-}
-
-Config mustLoad(const std::string& yaml) {
-  auto c = load(yaml);
-  if (!c) ADD_FAILURE() << c.error().message;
-  return c ? std::move(c).value() : Config{};
-}
-
-std::string errorOf(const std::string& yaml) {
-  auto c = load(yaml);
-  return c ? "(loaded)" : c.error().message;
-}
+using test_util::errorOf;
+using test_util::load;
+using test_util::mustLoad;
 
 // A fresh directory under TMPDIR, removed with everything in it.
 class TempDir {
