@@ -184,10 +184,7 @@ void Exchange::onRequestBodyPumped(bool wrote, bool complete) {
     req_complete_ = true;
     wrote = true;
   }
-  if (!wrote) return;
-  up_->flush();
-  if (dead_ || !up_) return;
-  armUpstreamTimer();
+  if (wrote) flushUpstream();
 }
 
 void Exchange::sendBufferedRequestBody() {
@@ -201,10 +198,7 @@ void Exchange::sendBufferedRequestBody() {
     }
     wrote = true;
   }
-  if (!wrote) return;
-  up_->flush();
-  if (dead_ || !up_) return;
-  armUpstreamTimer();
+  if (wrote) flushUpstream();
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -351,9 +345,7 @@ void Exchange::onUpstreamReady() {
     req_buf_.rewind();
     sendBufferedRequestBody();
     if (dead_ || !up_) return;
-    up_->flush();
-    if (dead_ || !up_) return;
-    armUpstreamTimer();
+    flushUpstream();  // the head, when no body byte went with it
     return;
   }
   finishUpstreamRequestHead(up_->output(), req_framing_, req_content_length_);
@@ -362,9 +354,14 @@ void Exchange::onUpstreamReady() {
     stream_.requestBodyWanted();
     return;
   }
+  flushUpstream();
+}
+
+bool Exchange::flushUpstream() {
   up_->flush();
-  if (dead_ || !up_) return;
+  if (dead_ || !up_) return false;
   armUpstreamTimer();
+  return true;
 }
 
 void Exchange::armUpstreamTimer() {

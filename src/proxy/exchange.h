@@ -131,6 +131,9 @@ class Exchange final : public upstream::QueueWaiter {
   void releaseUpstream(bool reusable);
   void logUpstreamFailure(const char* what, int status);  // at most once a second per host
   void armUpstreamTimer();
+  // Sends what waits in the upstream's output and re-arms upstream_response. False: the flush
+  // ended the request (the upstream or the client is gone), return at once.
+  bool flushUpstream();
   // The one exit: emits the record, clears the request's state, hands back to the codec.
   void finish();
   void finishRecord();

@@ -255,14 +255,6 @@ void H1Connection::pumpRequestBody() {
   armTimer();
 }
 
-void H1Connection::pauseReading() {
-  if (down_) down_->pauseReading();
-}
-
-void H1Connection::resumeReading() {
-  if (down_) down_->resumeReading();
-}
-
 // ---------------------------------------------------------------------------------------------
 // Response side
 

@@ -50,8 +50,6 @@ class H1Connection final : public net::ConnectionHandler, public net::Deletable,
   const ConnectionFacts& facts() const override { return facts_; }
   uint64_t bytesOut() const override { return down_ ? down_->bytesOut() : bytes_out_at_close_; }
   void requestBodyWanted() override;
-  void pauseReading() override;
-  void resumeReading() override;
   void sendResponseHead(const http::ResponseHead& head) override;
   void sendLocalReply(int status, std::string_view location = {}) override;
   void sendBody(std::string_view data) override;

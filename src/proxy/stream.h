@@ -37,14 +37,12 @@ class DownstreamStream {
   // difference across it).
   virtual uint64_t bytesOut() const = 0;
 
-  // --- Request body flow control.
+  // --- Request body flow control. The codec stops reading while Exchange::bodyBlocked() (h1:
+  // the socket; h2 will withhold the stream's window) and starts again here.
   // The exchange can take the request body now: the codec answers a pending
   // "Expect: 100-continue" (RFC 9110 §10.1.1; the proxy answers it itself rather than relaying
   // Expect to an upstream that may not support it), resumes reading and feeds what it holds.
   virtual void requestBodyWanted() = 0;
-  // Raw reading control (h1: the socket; h2: the stream's window), for backpressure only.
-  virtual void pauseReading() = 0;
-  virtual void resumeReading() = 0;
 
   // --- Response.
   // The upstream's head (valid during the call). The codec frames it for its protocol, drops

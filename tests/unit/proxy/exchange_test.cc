@@ -35,8 +35,6 @@ class FakeStream final : public DownstreamStream {
   const ConnectionFacts& facts() const override { return facts_; }
   uint64_t bytesOut() const override { return bytes_out; }
   void requestBodyWanted() override { ++body_wanted; }
-  void pauseReading() override {}
-  void resumeReading() override {}
   void sendResponseHead(const http::ResponseHead& head) override {
     events.push_back("head " + std::to_string(head.status));
     started = true;
