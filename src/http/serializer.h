@@ -4,6 +4,7 @@
 #include <string_view>
 
 #include "base/buffer.h"
+#include "http/headers.h"
 
 namespace portcullis::http {
 
@@ -13,23 +14,19 @@ void appendHeader(base::Buffer& out, std::string_view name, std::string_view val
 void appendHeader(base::Buffer& out, std::string_view name, uint64_t value);
 void appendEndOfHead(base::Buffer& out);  // "\r\n"
 
-// A reply of the proxy's own (a redirect, 4xx, 5xx): status line, Date, Content-Type,
-// [Location], [Strict-Transport-Security], [Retry-After: 1 on 503], Content-Length,
-// [Connection], and the text body "<status> <reason>\n" (none for HEAD).
-struct LocalReply {
-  int status = 0;
-  std::string_view location;        // non-empty: Location
-  std::string_view hsts;            // non-empty: Strict-Transport-Security
-  bool close = false;               // "Connection: close"
-  bool http10_keep_alive = false;   // (when not closing) "Connection: keep-alive" for HTTP/1.0
-  bool head = false;                // HEAD: head only
-};
-// Writes the reply in one pass: one reserve, status parts of 301/308 as constants. The same
-// bytes as appendStatusLine + one appendHeader per field + the body appends; callgrind, for
-// scenario (5)'s 301 (a 31-byte Location): ~200 instructions against ~680. Returns the bytes
-// written.
-size_t appendLocalReply(base::Buffer& out, const LocalReply& r);
+// The one HTTP/1 writer of response heads, for the upstream's responses and the proxy's own
+// alike: status line, the fields, the framing field (Content-Length from r.length, or
+// Transfer-Encoding: chunked) and the Connection field, sized first and written in one pass.
+enum class ConnectionField : uint8_t { None, Close, KeepAlive };
+void appendResponseHead(base::Buffer& out, const Response& r, Framing framing, ConnectionField conn);
+// Every field as "N: V\r\n", in one pass.
+void appendFields(base::Buffer& out, const HeaderList& fields);
+// How an HTTP/1.<client_minor> client gets a body of this size: an unknown length is chunked
+// for 1.1 and delimited by the close for 1.0 (RFC 9112 §7: no chunked to a 1.0 recipient).
+Framing h1Framing(BodySize body, int client_minor);
 
+// The body of a reply of the proxy's own: "<status> <reason>\n".
+std::string_view statusBody(int status);
 // Standard reason phrase ("OK", "Permanent Redirect", ...); "Unknown" for unlisted codes.
 std::string_view reasonPhrase(int status);
 

@@ -34,6 +34,7 @@ class AccessLog final : public RequestObserver {
   ~AccessLog();  // hands over what is still buffered
 
   void onRequestDone(const RequestRecord& r) override;
+  bool readsText() const override { return true; }
   // Hands the buffered lines to the writer: the worker calls it every second (so a quiet
   // proxy's lines reach the file within a second or so) and once more when its loop ends.
   void flush() { buffer_.flush(); }

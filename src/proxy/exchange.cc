@@ -3,7 +3,6 @@
 #include "base/log.h"
 #include "http/serializer.h"
 #include "http/uri.h"
-#include "proxy/forwarded.h"
 #include "proxy/hash_key.h"
 #include "proxy/redirect.h"
 #include "proxy/retry_policy.h"
@@ -29,6 +28,7 @@ void Exchange::begin(const std::shared_ptr<Generation>& gen) {
     client_ = upstream::Http1Client(rt_->parser_limits);
   }
   rec_open_ = true;
+  method_ = http::Method::Get;  // until a head is parsed: an unparsable one gets a full answer
   rec_start_ns_ = steadyNowNs();
   rec_out_base_ = stream_.bytesOut();
   resetRecord(rec_, stream_.facts());
@@ -41,7 +41,8 @@ void Exchange::onHeadError(ErrorKind kind) { fail(kind); }
 void Exchange::onRequestHead(const http::RequestHead& req, bool has_body) {
   const ConnectionFacts& conn = stream_.facts();
   const ListenerInfo& listener = *conn.listener;
-  noteRequestHead(rec_, req, rt_->config->request_id);
+  noteRequestHead(rec_, req, worker_.recordsText());
+  if (worker_.recordsText()) noteRequestId(rec_, req, rt_->config->request_id);
   method_ = req.method;
   req_framing_ = req.framing;
   req_content_length_ = req.content_length;
@@ -102,10 +103,12 @@ void Exchange::onRequestHead(const http::RequestHead& req, bool has_body) {
     info.client_fingerprint = conn.tls->client_fingerprint;
   }
   if (rt_->config->request_id.enabled) {
+    if (!worker_.recordsText()) noteRequestId(rec_, req, rt_->config->request_id);
     info.request_id_header = rt_->config->request_id.header;
     info.request_id = rec_.request_id;
   }
-  appendUpstreamRequestHead(up_head_, req, info, /*finish=*/false);
+  upstreamRequestFields(req, info, fwd_scratch_, up_fields_);
+  appendUpstreamRequestHead(up_head_, req, up_fields_);
   hashKeyFor(rt_->config->upstreams[m.cluster], req, conn.client_ip, hash_key_);
   cluster_ = m.cluster;
   route_ = m.route;
@@ -124,8 +127,7 @@ void Exchange::proceed() {
       // The body of a redirected request is not read; the codec closes after the reply.
       resp_state_ = RespState::Done;
       rec_.status = redirectStatus(method_);
-      stream_.sendLocalReply(rec_.status, location_);
-      if (dead_) return;
+      if (!reply(location_)) return;
       finish();
       return;
     case Verdict::Forward:

@@ -24,10 +24,13 @@
 #include <string>
 
 #include "base/buffer.h"
+#include "http/headers.h"
 #include "http/message.h"
 #include "net/connection.h"
 #include "proxy/body_buffer.h"
 #include "proxy/error_map.h"
+#include "proxy/forwarded.h"
+#include "proxy/local_reply.h"
 #include "proxy/request_record.h"
 #include "proxy/stream.h"
 #include "proxy/worker_context.h"
@@ -134,6 +137,9 @@ class Exchange final : public upstream::QueueWaiter {
   // Sends what waits in the upstream's output and re-arms upstream_response. False: the flush
   // ended the request (the upstream or the client is gone), return at once.
   bool flushUpstream();
+  // A reply of the proxy's own (rec_.status; `location` for a redirect), sent complete.
+  // False: sending it ended the connection (dead_), return at once.
+  bool reply(std::string_view location = {});
   // The one exit: emits the record, clears the request's state, hands back to the codec.
   void finish();
   void finishRecord();
@@ -151,6 +157,10 @@ class Exchange final : public upstream::QueueWaiter {
   BodyBuffer req_buf_;    // request buffering: the whole body before an upstream is taken
   BodyBuffer resp_buf_;   // response buffering: what the client has not taken yet
   std::string location_;  // a redirect's Location, built while the head's views are valid
+  http::HeaderList up_fields_;   // the upstream request's fields (views into the head and below)
+  ForwardScratch fwd_scratch_;
+  http::Response resp_;          // the head handed to the codec (views valid during the call)
+  LocalReplyScratch reply_scratch_;
   std::string hash_key_;
 
   // Copied out of the request head.

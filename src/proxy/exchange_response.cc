@@ -41,7 +41,8 @@ void Exchange::onResponseHead() {
   }
   const http::ResponseHead& head = client_.head();
   rec_.status = head.status;
-  stream_.sendResponseHead(head);
+  downstreamResponse(head, stream_.facts().listener->hsts, resp_);
+  stream_.sendResponseHead(resp_);
   client_.consumeHead(up_->input());
   if (resp_buffering_) {
     const config::Buffering& b = rt_->config->routes[route_].buffering;
@@ -274,9 +275,17 @@ void Exchange::fail(ErrorKind kind) {
   endExchangeAccounting();
   resp_state_ = RespState::Done;
   rec_.status = statusFor(kind);
-  stream_.sendLocalReply(rec_.status);
-  if (dead_) return;
+  if (!reply()) return;
   finish();
+}
+
+bool Exchange::reply(std::string_view location) {
+  std::string_view body = localReply(rec_.status, location, stream_.facts().listener->hsts,
+                                     method_ == http::Method::Head, reply_scratch_, resp_);
+  stream_.sendResponseHead(resp_);
+  if (!body.empty()) stream_.sendBody(body);
+  stream_.endResponse();
+  return !dead_;
 }
 
 void Exchange::onDownstreamTimeout() {

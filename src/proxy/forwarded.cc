@@ -1,5 +1,9 @@
 #include "proxy/forwarded.h"
 
+#include <algorithm>
+#include <charconv>
+#include <cstring>
+
 #include "http/serializer.h"
 
 namespace portcullis::proxy {
@@ -55,16 +59,25 @@ bool isProxyOwned(std::string_view n) {
   return false;
 }
 
-void appendForwardedFor(base::Buffer& out, std::string_view ip) {
-  // RFC 7239 §6: IPv6 addresses are bracketed and the value quoted.
+// RFC 7239 §6: IPv6 addresses are bracketed and the value quoted.
+std::string_view formatForwarded(std::string_view ip, bool https, ForwardScratch& scratch) {
+  char* p = scratch.forwarded;
+  char* const end = p + sizeof scratch.forwarded;
+  auto put = [&p, end](std::string_view s) {
+    size_t n = std::min(s.size(), static_cast<size_t>(end - p));
+    std::memcpy(p, s.data(), n);
+    p += n;
+  };
   if (ip.find(':') != std::string_view::npos) {
-    out.append("for=\"[");
-    out.append(ip);
-    out.append("]\"");
+    put("for=\"[");
+    put(ip);
+    put("]\"");
   } else {
-    out.append("for=");
-    out.append(ip);
+    put("for=");
+    put(ip);
   }
+  put(https ? ";proto=https" : ";proto=http");
+  return {scratch.forwarded, static_cast<size_t>(p - scratch.forwarded)};
 }
 
 }  // namespace
@@ -78,8 +91,40 @@ bool isHopByHop(std::string_view n) {
   return false;
 }
 
-void appendUpstreamRequestHead(base::Buffer& out, const http::RequestHead& req,
-                               const ForwardInfo& info, bool finish) {
+void upstreamRequestFields(const http::RequestHead& req, const ForwardInfo& info, ForwardScratch& scratch,
+                           http::HeaderList& out) {
+  out.clear();
+  std::string_view host = req.host.empty() ? info.fallback_host : req.host;
+  out.add("Host", host);
+  const ConnectionTokens listed(req.headers);
+  out.addIf(req.headers, [&](const http::Header& h) {
+    std::string_view n = h.name;
+    if (iequals(n, "host") || iequals(n, "content-length") || iequals(n, "expect")) return false;
+    if (isHopByHop(n) || isProxyOwned(n)) return false;
+    if (n.find('_') != std::string_view::npos) return false;
+    if (listed.lists(n)) return false;
+    if (!info.client_subject_header.empty() && iequals(n, info.client_subject_header)) return false;
+    if (!info.client_fingerprint_header.empty() && iequals(n, info.client_fingerprint_header)) return false;
+    return info.request_id_header.empty() || !iequals(n, info.request_id_header);
+  });
+  if (!info.client_subject.empty() && !info.client_subject_header.empty())
+    out.add(info.client_subject_header, info.client_subject);
+  if (!info.client_fingerprint.empty() && !info.client_fingerprint_header.empty())
+    out.add(info.client_fingerprint_header, info.client_fingerprint);
+  if (!info.request_id_header.empty() && !info.request_id.empty()) out.add(info.request_id_header, info.request_id);
+  out.add("X-Forwarded-For", info.client_ip);
+  out.add("X-Forwarded-Proto", info.https ? "https" : "http");
+  out.add("X-Forwarded-Host", host);
+  char* port_end = std::to_chars(scratch.port, scratch.port + sizeof scratch.port, info.local_port).ptr;
+  out.add("X-Forwarded-Port", {scratch.port, static_cast<size_t>(port_end - scratch.port)});
+  out.add("X-Real-IP", info.client_ip);
+  out.add("Forwarded", formatForwarded(info.client_ip, info.https, scratch));
+  // RFC 9110 §7.6.3: a gateway must add Via to requests it forwards; the client's own Via
+  // lines (if any) were kept above, and this one comes after them.
+  out.add("Via", req.version_minor == 0 ? "1.0 portcullis" : "1.1 portcullis");
+}
+
+void appendUpstreamRequestHead(base::Buffer& out, const http::RequestHead& req, const http::HeaderList& fields) {
   // absolute-form is turned into origin-form: the upstream is an origin server (RFC 9112 §3.2.2).
   if (!req.target.empty() && req.target[0] != '/' && req.target != "*") {
     out.append(req.method_text);
@@ -93,42 +138,7 @@ void appendUpstreamRequestHead(base::Buffer& out, const http::RequestHead& req,
   } else {
     http::appendRequestLine(out, req.method_text, req.target);
   }
-  std::string_view host = req.host.empty() ? info.fallback_host : req.host;
-  http::appendHeader(out, "Host", host);
-
-  const ConnectionTokens listed(req.headers);
-  for (const auto& h : req.headers) {
-    std::string_view n = h.name;
-    if (iequals(n, "host") || iequals(n, "content-length") || iequals(n, "expect")) continue;
-    if (isHopByHop(n) || isProxyOwned(n)) continue;
-    if (n.find('_') != std::string_view::npos) continue;
-    if (listed.lists(n)) continue;
-    if (!info.client_subject_header.empty() && iequals(n, info.client_subject_header)) continue;
-    if (!info.client_fingerprint_header.empty() && iequals(n, info.client_fingerprint_header)) continue;
-    if (!info.request_id_header.empty() && iequals(n, info.request_id_header)) continue;
-    http::appendHeader(out, n, h.value);
-  }
-  if (!info.client_subject.empty() && !info.client_subject_header.empty())
-    http::appendHeader(out, info.client_subject_header, info.client_subject);
-  if (!info.client_fingerprint.empty() && !info.client_fingerprint_header.empty())
-    http::appendHeader(out, info.client_fingerprint_header, info.client_fingerprint);
-
-  if (!info.request_id_header.empty() && !info.request_id.empty())
-    http::appendHeader(out, info.request_id_header, info.request_id);
-  http::appendHeader(out, "X-Forwarded-For", info.client_ip);
-  http::appendHeader(out, "X-Forwarded-Proto", info.https ? "https" : "http");
-  http::appendHeader(out, "X-Forwarded-Host", host);
-  http::appendHeader(out, "X-Forwarded-Port", info.local_port);
-  http::appendHeader(out, "X-Real-IP", info.client_ip);
-  out.append("Forwarded: ");
-  appendForwardedFor(out, info.client_ip);
-  out.append(info.https ? ";proto=https" : ";proto=http");
-  out.append("\r\n");
-  // RFC 9110 §7.6.3: a gateway must add Via to requests it forwards; the client's own Via
-  // lines (if any) were forwarded above, and this one is appended after them.
-  out.append(req.version_minor == 0 ? "Via: 1.0 portcullis\r\n" : "Via: 1.1 portcullis\r\n");
-
-  if (finish) finishUpstreamRequestHead(out, req.framing, req.content_length);
+  http::appendFields(out, fields);
 }
 
 void finishUpstreamRequestHead(base::Buffer& out, http::Framing framing, uint64_t length) {
@@ -140,47 +150,32 @@ void finishUpstreamRequestHead(base::Buffer& out, http::Framing framing, uint64_
   http::appendEndOfHead(out);
 }
 
-DownstreamFraming chooseDownstreamFraming(const http::ResponseHead& resp, int client_version_minor) {
-  switch (resp.framing) {
-    case http::Framing::None: return DownstreamFraming::None;
-    case http::Framing::ContentLength: return DownstreamFraming::ContentLength;
+void downstreamResponse(const http::ResponseHead& up, std::string_view hsts, http::Response& out) {
+  out.clear();
+  out.status = up.status;
+  out.reason = up.reason;
+  switch (up.framing) {
+    case http::Framing::None: out.body = http::BodySize::None; break;
+    case http::Framing::ContentLength:
+      out.body = http::BodySize::Known;
+      out.length = up.content_length;
+      break;
     case http::Framing::Chunked:
-    case http::Framing::UntilClose:
-      return client_version_minor >= 1 ? DownstreamFraming::Chunked : DownstreamFraming::UntilClose;
+    case http::Framing::UntilClose: out.body = http::BodySize::Unknown; break;
   }
-  return DownstreamFraming::UntilClose;
-}
-
-void appendDownstreamResponseHead(base::Buffer& out, const http::ResponseHead& resp,
-                                  DownstreamFraming framing, bool close, bool keep_alive_10,
-                                  std::string_view hsts) {
-  out.append("HTTP/1.1 ");
-  char code[4] = {static_cast<char>('0' + resp.status / 100), static_cast<char>('0' + resp.status / 10 % 10),
-                  static_cast<char>('0' + resp.status % 10), ' '};
-  out.append(code, 4);
-  out.append(resp.reason.empty() ? http::reasonPhrase(resp.status) : resp.reason);
-  out.append("\r\n");
   // HEAD and 304 keep the upstream's Content-Length: it describes the representation
   // (RFC 9110 §8.6), not a body on this message.
-  bool keep_length = framing == DownstreamFraming::None && resp.status != 204 && resp.status >= 200;
+  const bool keep_length = out.body == http::BodySize::None && up.status != 204 && up.status >= 200;
   bool has_hsts = false;
-  const ConnectionTokens listed(resp.headers);
-  for (const auto& h : resp.headers) {
+  const ConnectionTokens listed(up.headers);
+  out.headers.addIf(up.headers, [&](const http::Header& h) {
     std::string_view n = h.name;
-    if (isHopByHop(n) || listed.lists(n)) continue;
-    if (iequals(n, "content-length") && !keep_length) continue;
+    if (isHopByHop(n) || listed.lists(n)) return false;
+    if (iequals(n, "content-length") && !keep_length) return false;
     has_hsts = has_hsts || iequals(n, "strict-transport-security");
-    http::appendHeader(out, n, h.value);
-  }
-  if (!hsts.empty() && !has_hsts) http::appendHeader(out, "Strict-Transport-Security", hsts);
-  if (framing == DownstreamFraming::ContentLength) http::appendHeader(out, "Content-Length", resp.content_length);
-  if (framing == DownstreamFraming::Chunked) http::appendHeader(out, "Transfer-Encoding", "chunked");
-  if (close || framing == DownstreamFraming::UntilClose) {
-    http::appendHeader(out, "Connection", "close");
-  } else if (keep_alive_10) {
-    http::appendHeader(out, "Connection", "keep-alive");
-  }
-  http::appendEndOfHead(out);
+    return true;
+  });
+  if (!hsts.empty() && !has_hsts) out.headers.add("Strict-Transport-Security", hsts);
 }
 
 }  // namespace portcullis::proxy

@@ -20,6 +20,7 @@
 #include <string_view>
 
 #include "base/buffer.h"
+#include "http/headers.h"
 #include "http/message.h"
 
 namespace portcullis::proxy {
@@ -41,33 +42,32 @@ struct ForwardInfo {
   std::string_view request_id;
 };
 
-// Appends the request line and headers (through the blank line) to send upstream. With
-// `finish` false, the body framing headers and the blank line are left out: the caller adds
-// them once it knows the framing (a buffered chunked body is sent with its Content-Length,
-// which WSGI apps need: Django reads CONTENT_LENGTH, not chunked input).
-void appendUpstreamRequestHead(base::Buffer& out, const http::RequestHead& req,
-                               const ForwardInfo& info, bool finish = true);
+// Values the proxy formats for the upstream's fields (X-Forwarded-Port, Forwarded); they must
+// outlive the field list that points into them.
+struct ForwardScratch {
+  char port[8];
+  char forwarded[96];  // for="[<45-byte IPv6>]";proto=https at most
+};
+
+// The fields to send upstream for `req`, into `out` (cleared first): Host, the client's
+// end-to-end fields, then the proxy's own. The views point into `req`, `info` and `scratch`.
+void upstreamRequestFields(const http::RequestHead& req, const ForwardInfo& info, ForwardScratch& scratch,
+                           http::HeaderList& out);
+// Appends the request line (origin-form, HTTP/1.1) and `fields`, without the body framing and
+// the blank line: the caller adds them once it knows the framing (a buffered chunked body is
+// sent with its Content-Length, which WSGI apps need: Django reads CONTENT_LENGTH, not chunked
+// input).
+void appendUpstreamRequestHead(base::Buffer& out, const http::RequestHead& req, const http::HeaderList& fields);
 // Appends framing for a body of `framing` (Content-Length `length`, or chunked) and the blank
 // line ending the head.
 void finishUpstreamRequestHead(base::Buffer& out, http::Framing framing, uint64_t length);
 
-// How the response body is framed towards the client.
-enum class DownstreamFraming : uint8_t {
-  None,           // no body (HEAD, 1xx, 204, 304): upstream's Content-Length kept for HEAD/304
-  ContentLength,  // as the upstream sent it
-  Chunked,        // upstream chunked or close-delimited, HTTP/1.1 client
-  UntilClose,     // upstream chunked or close-delimited, HTTP/1.0 client: close ends the body
-};
-
-DownstreamFraming chooseDownstreamFraming(const http::ResponseHead& resp, int client_version_minor);
-
-// Appends the status line and headers sent to the client. `close` adds "Connection: close";
-// `keep_alive_10` adds "Connection: keep-alive" for an HTTP/1.0 client that asked for it;
-// a non-empty `hsts` adds Strict-Transport-Security unless the upstream sent its own (the app
-// knows best, e.g. a Django SECURE_HSTS_SECONDS setting).
-void appendDownstreamResponseHead(base::Buffer& out, const http::ResponseHead& resp,
-                                  DownstreamFraming framing, bool close, bool keep_alive_10,
-                                  std::string_view hsts = {});
+// The response the client gets for the upstream's `up`, into `out` (cleared first): the
+// end-to-end fields (hop-by-hop ones and those Connection lists dropped; Content-Length kept
+// only where it describes a body not sent, HEAD and 304, RFC 9110 §8.6), and a non-empty `hsts`
+// as Strict-Transport-Security unless the upstream sent its own (the app knows best, e.g. a
+// Django SECURE_HSTS_SECONDS setting). The views point into `up` and `hsts`.
+void downstreamResponse(const http::ResponseHead& up, std::string_view hsts, http::Response& out);
 
 // True if `name` must not be forwarded in either direction (hop-by-hop, RFC 9110 §7.6.1).
 bool isHopByHop(std::string_view name);

@@ -198,7 +198,6 @@ void H1Connection::refreshGeneration() {
 }
 
 void H1Connection::onRequestHead() {
-  method_ = req_.method;
   version_minor_ = req_.version_minor;
   req_keep_alive_ = req_.keep_alive;
   expect_continue_ = req_.expect_continue && req_.version_minor >= 1;
@@ -258,23 +257,33 @@ void H1Connection::pumpRequestBody() {
 // ---------------------------------------------------------------------------------------------
 // Response side
 
-void H1Connection::sendResponseHead(const http::ResponseHead& head) {
-  down_framing_ = chooseDownstreamFraming(head, version_minor_);
+void H1Connection::sendResponseHead(const http::Response& r) {
+  if (r.local) {
+    // The request body (if any) was not read to its end: the connection must close after it.
+    if (req_state_ == ReqState::Body || req_state_ == ReqState::Head) close_after_ = linger_ = true;
+    req_state_ = ReqState::Done;
+    // 4xx for a bad request and 5xx after an upstream failure both close: after a framing
+    // error the stream position is unknown, and a client that got 502 can retry on a fresh
+    // connection. 404/405/421 are ordinary answers and keep the connection.
+    if (r.status >= 400 && r.status != 404 && r.status != 405 && r.status != 421) close_after_ = true;
+  }
   if (worker_.draining() || !req_keep_alive_) close_after_ = true;
-  bool keep_alive_10 = version_minor_ == 0 && req_keep_alive_ && !close_after_ &&
-                       down_framing_ != DownstreamFraming::UntilClose;
-  appendDownstreamResponseHead(down_->output(), head, down_framing_, close_after_, keep_alive_10, listener_.hsts);
+  down_framing_ = http::h1Framing(r.body, version_minor_);
+  auto conn = http::ConnectionField::None;
+  if (close_after_ || down_framing_ == http::Framing::UntilClose) conn = http::ConnectionField::Close;
+  else if (version_minor_ == 0) conn = http::ConnectionField::KeepAlive;
+  http::appendResponseHead(down_->output(), r, down_framing_, conn);
   response_started_ = true;
 }
 
 void H1Connection::sendBody(std::string_view data) {
-  if (down_framing_ == DownstreamFraming::Chunked) http::appendChunk(down_->output(), data);
+  if (down_framing_ == http::Framing::Chunked) http::appendChunk(down_->output(), data);
   else down_->write(data);
 }
 
 base::Result<size_t> H1Connection::sendBodyFrom(BodyBuffer& from, size_t max) {
   size_t n = static_cast<size_t>(std::min<uint64_t>(from.size(), max));
-  if (down_framing_ != DownstreamFraming::Chunked) return from.readInto(down_->output(), n);
+  if (down_framing_ != http::Framing::Chunked) return from.readInto(down_->output(), n);
   // A chunk of exactly n bytes: its size line goes first, so read no fewer than promised.
   http::appendChunkSize(down_->output(), n);
   auto got = from.readInto(down_->output(), n);
@@ -284,7 +293,7 @@ base::Result<size_t> H1Connection::sendBodyFrom(BodyBuffer& from, size_t max) {
 }
 
 void H1Connection::endResponse() {
-  if (down_framing_ == DownstreamFraming::Chunked) http::appendLastChunk(down_->output());
+  if (down_framing_ == http::Framing::Chunked) http::appendLastChunk(down_->output());
   down_->flush();
 }
 
@@ -300,7 +309,7 @@ void H1Connection::onExchangeDone() {
   // the client's unread bytes do not turn the close into an RST that eats the answer.
   if (req_state_ != ReqState::Done) close_after_ = linger_ = true;
   if (close_after_ || !req_keep_alive_ || worker_.draining() ||
-      (response_started_ && down_framing_ == DownstreamFraming::UntilClose)) {
+      (response_started_ && down_framing_ == http::Framing::UntilClose)) {
     down_->close(linger_);
     return;
   }
@@ -314,33 +323,6 @@ void H1Connection::onExchangeDone() {
   idle_since_ms_ = worker_.loop().nowMs();
   released_ = false;
   processInput();  // a pipelined request may be waiting (re-entrancy guarded)
-}
-
-void H1Connection::sendLocalReply(int status, std::string_view location) {
-  // The request body (if any) was not read to its end: the connection must close after it.
-  if (req_state_ == ReqState::Body || req_state_ == ReqState::Head) close_after_ = linger_ = true;
-  if (req_state_ == ReqState::Head) method_ = http::Method::Get;  // head unparsed: full answer
-  req_state_ = ReqState::Done;
-  base::Buffer& out = down_->output();
-  bool close = close_after_ || !req_keep_alive_ || worker_.draining() || status >= 400;
-  // 4xx for a bad request and 5xx after an upstream failure both close: after a framing error
-  // the stream position is unknown, and a client that got 502 can retry on a fresh connection.
-  // 404/421 are ordinary answers and keep the connection (the body, if any, was not read, in
-  // which case close_after_ is already set).
-  if (status == 404 || status == 421 || status == 405) close = close_after_ || !req_keep_alive_ || worker_.draining();
-  if (close) close_after_ = true;
-  // One pass into the output (http::appendLocalReply: the same bytes as the appends it replaced;
-  // Retry-After: 1 on 503 included). callgrind: ~680 -> ~200 instructions for a redirect.
-  http::LocalReply r;
-  r.status = status;
-  r.location = location;
-  r.hsts = listener_.hsts;
-  r.close = close;
-  r.http10_keep_alive = version_minor_ == 0;
-  r.head = method_ == http::Method::Head;
-  http::appendLocalReply(out, r);
-  response_started_ = true;
-  down_->flush();
 }
 
 void H1Connection::armTimer() {

@@ -50,8 +50,7 @@ class H1Connection final : public net::ConnectionHandler, public net::Deletable,
   const ConnectionFacts& facts() const override { return facts_; }
   uint64_t bytesOut() const override { return down_ ? down_->bytesOut() : bytes_out_at_close_; }
   void requestBodyWanted() override;
-  void sendResponseHead(const http::ResponseHead& head) override;
-  void sendLocalReply(int status, std::string_view location = {}) override;
+  void sendResponseHead(const http::Response& r) override;
   void sendBody(std::string_view data) override;
   base::Result<size_t> sendBodyFrom(BodyBuffer& from, size_t max) override;
   void endResponse() override;
@@ -92,13 +91,12 @@ class H1Connection final : public net::ConnectionHandler, public net::Deletable,
   http::BodyDecoder req_body_;
 
   // Copied out of req_ when its head is consumed (the views die with those bytes).
-  http::Method method_ = http::Method::Get;
   int version_minor_ = 1;
   bool req_keep_alive_ = true;
   bool expect_continue_ = false;
 
   ReqState req_state_ = ReqState::Idle;
-  DownstreamFraming down_framing_ = DownstreamFraming::None;
+  http::Framing down_framing_ = http::Framing::None;  // of the current response
   // Connection state, one comment per bit.
   bool response_started_ = false;  // the client has bytes of the current response
   bool close_after_ = false;       // close once the current response is out

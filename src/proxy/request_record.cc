@@ -72,25 +72,30 @@ void resetRecord(RequestRecord& r, const ConnectionFacts& c) {
   r.has_error = false;
 }
 
-void noteRequestHead(RequestRecord& r, const http::RequestHead& req, const config::RequestId& ids) {
+void noteRequestHead(RequestRecord& r, const http::RequestHead& req, bool text) {
   r.protocol = req.version_minor == 0 ? "HTTP/1.0" : "HTTP/1.1";
+  r.bytes_in += req.head_bytes;
+  if (!text) return;
   r.method.assign(req.method_text);
   r.target.assign(req.target);
   r.host.assign(req.host);
-  r.bytes_in += req.head_bytes;
-  bool have_id = false;
   for (const auto& h : req.headers) {
-    if (http::iequals(h.name, "user-agent")) {
-      r.user_agent.assign(h.value);
-    } else if (http::iequals(h.name, "referer")) {
-      r.referer.assign(h.value);
-    } else if (ids.enabled && ids.trust_client && !have_id && http::iequals(h.name, ids.header) &&
-               usableRequestId(h.value)) {
-      r.request_id.assign(h.value);
-      have_id = true;
+    if (http::iequals(h.name, "user-agent")) r.user_agent.assign(h.value);
+    else if (http::iequals(h.name, "referer")) r.referer.assign(h.value);
+  }
+}
+
+void noteRequestId(RequestRecord& r, const http::RequestHead& req, const config::RequestId& ids) {
+  if (!ids.enabled) return;
+  if (ids.trust_client) {
+    for (const auto& h : req.headers) {
+      if (http::iequals(h.name, ids.header) && usableRequestId(h.value)) {
+        r.request_id.assign(h.value);
+        return;
+      }
     }
   }
-  if (ids.enabled && !have_id) makeRequestId(r.request_id);
+  makeRequestId(r.request_id);
 }
 
 }  // namespace portcullis::proxy

@@ -70,9 +70,13 @@ struct ConnectionFacts;
 // Starts `r` for a new request on the connection `c`: every field back to "not yet", the
 // strings keeping their capacity.
 void resetRecord(RequestRecord& r, const ConnectionFacts& c);
-// Copies what the log needs out of a parsed head (its views die with the input bytes) and sets
-// the request id: the client's when trusted and usable, else a new one (when ids are on).
-void noteRequestHead(RequestRecord& r, const http::RequestHead& req, const config::RequestId& ids);
+// Notes the head's counts, and with `text` copies what the log prints out of it (its views die
+// with the input bytes): method, target, host, user agent, referer. Without an observer that
+// reads them (the access log) they would be copied for nothing on every request.
+void noteRequestHead(RequestRecord& r, const http::RequestHead& req, bool text);
+// Sets the request id (ids on): the client's when trusted and usable, else a new one. Only for
+// a request that is forwarded (the upstream gets it) or logged.
+void noteRequestId(RequestRecord& r, const http::RequestHead& req, const config::RequestId& ids);
 // 128 random bits as 32 lower-case hex digits (per-thread generator; no syscall once seeded).
 void makeRequestId(std::string& out);
 // Monotonic clock in nanoseconds (the durations' base).
@@ -83,6 +87,8 @@ uint64_t steadyNowNs();
 class RequestObserver {
  public:
   virtual void onRequestDone(const RequestRecord& r) = 0;
+  // The record's text (method, target, host, user agent, referer, request id) is read.
+  virtual bool readsText() const { return false; }
 
  protected:
   ~RequestObserver() = default;

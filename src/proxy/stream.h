@@ -5,7 +5,7 @@
 // the other's protocol: HTTP/1 implements DownstreamStream for the connection's current request
 // today, an HTTP/2 stream will implement it per stream id.
 //
-// Re-entrancy: any call that sends (flush, sendLocalReply, endResponse, reset) may end the
+// Re-entrancy: any call that sends (flush, endResponse, reset) may end the
 // downstream connection before it returns; the codec then tells the exchange (teardown), and the
 // exchange checks its own dead() after such calls.
 #include <cstdint>
@@ -13,6 +13,7 @@
 
 #include "base/result.h"
 #include "base/tls_info.h"
+#include "http/headers.h"
 #include "http/message.h"
 
 namespace portcullis::proxy {
@@ -45,12 +46,11 @@ class DownstreamStream {
   virtual void requestBodyWanted() = 0;
 
   // --- Response.
-  // The upstream's head (valid during the call). The codec frames it for its protocol, drops
-  // hop-by-hop fields and adds the listener's policies (HSTS). Buffered until flush().
-  virtual void sendResponseHead(const http::ResponseHead& head) = 0;
-  // A reply of the proxy's own (4xx/5xx, redirects): complete, flushed. `location` non-empty
-  // adds Location. May close the connection.
-  virtual void sendLocalReply(int status, std::string_view location = {}) = 0;
+  // The response's head (valid during the call), the upstream's or the proxy's own
+  // (r.local): meaning only, end-to-end fields; the codec adds its framing and connection
+  // management (h1: Content-Length or chunked, Connection; it closes after most local 4xx/5xx,
+  // whose request it may not have read to its end). Buffered until flush() or endResponse().
+  virtual void sendResponseHead(const http::Response& r) = 0;
   virtual void sendBody(std::string_view data) = 0;
   // Up to `max` bytes of `from` as one body piece, without a copy in between; returns how many
   // (0 or an error: the buffer could not be read).

@@ -96,7 +96,12 @@ class WorkerContext {
 
   // Observers of finished requests (access log, metrics), told in the order added. Set up by the
   // worker before its loop runs; they must outlive this context.
-  void addObserver(RequestObserver* o) { observers_.push_back(o); }
+  void addObserver(RequestObserver* o) {
+    observers_.push_back(o);
+    records_text_ = records_text_ || o->readsText();
+  }
+  // Some observer reads the records' text: requests copy it out of their heads.
+  bool recordsText() const { return records_text_; }
   void requestDone(const RequestRecord& r) {
     for (RequestObserver* o : observers_) o->onRequestDone(r);
   }
@@ -136,6 +141,7 @@ class WorkerContext {
   base::stats::Shard* stats_ = nullptr;
   H1Connection* head_ = nullptr;  // intrusive list: O(1) add/remove with thousands of connections
   bool draining_ = false;
+  bool records_text_ = false;
 };
 
 }  // namespace portcullis::proxy

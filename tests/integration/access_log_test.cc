@@ -91,6 +91,24 @@ TEST_F(AccessLog, JsonLineCarriesTheRequestAndItsTls) {
   EXPECT_EQ(f["request_id"], "\"" + *sent + "\"");
 }
 
+TEST_F(AccessLog, RequestIdGoesUpstreamWithoutAnAccessLog) {
+  // With no log, a record's text is not copied; the id the upstream needs still is made, and
+  // a fresh one per request.
+  ASSERT_TRUE(proxy_.start(ProxyConfig::singleUpstream({up_.address()})));
+  Response resp;
+  ASSERT_TRUE(get("/a", &resp));
+  ASSERT_TRUE(get("/b", &resp));
+  RecordedRequest first, second;
+  ASSERT_TRUE(up_.waitForRequest(0, &first));
+  ASSERT_TRUE(up_.waitForRequest(1, &second));
+  auto a = first.request.headers.get("X-Request-Id");
+  auto b = second.request.headers.get("X-Request-Id");
+  ASSERT_TRUE(a.has_value()) << first.request.headers.toString();
+  ASSERT_TRUE(b.has_value());
+  EXPECT_TRUE(std::regex_match(*a, std::regex("[0-9a-f]{32}"))) << *a;
+  EXPECT_NE(*a, *b);
+}
+
 TEST_F(AccessLog, LocalRepliesAreLoggedWithTheirError) {
   if (!havePython()) GTEST_SKIP() << "no python3";
   ProxyConfig config = ProxyConfig::singleUpstream({up_.address()});

@@ -5,7 +5,6 @@
 
 #include <string>
 
-#include "http/date.h"
 
 namespace portcullis::http {
 namespace {
@@ -80,91 +79,75 @@ TEST(ReasonPhrase, UnknownForUnlistedCodes) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// appendLocalReply: one pass, the same bytes as H1Connection::sendLocalReply wrote with the
-// appends above (main, 2026-12-03), for every combination it can see.
+// appendResponseHead: the one HTTP/1 writer of response heads.
 
-std::string appendsReference(const LocalReply& r) {
-  base::Buffer out;
-  appendStatusLine(out, r.status);
-  appendHeader(out, "Date", httpDateNow());
-  appendHeader(out, "Content-Type", "text/plain; charset=utf-8");
-  if (!r.location.empty()) appendHeader(out, "Location", r.location);
-  if (!r.hsts.empty()) appendHeader(out, "Strict-Transport-Security", r.hsts);
-  if (r.status == 503) appendHeader(out, "Retry-After", "1");
-  std::string_view reason = reasonPhrase(r.status);
-  char code[3] = {static_cast<char>('0' + r.status / 100), static_cast<char>('0' + r.status / 10 % 10),
-                  static_cast<char>('0' + r.status % 10)};
-  appendHeader(out, "Content-Length", static_cast<uint64_t>(3 + 1 + reason.size() + 1));
-  if (r.close) appendHeader(out, "Connection", "close");
-  else if (r.http10_keep_alive) appendHeader(out, "Connection", "keep-alive");
-  appendEndOfHead(out);
-  if (!r.head) {
-    out.append(code, 3);
-    out.append(" ");
-    out.append(reason);
-    out.append("\n");
-  }
-  return std::string(out.view());
+Response response(int status, std::string_view reason = {}) {
+  Response r;
+  r.status = status;
+  r.reason = reason;
+  return r;
 }
 
-TEST(LocalReply, SameBytesAsTheAppends) {
-  for (int status : {301, 308, 302, 307, 400, 404, 408, 413, 421, 431, 499, 502, 503, 504, 599}) {
-    for (int flags = 0; flags < 32; ++flags) {
-      LocalReply r;
-      r.status = status;
-      r.location = (flags & 1) ? "https://localhost/some/page?q=1" : "";
-      r.hsts = (flags & 2) ? "max-age=31536000; includeSubDomains" : "";
-      r.close = flags & 4;
-      r.http10_keep_alive = flags & 8;
-      r.head = flags & 16;
-      // The Date can tick between the two writes: once more then (it cannot tick twice).
-      for (int attempt = 0; attempt < 2; ++attempt) {
-        base::Buffer out;
-        size_t n = appendLocalReply(out, r);
-        std::string got(out.view());
-        std::string want = appendsReference(r);
-        if (got != want && attempt == 0) continue;
-        EXPECT_EQ(got, want) << "status " << status << " flags " << flags;
-        EXPECT_EQ(n, got.size());
-        break;
-      }
-    }
-  }
-}
-
-TEST(LocalReply, ExactBytesOfTheBenchmarkRedirect) {
-  LocalReply r;
-  r.status = 301;
-  r.location = "https://localhost/some/page?q=1";
+TEST(ResponseHead, FieldsThenFramingThenConnection) {
+  Response r = response(200);
+  r.headers.add("Content-Type", "text/html");
+  r.headers.add("Set-Cookie", "a=1");
+  r.body = BodySize::Known;
+  r.length = 1234;
   base::Buffer out;
   out.append("previous");  // a pipelined answer goes behind what is still buffered
-  appendLocalReply(out, r);
-  std::string got(out.view());
-  size_t d = got.find("Date: ");
-  ASSERT_NE(d, std::string::npos);
-  EXPECT_EQ(got.find("\r\n", d) - d - 6, 29u);  // "Sun, 06 Nov 1994 08:49:37 GMT"
-  got.replace(d + 6, 29, "D");
-  EXPECT_EQ(got,
-            "previousHTTP/1.1 301 Moved Permanently\r\n"
-            "Date: D\r\n"
-            "Content-Type: text/plain; charset=utf-8\r\n"
-            "Location: https://localhost/some/page?q=1\r\n"
-            "Content-Length: 22\r\n"
-            "\r\n"
-            "301 Moved Permanently\n");
+  appendResponseHead(out, r, Framing::ContentLength, ConnectionField::Close);
+  EXPECT_EQ(out.view(),
+            "previousHTTP/1.1 200 OK\r\nContent-Type: text/html\r\nSet-Cookie: a=1\r\n"
+            "Content-Length: 1234\r\nConnection: close\r\n\r\n");
 }
 
-TEST(LocalReply, LongLocationGrowsTheBuffer) {
-  std::string location = "https://" + std::string(253, 'h') + "/" + std::string(8000, 'p');
-  LocalReply r;
-  r.status = 308;
-  r.location = location;
-  r.head = true;
+TEST(ResponseHead, ChunkedAndKeepAlive) {
   base::Buffer out;
-  appendLocalReply(out, r);
-  std::string got(out.view());
-  EXPECT_NE(got.find("\r\nLocation: " + location + "\r\n"), std::string::npos);
-  EXPECT_TRUE(got.ends_with("\r\nContent-Length: 23\r\n\r\n"));  // HEAD: no body
+  appendResponseHead(out, response(201), Framing::Chunked, ConnectionField::KeepAlive);
+  EXPECT_EQ(out.view(), "HTTP/1.1 201 Created\r\nTransfer-Encoding: chunked\r\nConnection: keep-alive\r\n\r\n");
+}
+
+TEST(ResponseHead, NoFramingFieldWithoutBodyOrUntilClose) {
+  base::Buffer a, b;
+  appendResponseHead(a, response(304), Framing::None, ConnectionField::None);
+  appendResponseHead(b, response(200), Framing::UntilClose, ConnectionField::Close);
+  EXPECT_EQ(a.view(), "HTTP/1.1 304 Not Modified\r\n\r\n");
+  EXPECT_EQ(b.view(), "HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n");
+}
+
+TEST(ResponseHead, TheUpstreamsOwnReasonPhrasePasses) {
+  base::Buffer a, b, c;
+  appendResponseHead(a, response(200, "Okay Then"), Framing::None, ConnectionField::None);
+  appendResponseHead(b, response(599, "Network Timeout"), Framing::None, ConnectionField::None);
+  appendResponseHead(c, response(599), Framing::None, ConnectionField::None);
+  EXPECT_EQ(a.view(), "HTTP/1.1 200 Okay Then\r\n\r\n");
+  EXPECT_EQ(b.view(), "HTTP/1.1 599 Network Timeout\r\n\r\n");
+  EXPECT_EQ(c.view(), "HTTP/1.1 599 Unknown\r\n\r\n");
+}
+
+TEST(ResponseHead, LongFieldsGrowTheBuffer) {
+  std::string location = "https://" + std::string(253, 'h') + "/" + std::string(8000, 'p');
+  Response r = response(308);
+  r.headers.add("Location", location);
+  r.body = BodySize::Known;
+  r.length = 18446744073709551615u;
+  base::Buffer out;
+  appendResponseHead(out, r, Framing::ContentLength, ConnectionField::KeepAlive);
+  EXPECT_EQ(out.view(), "HTTP/1.1 308 Permanent Redirect\r\nLocation: " + location +
+                            "\r\nContent-Length: 18446744073709551615\r\nConnection: keep-alive\r\n\r\n");
+}
+
+TEST(H1Framing, UnknownLengthIsChunkedFor11AndCloseDelimitedFor10) {
+  EXPECT_EQ(h1Framing(BodySize::None, 1), Framing::None);
+  EXPECT_EQ(h1Framing(BodySize::Known, 0), Framing::ContentLength);
+  EXPECT_EQ(h1Framing(BodySize::Unknown, 1), Framing::Chunked);
+  EXPECT_EQ(h1Framing(BodySize::Unknown, 0), Framing::UntilClose);
+}
+
+TEST(StatusBody, IsCodeReasonNewline) {
+  EXPECT_EQ(statusBody(301), "301 Moved Permanently\n");
+  EXPECT_EQ(statusBody(503), "503 Service Unavailable\n");
 }
 
 }  // namespace

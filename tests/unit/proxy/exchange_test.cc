@@ -35,15 +35,15 @@ class FakeStream final : public DownstreamStream {
   const ConnectionFacts& facts() const override { return facts_; }
   uint64_t bytesOut() const override { return bytes_out; }
   void requestBodyWanted() override { ++body_wanted; }
-  void sendResponseHead(const http::ResponseHead& head) override {
-    events.push_back("head " + std::to_string(head.status));
+  void sendResponseHead(const http::Response& r) override {
+    if (r.local) {
+      const http::Header* location = r.headers.find("location");
+      events.push_back("local " + std::to_string(r.status) + (location ? " " + std::string(location->value) : ""));
+    } else {
+      events.push_back("head " + std::to_string(r.status));
+    }
     started = true;
     bytes_out += 100;
-  }
-  void sendLocalReply(int status, std::string_view location) override {
-    events.push_back("local " + std::to_string(status) + (location.empty() ? "" : " " + std::string(location)));
-    started = true;
-    bytes_out += 50;
   }
   void sendBody(std::string_view data) override {
     body.append(data);
@@ -74,6 +74,7 @@ class FakeStream final : public DownstreamStream {
 class Records final : public RequestObserver {
  public:
   void onRequestDone(const RequestRecord& r) override { all.push_back(r); }
+  bool readsText() const override { return true; }
   std::vector<RequestRecord> all;
 };
 
@@ -212,7 +213,7 @@ TEST_F(ExchangeTest, UnknownHostIsALocalReply421) {
   RawUpstream up;
   start(runtimeFor(up.port(), "example.com"));
   request("GET / HTTP/1.1\r\nHost: other.test\r\n\r\n");
-  EXPECT_EQ(stream_->events, (std::vector<std::string>{"local 421", "done"}));
+  EXPECT_EQ(stream_->events, (std::vector<std::string>{"local 421", "end", "done"}));
   ASSERT_EQ(records_.all.size(), 1u);
   EXPECT_EQ(records_.all[0].status, 421);
   EXPECT_EQ(records_.all[0].error, ErrorKind::NoRouteHost);
@@ -223,7 +224,7 @@ TEST_F(ExchangeTest, DeclaredBodyOverTheLimitIs413BeforeAnyUpstream) {
   RawUpstream up;
   start(runtimeFor(up.port()));
   request("POST / HTTP/1.1\r\nHost: example.com\r\nContent-Length: 5000\r\n\r\n");
-  EXPECT_EQ(stream_->events, (std::vector<std::string>{"local 413", "done"}));
+  EXPECT_EQ(stream_->events, (std::vector<std::string>{"local 413", "end", "done"}));
   ASSERT_EQ(records_.all.size(), 1u);
   EXPECT_EQ(records_.all[0].error, ErrorKind::BodyTooLarge);
   EXPECT_EQ(records_.all[0].attempts, 0u);
@@ -238,7 +239,7 @@ TEST_F(ExchangeTest, RefusedUpstreamIs502AfterTryingIt) {
   start(runtimeFor(closed_port));
   request("GET / HTTP/1.1\r\nHost: example.com\r\n\r\n");
   ASSERT_TRUE(runUntil(loop_, [&] { return sawEvent("done"); }));
-  EXPECT_EQ(stream_->events, (std::vector<std::string>{"local 502", "done"}));
+  EXPECT_EQ(stream_->events, (std::vector<std::string>{"local 502", "end", "done"}));
   ASSERT_EQ(records_.all.size(), 1u);
   EXPECT_EQ(records_.all[0].error, ErrorKind::UpstreamConnect);
   EXPECT_EQ(records_.all[0].attempts, 1u);
@@ -284,7 +285,7 @@ TEST_F(ExchangeTest, RedirectListenerAnswersWithTheHttpsLocation) {
   listener_.tls = false;
   listener_.https_port = 8443;
   request("GET /x?y=1 HTTP/1.1\r\nHost: example.com\r\n\r\n");
-  EXPECT_EQ(stream_->events, (std::vector<std::string>{"local 301 https://example.com:8443/x?y=1", "done"}));
+  EXPECT_EQ(stream_->events, (std::vector<std::string>{"local 301 https://example.com:8443/x?y=1", "end", "done"}));
   ASSERT_EQ(records_.all.size(), 1u);
   EXPECT_EQ(records_.all[0].status, 301);
   EXPECT_FALSE(records_.all[0].has_error);

@@ -10,6 +10,7 @@
 
 #include "base/buffer.h"
 #include "http/parser.h"
+#include "http/serializer.h"
 
 namespace portcullis::proxy {
 namespace {
@@ -44,7 +45,11 @@ class Upstream {
       return;
     }
     base::Buffer out;
-    appendUpstreamRequestHead(out, client_, info);
+    http::HeaderList fields;
+    ForwardScratch scratch;
+    upstreamRequestFields(client_, info, scratch, fields);
+    appendUpstreamRequestHead(out, client_, fields);
+    finishUpstreamRequestHead(out, client_.framing, client_.content_length);
     sent_ = std::string(out.view());
     http::RequestParser again;
     if (again.parse(sent_, head_) != http::ParseStatus::Complete) {
@@ -317,9 +322,14 @@ class Downstream {
       ADD_FAILURE() << "upstream response does not parse: " << in.errorDetail();
       return;
     }
-    framing_ = chooseDownstreamFraming(upstream_, client_minor);
+    http::Response r;
+    downstreamResponse(upstream_, hsts, r);
+    framing_ = http::h1Framing(r.body, client_minor);
+    auto conn = http::ConnectionField::None;
+    if (close || framing_ == Framing::UntilClose) conn = http::ConnectionField::Close;
+    else if (keep_alive_10) conn = http::ConnectionField::KeepAlive;
     base::Buffer out;
-    appendDownstreamResponseHead(out, upstream_, framing_, close, keep_alive_10, hsts);
+    http::appendResponseHead(out, r, framing_, conn);
     sent_ = std::string(out.view());
     http::ResponseParser again;
     if (again.parse(sent_, method, head_) != http::ParseStatus::Complete) {
@@ -329,7 +339,7 @@ class Downstream {
   Downstream(const Downstream&) = delete;
   Downstream& operator=(const Downstream&) = delete;
 
-  DownstreamFraming framing() const { return framing_; }
+  Framing framing() const { return framing_; }
   const std::string& text() const { return sent_; }
   std::string statusLine() const { return sent_.substr(0, sent_.find("\r\n")); }
   std::vector<std::string> values(std::string_view name) const { return valuesOf(head_.headers, name); }
@@ -338,14 +348,14 @@ class Downstream {
  private:
   std::string upstream_bytes_;
   http::ResponseHead upstream_;
-  DownstreamFraming framing_ = DownstreamFraming::None;
+  Framing framing_ = Framing::None;
   std::string sent_;
   http::ResponseHead head_;
 };
 
 TEST(DownstreamResponse, ContentLengthResponseKeepsItsLength) {
   Downstream d("HTTP/1.1 200 OK\r\nContent-Length: 42\r\n\r\n", Method::Get, 1);
-  EXPECT_EQ(d.framing(), DownstreamFraming::ContentLength);
+  EXPECT_EQ(d.framing(), Framing::ContentLength);
   EXPECT_EQ(d.values("Content-Length"), Strings{"42"});
   EXPECT_FALSE(d.has("Transfer-Encoding"));
 }
@@ -353,28 +363,28 @@ TEST(DownstreamResponse, ContentLengthResponseKeepsItsLength) {
 TEST(DownstreamResponse, HeadResponseKeepsContentLength) {
   // RFC 9110 §9.3.2: the length of the body a GET would have returned.
   Downstream d("HTTP/1.1 200 OK\r\nContent-Length: 1234\r\n\r\n", Method::Head, 1);
-  EXPECT_EQ(d.framing(), DownstreamFraming::None);
+  EXPECT_EQ(d.framing(), Framing::None);
   EXPECT_EQ(d.values("Content-Length"), Strings{"1234"});
 }
 
 TEST(DownstreamResponse, NotModifiedKeepsContentLength) {
   Downstream d("HTTP/1.1 304 Not Modified\r\nContent-Length: 1234\r\nETag: \"v1\"\r\n\r\n",
                Method::Get, 1);
-  EXPECT_EQ(d.framing(), DownstreamFraming::None);
+  EXPECT_EQ(d.framing(), Framing::None);
   EXPECT_EQ(d.values("Content-Length"), Strings{"1234"});
 }
 
 TEST(DownstreamResponse, NoContentDropsContentLength) {
   // RFC 9110 §8.6: a server MUST NOT send Content-Length in a 204.
   Downstream d("HTTP/1.1 204 No Content\r\nContent-Length: 0\r\n\r\n", Method::Get, 1);
-  EXPECT_EQ(d.framing(), DownstreamFraming::None);
+  EXPECT_EQ(d.framing(), Framing::None);
   EXPECT_FALSE(d.has("Content-Length"));
   EXPECT_FALSE(d.has("Transfer-Encoding"));
 }
 
 TEST(DownstreamResponse, ChunkedUpstreamIsChunkedToAnHttp11Client) {
   Downstream d("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n", Method::Get, 1);
-  EXPECT_EQ(d.framing(), DownstreamFraming::Chunked);
+  EXPECT_EQ(d.framing(), Framing::Chunked);
   EXPECT_EQ(d.values("Transfer-Encoding"), Strings{"chunked"});
   EXPECT_FALSE(d.has("Connection"));
 }
@@ -382,27 +392,27 @@ TEST(DownstreamResponse, ChunkedUpstreamIsChunkedToAnHttp11Client) {
 TEST(DownstreamResponse, CloseDelimitedUpstreamIsChunkedToAnHttp11Client) {
   // Re-framing keeps the client connection reusable although the upstream one is not.
   Downstream d("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\n", Method::Get, 1);
-  EXPECT_EQ(d.framing(), DownstreamFraming::Chunked);
+  EXPECT_EQ(d.framing(), Framing::Chunked);
   EXPECT_EQ(d.values("Transfer-Encoding"), Strings{"chunked"});
 }
 
 TEST(DownstreamResponse, ChunkedUpstreamToAnHttp10ClientEndsWithClose) {
   // RFC 9112 §7: chunked must not be sent to a 1.0 recipient.
   Downstream d("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n", Method::Get, 0);
-  EXPECT_EQ(d.framing(), DownstreamFraming::UntilClose);
+  EXPECT_EQ(d.framing(), Framing::UntilClose);
   EXPECT_FALSE(d.has("Transfer-Encoding"));
   EXPECT_EQ(d.values("Connection"), Strings{"close"});
 }
 
 TEST(DownstreamResponse, CloseDelimitedUpstreamToAnHttp10ClientEndsWithClose) {
   Downstream d("HTTP/1.0 200 OK\r\n\r\n", Method::Get, 0);
-  EXPECT_EQ(d.framing(), DownstreamFraming::UntilClose);
+  EXPECT_EQ(d.framing(), Framing::UntilClose);
   EXPECT_EQ(d.values("Connection"), Strings{"close"});
 }
 
 TEST(DownstreamResponse, Http10KeepAliveClientIsToldKeepAlive) {
   Downstream d("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n", Method::Get, 0, false, true);
-  EXPECT_EQ(d.framing(), DownstreamFraming::ContentLength);
+  EXPECT_EQ(d.framing(), Framing::ContentLength);
   EXPECT_EQ(d.values("Connection"), Strings{"keep-alive"});
 }
 

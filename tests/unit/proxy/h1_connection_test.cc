@@ -27,6 +27,7 @@ using testing_support::runUntil;
 class Records final : public RequestObserver {
  public:
   void onRequestDone(const RequestRecord& r) override { all.push_back(r); }
+  bool readsText() const override { return true; }
   std::vector<RequestRecord> all;
 };
 
