@@ -10,7 +10,7 @@
 namespace portcullis::config::internal {
 namespace {
 
-constexpr std::array<std::string_view, 4> kRouteKeys = {"host", "path", "upstream", "buffering"};
+constexpr std::array<std::string_view, 5> kRouteKeys = {"host", "path", "upstream", "buffering", "websocket"};
 constexpr std::array<std::string_view, 4> kBufferingKeys = {"request", "response", "memory",
                                                             "max_file"};
 
@@ -30,6 +30,7 @@ Route Loader::route(const Value& v) const {
   r.upstream = scalar(upstream, "an upstream name");
   r.upstream_mark = markOf(where(upstream));  // validate() checks it names a cluster
   if (const Entry* b = find(entries, "buffering")) r.buffering = buffering(b->value);
+  if (const Entry* ws = find(entries, "websocket")) r.websocket = boolean(ws->value);
   return r;
 }
 

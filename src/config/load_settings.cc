@@ -14,9 +14,9 @@
 namespace portcullis::config::internal {
 namespace {
 
-constexpr std::array<std::string_view, 6> kTimeoutKeys = {
-    "client_header",    "client_body",       "client_idle",
-    "upstream_connect", "upstream_response", "shutdown_grace"};
+constexpr std::array<std::string_view, 7> kTimeoutKeys = {
+    "client_header",     "client_body",    "client_idle", "upstream_connect",
+    "upstream_response", "shutdown_grace", "tunnel_idle"};
 constexpr std::array<std::string_view, 1> kAdminKeys = {"address"};
 constexpr std::array<std::string_view, 4> kLimitKeys = {"request_line", "header_bytes",
                                                         "header_count", "body"};
@@ -64,6 +64,7 @@ void Loader::timeouts(const Value& v, Timeouts& t) const {
     if (e.key == "upstream_connect") t.upstream_connect = d;
     if (e.key == "upstream_response") t.upstream_response = d;
     if (e.key == "shutdown_grace") t.shutdown_grace = d;
+    if (e.key == "tunnel_idle") t.tunnel_idle = d;
   }
 }
 
