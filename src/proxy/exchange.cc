@@ -372,7 +372,7 @@ bool Exchange::flushUpstream() {
 void Exchange::armUpstreamTimer() {
   if (!up_) return;
   const auto& t = rt_->config->timeouts;
-  up_->setTimeout(static_cast<uint64_t>((inTunnel() ? t.tunnel_idle : t.upstream_response).count()));
+  up_->setTimeout(inTunnel() ? tunnelIdleMs() : static_cast<uint64_t>(t.upstream_response.count()));
 }
 
 // ---------------------------------------------------------------------------------------------
