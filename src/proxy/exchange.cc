@@ -228,6 +228,7 @@ void Exchange::selectHost() {
     host_ = *h;
     host_acquired_ = true;
     tried_hosts_.add(host_);
+    if (retries_ > 0) c.hosts()[host_].state->countRetry();
     connectHost(true);
     return;
   }
