@@ -77,6 +77,11 @@ class Exchange final : public upstream::QueueWaiter {
   bool inTunnel() const { return resp_state_ == RespState::Tunnel; }
   // The tunnel's idle timeout now (shorter once one side has half-closed).
   uint64_t tunnelIdleMs() const;
+  // Loop time of the tunnel's last byte either way.
+  uint64_t tunnelActiveAt() const { return tunnel_active_ms_; }
+  // A quiet tunnel gives back its upstream connection's buffers (a WebSocket idles for minutes
+  // between messages; thousands of them must cost little). False if something is still queued.
+  bool releaseTunnelMemory();
   // Client bytes for the upstream; consumes all of `in`.
   void onTunnelData(base::Buffer& in);
   // The client half-closed (EOF).
@@ -214,6 +219,7 @@ class Exchange final : public upstream::QueueWaiter {
   bool websocket_ = false;         // the request asks for a WebSocket and its route allows it
   bool tunnel_up_eof_ = false;     // tunnel: the upstream half-closed
   bool tunnel_down_eof_ = false;   // tunnel: the client half-closed
+  uint64_t tunnel_active_ms_ = 0;  // tunnel: loop time of the last byte either way
   bool dead_ = false;              // torn down with its connection
 
   RequestRecord rec_;

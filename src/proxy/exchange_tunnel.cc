@@ -98,8 +98,16 @@ uint64_t Exchange::tunnelIdleMs() const {
 }
 
 void Exchange::touchTunnel() {
+  tunnel_active_ms_ = worker_.loop().nowMs();
   if (up_) up_->setTimeout(tunnelIdleMs());
   stream_.rearmTimer();
+}
+
+bool Exchange::releaseTunnelMemory() {
+  if (!inTunnel() || (up_ && (!up_->input().empty() || up_->pendingBytes() != 0))) return false;
+  if (up_) up_->releaseIdleMemory();
+  releaseIdleMemory();
+  return true;
 }
 
 void Exchange::endTunnel() {

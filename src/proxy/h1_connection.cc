@@ -132,6 +132,7 @@ void H1Connection::drain() {
 }
 
 bool H1Connection::releaseIfIdle(uint64_t idle_before_ms) {
+  if (!dead_ && down_ && req_state_ == ReqState::Tunnel) return releaseQuietTunnel(idle_before_ms);
   if (dead_ || !down_ || req_state_ != ReqState::Idle || exchange_.inFlight()) return false;
   if (!down_->input().empty() || idle_since_ms_ > idle_before_ms || released_) return false;
   released_ = true;
@@ -140,6 +141,16 @@ bool H1Connection::releaseIfIdle(uint64_t idle_before_ms) {
   // an idle connection does not need it.
   std::vector<http::Header>().swap(req_.headers);
   exchange_.releaseIdleMemory();
+  return true;
+}
+
+bool H1Connection::releaseQuietTunnel(uint64_t quiet_before_ms) {
+  // Once per quiet period: the next byte either way moves tunnelActiveAt past the mark.
+  if (exchange_.tunnelActiveAt() > quiet_before_ms || tunnel_released_at_ == exchange_.tunnelActiveAt()) return false;
+  if (!down_->input().empty() || down_->pendingBytes() != 0 || !exchange_.releaseTunnelMemory()) return false;
+  tunnel_released_at_ = exchange_.tunnelActiveAt();
+  down_->releaseIdleMemory();
+  std::vector<http::Header>().swap(req_.headers);
   return true;
 }
 

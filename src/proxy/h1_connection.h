@@ -76,6 +76,7 @@ class H1Connection final : public net::ConnectionHandler, public net::Deletable,
   void pumpRequestBody();
   void armTimer();
   void teardown();
+  bool releaseQuietTunnel(uint64_t quiet_before_ms);
   // At a request boundary: adopt the worker's newest runtime generation (after a reload).
   void refreshGeneration();
 
@@ -110,6 +111,7 @@ class H1Connection final : public net::ConnectionHandler, public net::Deletable,
   bool handshake_done_ = false;    // TLS listeners: handshake_timeout applies until then
   bool released_ = false;          // buffers already given back in this idle period
   uint64_t idle_since_ms_ = 0;     // loop time the connection last became idle
+  uint64_t tunnel_released_at_ = UINT64_MAX;  // tunnelActiveAt() when its buffers were last released
   uint64_t bytes_out_at_close_ = 0;
 };
 
