@@ -201,6 +201,7 @@ ScanStatus scanHead(std::string_view in, size_t& pos, detail::HeadScan& s,
 // Returns the minor version for "HTTP/1.0" and "HTTP/1.1"; -1 for any other well-formed
 // "HTTP/x.y" (505); -2 for anything else (400). RFC 9112 §2.3: the name is case-sensitive.
 int classifyVersion(std::string_view v) {
+  if (v.size() == 8 && std::memcmp(v.data(), "HTTP/1.1", 8) == 0) return 1;  // nearly every request
   if (v.size() != 8 || v.substr(0, 5) != "HTTP/" || !isDigit(v[5]) || v[6] != '.' ||
       !isDigit(v[7])) {
     return -2;
@@ -235,7 +236,7 @@ Failure parseFieldLines(std::string_view lines, std::vector<Header>& headers) {
     std::string_view line(p, static_cast<size_t>(cr - p));
     p = cr + 2;
     size_t n = 0;
-    while (n < line.size() && isTchar(line[n])) ++n;
+    while (isTchar(line[n])) ++n;  // stops at the line's CR at the latest
     if (n == 0 || n == line.size() || line[n] != ':') return fieldLineError(line);
     headers.push_back(Header{line.substr(0, n), trimOws(line.substr(n + 1))});
   }
@@ -410,15 +411,19 @@ Failure parseRequestHead(std::string_view head, const detail::HeadScan& scan, Re
   size_t sp1 = scan.method_end - scan.head_start;
   std::string_view after = line.substr(sp1 + 1);
   TargetScan target;
+  // `after` is followed in `head` by the request line's CR, which is no kTargetChar: the run
+  // of ordinary target bytes needs no bounds check.
+  const char* a = after.data();
   size_t sp2 = 0;
-  for (; sp2 < after.size(); ++sp2) {
-    uint8_t k = kTargetByte[static_cast<unsigned char>(after[sp2])];
-    if (k == kTargetChar) continue;
+  while (true) {
+    while (kTargetByte[static_cast<unsigned char>(a[sp2])] == kTargetChar) ++sp2;
+    if (sp2 == after.size()) return badRequest("malformed request line");
+    uint8_t k = kTargetByte[static_cast<unsigned char>(a[sp2])];
     if (k == kTargetEnd) break;
     if (k == kTargetBad) target.bad_char = true;
     else if (target.query == std::string_view::npos) target.query = sp2;
+    ++sp2;
   }
-  if (sp2 == after.size()) return badRequest("malformed request line");
   out.method_text = line.substr(0, sp1);
   out.target = after.substr(0, sp2);
   std::string_view version = after.substr(sp2 + 1);
