@@ -30,6 +30,7 @@
 #   BENCH_PROFILE=1         afterwards, per proxy at 1 worker: syscalls per request (strace -c,
 #                           BENCH_PROFILE_SECONDS=3 of keep-alive load) and user/system CPU per
 #                           request, in a "Where the time goes" section (installs strace)
+#   BENCH_PORT_OFFSET=0     added to every port below (to run beside another run.sh)
 # Everything listens on 127.0.0.1 ports 19080-19443; every process started here is stopped by
 # PID on exit. Results: benchmarks/results/<date>.md and .tsv (and .png with matplotlib).
 set -euo pipefail
@@ -68,10 +69,14 @@ done
 log_workers="${BENCH_LOG_WORKERS:-1}"
 micro="${BENCH_MICRO:-1}"
 
-HTTPS_PORT=19443
-HTTP_PORT=19080
-UP1_PORT=19101
-UP2_PORT=19102
+# BENCH_PORT_OFFSET=N moves every port up by N, so that a run can go on beside another
+# engineer's run on this machine instead of colliding with it.
+port_offset="${BENCH_PORT_OFFSET:-0}"
+[[ "$port_offset" =~ ^[0-9]+$ ]] && [ "$port_offset" -le 40000 ] || { echo "run.sh: BENCH_PORT_OFFSET must be 0-40000" >&2; exit 64; }
+HTTPS_PORT=$((19443 + port_offset))
+HTTP_PORT=$((19080 + port_offset))
+UP1_PORT=$((19101 + port_offset))
+UP2_PORT=$((19102 + port_offset))
 LOAD_CPU=1        # wrk / tlsload / the idle client run on this CPU (taskset)
 PY=/usr/bin/python3
 [ -x "$PY" ] || PY="$(command -v python3)"

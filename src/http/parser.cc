@@ -1,7 +1,10 @@
 #include "http/parser.h"
 
+#include <algorithm>
 #include <array>
+#include <bit>
 #include <cstdint>
+#include <cstring>
 
 #include "http/uri.h"
 
@@ -50,6 +53,34 @@ constexpr std::array<bool, 256> kPlain = makePlainTable();
 
 enum class ScanStatus : uint8_t { NeedMore, Complete, Error };
 
+// First index in [i, end) whose byte is not plain (kPlain), or `end`. Eight bytes at a time:
+// most of a head is such bytes, and the byte loop (~5 instructions a byte) was most of the
+// scan's cost. A word is plain unless a byte is below 0x20 or is 0x7f (the exact "has a byte
+// less than n" and "has a zero byte" tests); its first such byte is found by the lowest flag,
+// which borrows cannot reach. Tab is plain but below 0x20: it stops the word test and is
+// stepped over.
+size_t skipPlain(std::string_view in, size_t i, size_t end) {
+  constexpr uint64_t kOnes = 0x0101010101010101ULL;
+  constexpr uint64_t kHigh = 0x8080808080808080ULL;
+  if constexpr (std::endian::native == std::endian::little) {
+    while (i + 8 <= end) {
+      uint64_t w;
+      std::memcpy(&w, in.data() + i, 8);
+      uint64_t x = w ^ (kOnes * 0x7f);
+      uint64_t stop = ((w - kOnes * 0x20) & ~w & kHigh) | ((x - kOnes) & ~x & kHigh);
+      if (stop == 0) {
+        i += 8;
+        continue;
+      }
+      i += static_cast<size_t>(std::countr_zero(stop)) / 8;
+      if (in[i] != '\t') return i;
+      ++i;
+    }
+  }
+  while (i < end && kPlain[static_cast<unsigned char>(in[i])]) ++i;
+  return i;
+}
+
 // Contract: examines input[pos..) one byte at a time, advancing `pos` and `s`, until the blank
 // line ending the head is found (Complete; s.head_end set), the input runs out (NeedMore), or a
 // byte proves the head invalid (Error, `f` set). Every decision depends only on the bytes up to
@@ -58,7 +89,8 @@ enum class ScanStatus : uint8_t { NeedMore, Complete, Error };
 //
 // Checked here (cheap, per byte): CRLF structure, control characters, limits, obs-fold, and
 // for requests the method characters (so binary garbage, e.g. TLS sent to port 80, gets a 400
-// at once). The grammar of each line is checked afterwards by the head parsers.
+// at once). The grammar of each line is checked afterwards by the head parsers. Also noted for
+// them: where the request line's CR is and whether its method ended at a SP.
 ScanStatus scanHead(std::string_view in, size_t& pos, detail::HeadScan& s,
                     const ParserLimits& limits, bool request, Failure& f) {
   if (pos > in.size()) {  // the caller broke the "all unconsumed bytes" contract: start over
@@ -66,20 +98,37 @@ ScanStatus scanHead(std::string_view in, size_t& pos, detail::HeadScan& s,
     s = {};
   }
   for (size_t i = pos; i < in.size(); ++i) {
-    // Fast path: inside a line (past its first byte, where obs-fold is judged, and past a
-    // request's method, whose bytes are checked one by one), after a byte that was not CR,
-    // plain bytes need only the limits, which bound the run. The byte that stops the run (or
-    // sits at a limit) then goes through the full checks below, as before.
-    if (i > s.line_start && in[i - 1] != '\r' && !(request && s.lines == 0 && !s.past_method)) {
+    // Fast paths, after a byte that was not CR: runs of bytes the checks below would pass
+    // without changing any state are skipped, bounded by the limits. Inside a request's method
+    // those are tchars (from the line's first byte on), and the SP ending it only sets
+    // method_end; elsewhere plain bytes, except at the first byte of a field line, where only a
+    // plain non-OWS byte (no obs-fold) is passed over. The byte that stops a run (or sits at a
+    // limit) then goes through the full checks below.
+    if (i == 0 || in[i - 1] != '\r') {
       size_t end = std::min(in.size(), static_cast<size_t>(limits.header_bytes));
-      if (request && s.lines == 0) {
-        end = std::min(end, static_cast<size_t>(s.line_start + limits.request_line));
+      bool in_request_line = request && s.lines == 0;
+      if (in_request_line) end = std::min(end, static_cast<size_t>(s.line_start + limits.request_line));
+      bool plain_run = true;
+      if (in_request_line && s.method_end == 0) {
+        while (i < end && kTchar[static_cast<unsigned char>(in[i])]) ++i;
+        if (i < end && in[i] == ' ' && i > s.line_start) s.method_end = i++;
+        else plain_run = false;
+      } else if (i == s.line_start && s.lines > 0) {
+        if (i < end && kPlain[static_cast<unsigned char>(in[i])] && !isOws(in[i])) ++i;
+        else plain_run = false;
       }
-      while (i < end && kPlain[static_cast<unsigned char>(in[i])]) ++i;
+      if (plain_run) i = skipPlain(in, i, end);
       if (i == in.size()) break;
     }
     char c = in[i];
     bool prev_cr = i > 0 && in[i - 1] == '\r';
+    if (c == '\r' && !prev_cr && i + 1 < in.size() && in[i + 1] == '\n' &&
+        i + 1 < limits.header_bytes) {
+      // A CRLF whose CR passes every check below (the length limits do not apply to it, and it
+      // is inside header_bytes since its LF is): go straight on with the LF.
+      c = in[++i];
+      prev_cr = true;
+    }
     if (request && s.lines == 0 && c != '\r' && c != '\n' &&
         i - s.line_start >= limits.request_line) {
       f = {ParseError::UriTooLong, "request line too long"};
@@ -116,6 +165,7 @@ ScanStatus scanHead(std::string_view in, size_t& pos, detail::HeadScan& s,
         pos = i + 1;
         return ScanStatus::Complete;
       }
+      if (s.lines == 0) s.first_line_end = i - 1;
       ++s.lines;
       if (s.lines - 1 > limits.header_count) {
         f = {ParseError::HeaderTooLarge, "too many header fields"};
@@ -135,9 +185,9 @@ ScanStatus scanHead(std::string_view in, size_t& pos, detail::HeadScan& s,
       f = badRequest("obsolete line folding");
       return ScanStatus::Error;
     }
-    if (request && s.lines == 0 && !s.past_method) {
+    if (request && s.lines == 0 && s.method_end == 0) {
       if (c == ' ' && i > s.line_start) {
-        s.past_method = true;
+        s.method_end = i;
       } else if (!isTchar(c)) {
         f = badRequest("invalid method");
         return ScanStatus::Error;
@@ -151,6 +201,7 @@ ScanStatus scanHead(std::string_view in, size_t& pos, detail::HeadScan& s,
 // Returns the minor version for "HTTP/1.0" and "HTTP/1.1"; -1 for any other well-formed
 // "HTTP/x.y" (505); -2 for anything else (400). RFC 9112 §2.3: the name is case-sensitive.
 int classifyVersion(std::string_view v) {
+  if (v.size() == 8 && std::memcmp(v.data(), "HTTP/1.1", 8) == 0) return 1;  // nearly every request
   if (v.size() != 8 || v.substr(0, 5) != "HTTP/" || !isDigit(v[5]) || v[6] != '.' ||
       !isDigit(v[7])) {
     return -2;
@@ -159,27 +210,49 @@ int classifyVersion(std::string_view v) {
   return -1;
 }
 
+// Why a field line is malformed (the rules, in the order they are applied).
+Failure fieldLineError(std::string_view line) {
+  size_t colon = line.find(':');
+  if (colon == std::string_view::npos) return badRequest("header line without colon");
+  std::string_view name = line.substr(0, colon);
+  if (name.empty()) return badRequest("empty header name");
+  // RFC 9112 §5.1: no whitespace is allowed between the field name and colon; a server MUST
+  // reject it with 400, since other parsers may strip it and see a different header.
+  if (isOws(name.back())) return badRequest("whitespace between header name and colon");
+  return badRequest("invalid header name");
+}
+
 // Parses the field lines between the start line and the blank line. `lines` is everything after
 // the start line's CRLF, up to and including the final CRLF; the scan has already guaranteed
-// CRLF endings, no control characters and no obs-fold.
+// CRLF endings (so a line's first CR is its end), no control characters and no obs-fold. A
+// well-formed line is a run of tchars up to its colon: one pass finds the name and checks it;
+// anything else is handed to fieldLineError.
 Failure parseFieldLines(std::string_view lines, std::vector<Header>& headers) {
+  const char* p = lines.data();
+  const char* const end = p + lines.size();
   while (true) {
-    size_t eol = lines.find("\r\n");
-    if (eol == 0 || eol == std::string_view::npos) return {};
-    std::string_view line = lines.substr(0, eol);
-    lines.remove_prefix(eol + 2);
-    size_t colon = line.find(':');
-    if (colon == std::string_view::npos) return badRequest("header line without colon");
-    std::string_view name = line.substr(0, colon);
-    if (name.empty()) return badRequest("empty header name");
-    if (!isToken(name)) {
-      // RFC 9112 §5.1: no whitespace is allowed between the field name and colon; a server MUST
-      // reject it with 400, since other parsers may strip it and see a different header.
-      if (isOws(name.back())) return badRequest("whitespace between header name and colon");
-      return badRequest("invalid header name");
-    }
-    headers.push_back(Header{name, trimOws(line.substr(colon + 1))});
+    const auto* cr = static_cast<const char*>(std::memchr(p, '\r', static_cast<size_t>(end - p)));
+    if (cr == p || cr == nullptr) return {};
+    std::string_view line(p, static_cast<size_t>(cr - p));
+    p = cr + 2;
+    size_t n = 0;
+    while (isTchar(line[n])) ++n;  // stops at the line's CR at the latest
+    if (n == 0 || n == line.size() || line[n] != ':') return fieldLineError(line);
+    headers.push_back(Header{line.substr(0, n), trimOws(line.substr(n + 1))});
   }
+}
+
+// Header names are tokens, which hold no CR, so for a lower-case literal of letters and '-'
+// (b | 0x20) is ASCII case folding: it maps 'A'-'Z' to 'a'-'z', and the only other byte it
+// maps onto a letter or '-' is CR (onto '-'). One OR a byte and no call, where iequals called
+// out of line (~66 instructions for "Host").
+template <size_t N>
+bool nameIs(std::string_view name, const char (&lower)[N]) {
+  if (name.size() != N - 1) return false;
+  for (size_t i = 0; i + 1 < N; ++i) {
+    if ((name[i] | 0x20) != lower[i]) return false;
+  }
+  return true;
 }
 
 // Folds one Content-Length field value into `length`. RFC 9110 §8.6: 1*DIGIT; a list of
@@ -254,24 +327,44 @@ void splitPathQuery(std::string_view t, RequestHead& out) {
   }
 }
 
+// What a request line's byte after the method's SP is to the target: VCHAR (which it may hold),
+// '?' (the same, and where the query starts), SP (its end), or anything else (refused). VCHAR
+// only because '#' is refused too: a fragment is never part of a request-target (RFC 9112
+// §3.2), and upstreams disagree on whether to strip it before routing.
+enum TargetByte : uint8_t { kTargetChar, kTargetQuery, kTargetEnd, kTargetBad };
+constexpr std::array<uint8_t, 256> kTargetByte = [] {
+  std::array<uint8_t, 256> t{};
+  for (int c = 0; c < 256; ++c) t[static_cast<size_t>(c)] = (c <= 0x20 || c >= 0x7f) ? kTargetBad : kTargetChar;
+  t['#'] = kTargetBad;
+  t['?'] = kTargetQuery;
+  t[' '] = kTargetEnd;
+  return t;
+}();
+
+// The target's facts found by the pass that finds its end (parseRequestHead), so that nothing
+// reads its bytes twice.
+struct TargetScan {
+  size_t query = std::string_view::npos;  // the first '?'
+  bool bad_char = false;                   // a byte that is not VCHAR, or '#'
+};
+
 // RFC 9112 §3.2: origin-form for everything, absolute-form (which a server MUST accept, §3.2.2),
 // asterisk-form only for OPTIONS (§3.2.4) and authority-form only for CONNECT (§3.2.3).
 // `authority` receives the absolute-form's authority, empty otherwise.
-Failure parseTarget(RequestHead& out, std::string_view& authority) {
+Failure parseTarget(RequestHead& out, const TargetScan& scan, std::string_view& authority) {
   std::string_view t = out.target;
-  for (char c : t) {
-    // VCHAR only. '#' is refused: a fragment is never part of a request-target (§3.2), and
-    // upstreams disagree on whether to strip it before routing.
-    auto u = static_cast<unsigned char>(c);
-    if (u <= 0x20 || u >= 0x7f || c == '#') return badRequest("invalid character in request-target");
-  }
+  if (scan.bad_char) return badRequest("invalid character in request-target");
   if (out.method == Method::Connect) {
     auto a = parseAuthority(t);
     if (!a || a->port.empty()) return badRequest("CONNECT needs an authority-form target");
     return {};
   }
   if (t.front() == '/') {
-    splitPathQuery(t, out);
+    out.path = t.substr(0, scan.query);
+    if (scan.query != std::string_view::npos) {
+      out.has_query = true;
+      out.query = t.substr(scan.query + 1);
+    }
     return {};
   }
   if (t == "*") {
@@ -306,23 +399,34 @@ Failure parseTarget(RequestHead& out, std::string_view& authority) {
   return {};
 }
 
-Failure parseRequestHead(std::string_view head, size_t start, RequestHead& out) {
-  std::string_view rest = head.substr(start);
-  size_t eol = rest.find("\r\n");
-  std::string_view line = rest.substr(0, eol);
-  rest.remove_prefix(eol + 2);
+// `scan` is the completed scan of `head`: it found where the request line ends, and where its
+// first SP is (the method before it already checked, byte by byte, to be a token).
+Failure parseRequestHead(std::string_view head, const detail::HeadScan& scan, RequestHead& out) {
+  std::string_view line = head.substr(scan.head_start, scan.first_line_end - scan.head_start);
+  std::string_view rest = head.substr(scan.first_line_end + 2);
 
   // RFC 9112 §3: method SP request-target SP HTTP-version, single SPs. Extra spaces make parsers
   // disagree on what the target is, so they are errors, not whitespace to skip.
-  size_t sp1 = line.find(' ');
-  if (sp1 == std::string_view::npos || sp1 == 0) return badRequest("malformed request line");
+  if (scan.method_end == 0) return badRequest("malformed request line");
+  size_t sp1 = scan.method_end - scan.head_start;
   std::string_view after = line.substr(sp1 + 1);
-  size_t sp2 = after.find(' ');
-  if (sp2 == std::string_view::npos) return badRequest("malformed request line");
+  TargetScan target;
+  // `after` is followed in `head` by the request line's CR, which is no kTargetChar: the run
+  // of ordinary target bytes needs no bounds check.
+  const char* a = after.data();
+  size_t sp2 = 0;
+  while (true) {
+    while (kTargetByte[static_cast<unsigned char>(a[sp2])] == kTargetChar) ++sp2;
+    if (sp2 == after.size()) return badRequest("malformed request line");
+    uint8_t k = kTargetByte[static_cast<unsigned char>(a[sp2])];
+    if (k == kTargetEnd) break;
+    if (k == kTargetBad) target.bad_char = true;
+    else if (target.query == std::string_view::npos) target.query = sp2;
+    ++sp2;
+  }
   out.method_text = line.substr(0, sp1);
   out.target = after.substr(0, sp2);
   std::string_view version = after.substr(sp2 + 1);
-  if (!isToken(out.method_text)) return badRequest("invalid method");
   int minor = classifyVersion(version);
   if (minor == -1) return {ParseError::VersionNotSupported, "unsupported HTTP version"};
   if (minor < 0) return badRequest("malformed HTTP version");
@@ -330,7 +434,7 @@ Failure parseRequestHead(std::string_view head, size_t start, RequestHead& out) 
   if (out.target.empty()) return badRequest("malformed request line");
   out.method = methodFromText(out.method_text);
   std::string_view target_authority;
-  if (Failure f = parseTarget(out, target_authority); f.failed()) return f;
+  if (Failure f = parseTarget(out, target, target_authority); f.failed()) return f;
 
   if (Failure f = parseFieldLines(rest, out.headers); f.failed()) return f;
 
@@ -342,20 +446,20 @@ Failure parseRequestHead(std::string_view head, size_t start, RequestHead& out) 
   bool conn_close = false;
   bool conn_keep_alive = false;
   for (const Header& h : out.headers) {
-    if (iequals(h.name, "content-length")) {
+    if (nameIs(h.name, "content-length")) {
       if (!foldContentLength(h.value, has_cl, out.content_length)) {
         return badRequest("invalid or conflicting Content-Length");
       }
-    } else if (iequals(h.name, "transfer-encoding")) {
+    } else if (nameIs(h.name, "transfer-encoding")) {
       has_te = true;
       foldTransferCodings(h.value, te);
-    } else if (iequals(h.name, "host")) {
+    } else if (nameIs(h.name, "host")) {
       ++host_count;
       host = h.value;
-    } else if (iequals(h.name, "connection")) {
+    } else if (nameIs(h.name, "connection")) {
       conn_close = conn_close || listContains(h.value, "close");
       conn_keep_alive = conn_keep_alive || listContains(h.value, "keep-alive");
-    } else if (iequals(h.name, "expect")) {
+    } else if (nameIs(h.name, "expect")) {
       out.expect_continue = out.expect_continue || (minor == 1 && iequals(h.value, "100-continue"));
     }
   }
@@ -429,17 +533,17 @@ Failure parseResponseHead(std::string_view head, Method request_method, Response
   bool bodiless = request_method == Method::Head || out.status < 200 || out.status == 204 ||
                   out.status == 304;
   for (const Header& h : out.headers) {
-    if (iequals(h.name, "connection")) {
+    if (nameIs(h.name, "connection")) {
       conn_close = conn_close || listContains(h.value, "close");
       conn_keep_alive = conn_keep_alive || listContains(h.value, "keep-alive");
     } else if (bodiless) {
       // RFC 9112 §6.3 item 1: these responses end at the blank line whatever CL/TE say (for HEAD
       // and 304 they describe the representation, and are forwarded as sent).
-    } else if (iequals(h.name, "content-length")) {
+    } else if (nameIs(h.name, "content-length")) {
       if (!foldContentLength(h.value, has_cl, out.content_length)) {
         return badRequest("invalid or conflicting Content-Length");
       }
-    } else if (iequals(h.name, "transfer-encoding")) {
+    } else if (nameIs(h.name, "transfer-encoding")) {
       has_te = true;
       foldTransferCodings(h.value, te);
     }
@@ -494,7 +598,7 @@ ParseStatus RequestParser::parse(std::string_view input, RequestHead& out) {
     }
   }
   out.clear();
-  Failure f = parseRequestHead(input.substr(0, scan_.head_end), scan_.head_start, out);
+  Failure f = parseRequestHead(input.substr(0, scan_.head_end), scan_, out);
   if (f.failed()) return fail(f.error, f.detail);
   out.head_bytes = scan_.head_end;
   return ParseStatus::Complete;

@@ -41,7 +41,10 @@ struct HeadScan {
   size_t head_start = 0;    // first byte of the start line (after skipped empty lines)
   size_t head_end = 0;      // one past the blank line ending the head; 0 while incomplete
   size_t lines = 0;         // complete non-empty lines so far (start line + field lines)
-  bool past_method = false; // request line: the SP after the method has been seen
+  size_t first_line_end = 0;  // the start line's CR, once that line is complete
+  // Request line: its first SP, which ends the method (every byte before it is a tchar); 0
+  // until seen (it never is at 0: a line starting with SP is refused).
+  size_t method_end = 0;
 };
 }  // namespace detail
 

@@ -772,5 +772,51 @@ TEST(RequestParser, RejectsTooManyHeadersBeforeTheHeadEnds) {
   EXPECT_EQ(p.error(), ParseError::HeaderTooLarge);
 }
 
+// The scan tests plain bytes eight at a time: a byte it must stop at is caught at every offset
+// of a long value (so in every lane of a word and in the byte-wise tail), and the bytes it may
+// pass (tab, obs-text) are passed at every offset.
+TEST(RequestParser, ControlCharacterInAValueIsRejectedAtEveryOffset) {
+  for (char bad : {'\x00', '\x01', '\x1f', '\x7f', '\r', '\n'}) {
+    for (size_t at = 0; at < 24; ++at) {
+      std::string value(24, 'v');
+      value[at] = bad;
+      SCOPED_TRACE("byte " + std::to_string(static_cast<int>(bad)) + " at " + std::to_string(at));
+      expectRejected("GET / HTTP/1.1\r\nHost: a\r\nX-Long-Name: " + value + "\r\n\r\n", ParseError::BadRequest);
+    }
+  }
+}
+
+TEST(RequestParser, TabAndObsTextInAValueAreAcceptedAtEveryOffset) {
+  for (char ok : {'\t', '\x80', '\xff', '~', ' '}) {
+    for (size_t at = 1; at + 1 < 24; ++at) {  // inside the value: OWS at its ends is trimmed
+      std::string value(24, 'v');
+      value[at] = ok;
+      SCOPED_TRACE("byte " + std::to_string(static_cast<unsigned char>(ok)) + " at " + std::to_string(at));
+      RequestHead h = parseOk("GET / HTTP/1.1\r\nHost: a\r\nX-Long-Name: " + value + "\r\n\r\n");
+      ASSERT_EQ(h.headers.size(), 2u);
+      EXPECT_EQ(h.headers[1].value, value);
+    }
+  }
+}
+
+TEST(RequestParser, ControlCharacterInTheTargetIsRejectedAtEveryOffset) {
+  for (size_t at = 1; at < 20; ++at) {
+    std::string target = "/" + std::string(19, 'p');
+    target[at] = '\x01';
+    SCOPED_TRACE(at);
+    expectRejected("GET " + target + " HTTP/1.1\r\nHost: a\r\n\r\n", ParseError::BadRequest);
+  }
+}
+
+TEST(RequestParser, LongValueUpToTheHeaderBytesLimit) {
+  // The word-at-a-time run must stop at the limit, not at the end of the word it is in.
+  for (size_t extra = 0; extra < 9; ++extra) {
+    std::string raw = "GET / HTTP/1.1\r\nHost: a\r\nX: " + std::string(60 + extra, 'v') + "\r\n\r\n";
+    SCOPED_TRACE(raw.size());
+    if (raw.size() <= 96) parseOk(raw, smallLimits());
+    else expectRejected(raw, ParseError::HeaderTooLarge, smallLimits());
+  }
+}
+
 }  // namespace
 }  // namespace portcullis::http
