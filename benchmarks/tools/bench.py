@@ -593,7 +593,7 @@ def report(args):
                   f"figure is the {agg_name(n_rounds)} of that proxy (for more than 2 rounds: "
                   "the median) and the ratio compares those; \"per round\" is Portcullis ÷ best "
                   "other within each round, in order (more than 4 rounds: min–max), which shows "
-                  "how stable the ratio is. Idle memory (7) is a single run. \"met (k of n)\" "
+                  "how stable the ratio is. Idle memory, (7) and (9), is a single run. \"met (k of n)\" "
                   "means the rounds disagree: k of the n per-round ratios met the target.\n")
     for w in workers:
         md.append(f"\n## {w} worker{'s' if w > 1 else ''} / thread{'s' if w > 1 else ''} per proxy\n")
