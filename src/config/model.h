@@ -180,6 +180,9 @@ struct Route {
   std::string path_prefix = "/";
   std::string upstream;     // name of an Upstream
   Buffering buffering;      // `buffering: off` streams both ways (SSE, long polling)
+  // WebSocket upgrades are forwarded and become tunnels on a 101; false: the upgrade headers
+  // are dropped and the request goes upstream as a plain one.
+  bool websocket = true;
   Mark mark;
   Mark upstream_mark;
 };
@@ -194,6 +197,9 @@ struct Timeouts {
   // nginx's proxy_read_timeout, and users with slow views raise it.
   std::chrono::milliseconds upstream_response{60'000};
   std::chrono::milliseconds shutdown_grace{10'000};  // drain on SIGTERM before closing the rest
+  // A tunnel (WebSocket) with no byte either way for this long is closed. Long, as nginx's
+  // advice for WebSockets: apps ping (Channels, socket.io) well inside it.
+  std::chrono::milliseconds tunnel_idle{3'600'000};
 };
 
 struct Limits {

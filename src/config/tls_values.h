@@ -2,7 +2,7 @@
 // Parsers for the TLS settings of a listener: protocol version, TLS 1.2 cipher list and key
 // exchange groups. Kept to what BoringSSL offers and what is safe to offer, so a config that
 // loads never fails later in SSL_CTX setup for a name the library does not know. Free of
-// yaml-cpp and of BoringSSL (layer rule); load.cc adds the key path and position.
+// yaml-cpp and of BoringSSL (layer rule); load_tls.cc adds the key path and position.
 #include <span>
 #include <string>
 #include <string_view>

@@ -1,7 +1,7 @@
 #pragma once
 // Parsers for the scalar values of the YAML schema: durations, sizes, integers, booleans, ratios,
 // addresses, host patterns, paths, header tokens, hash keys and status ranges (TLS names are in
-// tls_values.h). Free of yaml-cpp so each rule is tested on its own; load.cc
+// tls_values.h). Free of yaml-cpp so each rule is tested on its own; the loader
 // puts the key path and file:line:col in front. Messages describe the value only, e.g.
 // "expected a duration such as 10s or 500ms, got 'soon'".
 #include <chrono>

@@ -61,6 +61,9 @@ struct Response {
   BodySize body = BodySize::None;
   uint64_t length = 0;      // BodySize::Known
   bool local = false;       // a reply of the proxy's own (4xx/5xx, redirects)
+  // A 101 switching to WebSocket: the connection becomes a tunnel after this head (h1 writes
+  // Upgrade and Connection: upgrade, which are not among the end-to-end fields).
+  bool websocket = false;
   void clear() {
     status = 0;
     reason = {};
@@ -68,6 +71,7 @@ struct Response {
     body = BodySize::None;
     length = 0;
     local = false;
+    websocket = false;
   }
 };
 

@@ -156,6 +156,7 @@ void appendResponseHead(base::Buffer& out, const Response& r, Framing framing, C
   constexpr auto kChunked = "Transfer-Encoding: chunked\r\n"sv;
   constexpr auto kClose = "Connection: close\r\n"sv;
   constexpr auto kKeepAlive = "Connection: keep-alive\r\n"sv;
+  constexpr auto kUpgrade = "Upgrade: websocket\r\nConnection: upgrade\r\n"sv;
   // The whole status line as one constant when the phrase is the standard one; an upstream's
   // own phrase passes as it came, written in pieces.
   char line_buf[40];
@@ -163,7 +164,7 @@ void appendResponseHead(base::Buffer& out, const Response& r, Framing framing, C
   const StatusText* t = statusText(r.status);
   if (r.reason.empty() || (t && r.reason == t->reason)) line = t ? t->line : unlistedStatusLine(r.status, line_buf);
   size_t cap = (line.empty() ? 9 + 4 + r.reason.size() + 2 : line.size()) + fieldsSize(r.headers) +
-               kLength.size() + 20 + 2 + kChunked.size() + kKeepAlive.size() + 2;
+               kLength.size() + 20 + 2 + kChunked.size() + kUpgrade.size() + 2;
   char* const start = out.reserveTail(cap);
   char* p = start;
   if (!line.empty()) {
@@ -189,6 +190,7 @@ void appendResponseHead(base::Buffer& out, const Response& r, Framing framing, C
   }
   if (conn == ConnectionField::Close) p = put(p, kClose);
   else if (conn == ConnectionField::KeepAlive) p = put(p, kKeepAlive);
+  else if (conn == ConnectionField::Upgrade) p = put(p, kUpgrade);
   *p++ = '\r';
   *p++ = '\n';
   out.commit(static_cast<size_t>(p - start));

@@ -17,7 +17,8 @@ void appendEndOfHead(base::Buffer& out);  // "\r\n"
 // The one HTTP/1 writer of response heads, for the upstream's responses and the proxy's own
 // alike: status line, the fields, the framing field (Content-Length from r.length, or
 // Transfer-Encoding: chunked) and the Connection field, sized first and written in one pass.
-enum class ConnectionField : uint8_t { None, Close, KeepAlive };
+// Upgrade: "Upgrade: websocket" and "Connection: upgrade" (a 101 to WebSocket).
+enum class ConnectionField : uint8_t { None, Close, KeepAlive, Upgrade };
 void appendResponseHead(base::Buffer& out, const Response& r, Framing framing, ConnectionField conn);
 // Every field as "N: V\r\n", in one pass.
 void appendFields(base::Buffer& out, const HeaderList& fields);

@@ -331,6 +331,7 @@ void Connection::onWriteDone(int) {
     if (pendingBytes() == 0 && !lingering_) linger();
     return;
   }
+  if (write_shut_ && !fin_sent_ && pendingBytes() == 0) sendFin();
   if (was_above_high_ && pendingBytes() <= kLowWatermark && !closing_) {
     was_above_high_ = false;
     handler_->onDrained(*this);
@@ -390,7 +391,7 @@ void Connection::close(bool with_linger) {
     closeHandles();
     return;
   }
-  if (tls_) {
+  if (tls_ && !write_shut_) {
     // Encrypt what the handler wrote but did not flush before close_notify: after shutdown()
     // the engine refuses application data.
     (void)sealStaged();
@@ -408,16 +409,42 @@ void Connection::linger() {
     return;
   }
   // Half-close so the peer sees the end of our response, then drain its input until it closes
-  // or the linger deadline passes.
-  shutdown_req_ = std::make_unique<uv_shutdown_t>();
-  shutdown_req_->data = this;
-  if (uv_shutdown(shutdown_req_.get(), asStream(tcp_.get()), &Connection::onShutdown) != 0) {
-    closeHandles();
-    return;
+  // or the linger deadline passes. (After shutdownWrite the FIN is already on its way, and its
+  // request still in libuv's hands.)
+  if (!fin_sent_) {
+    shutdown_req_ = std::make_unique<uv_shutdown_t>();
+    shutdown_req_->data = this;
+    if (uv_shutdown(shutdown_req_.get(), asStream(tcp_.get()), &Connection::onShutdown) != 0) {
+      closeHandles();
+      return;
+    }
   }
   setTimeout(kLingerMs);
   paused_ = false;
   startReading();  // eof_ is false here: the input is drained and discarded until the deadline
+}
+
+void Connection::shutdownWrite() {
+  if (closing_ || write_shut_) return;
+  write_shut_ = true;
+  if (tls_) {
+    // What the handler wrote goes before close_notify: after shutdown() the engine takes no
+    // more application data.
+    if (!sealStaged()) {
+      abort(CloseReason::TlsError);
+      return;
+    }
+    tls_->shutdown(wire_);
+  }
+  startWrite();  // ends in onWriteDone, which sends the FIN once everything is out
+}
+
+void Connection::sendFin() {
+  if (connecting_ || handles_closing_) return;
+  fin_sent_ = true;
+  shutdown_req_ = std::make_unique<uv_shutdown_t>();
+  shutdown_req_->data = this;
+  if (uv_shutdown(shutdown_req_.get(), asStream(tcp_.get()), &Connection::onShutdown) != 0) abort(CloseReason::Error);
 }
 
 // An outgoing connection that will never connect: onConnected(failure) is its last word.
@@ -438,7 +465,10 @@ Connection* Connection::discard() {
 
 void Connection::onShutdown(uv_shutdown_t* req, int status) {
   auto* c = static_cast<Connection*>(req->data);
-  if (status < 0 && status != UV_ECANCELED) c->closeHandles();
+  if (status >= 0 || status == UV_ECANCELED) return;
+  // A failed half-close (shutdownWrite) on an open connection is a reset the handler must hear.
+  if (!c->closing_) c->abort(CloseReason::PeerReset);
+  else c->closeHandles();
 }
 
 void Connection::abort(CloseReason why) {

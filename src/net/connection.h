@@ -120,6 +120,9 @@ class Connection {
   // (a 413 while the client is still sending its body). Without unread input there is nothing
   // to protect, and lingering would only hold the socket (and a draining worker) open.
   void close(bool with_linger = false);
+  // Half-close (a tunnel passing on its peer's EOF): once the pending output is sent (TLS: and
+  // close_notify), a FIN; reading goes on until the peer closes or close()/abort().
+  void shutdownWrite();
   // Immediate close; pending output is dropped.
   void abort(CloseReason why = CloseReason::Local);
   bool closing() const { return closing_; }
@@ -159,6 +162,7 @@ class Connection {
   long trySend(const char* data, size_t len);
   void closeHandles();
   void linger();
+  void sendFin();
   void notifyClose(CloseReason why);
   void fireTimeout();
 
@@ -210,6 +214,8 @@ class Connection {
   bool handshake_reported_ = false;
   bool tls_write_failed_ = false;  // set by encryptNow; the next flush() closes
   bool tls_fed_ = false;           // TLS: the peer sent at least one byte of handshake
+  bool write_shut_ = false;        // shutdownWrite: no more output; FIN once flushed
+  bool fin_sent_ = false;          // ... and the FIN has been asked of libuv
 };
 
 }  // namespace portcullis::net

@@ -49,6 +49,7 @@ void Exchange::onRequestHead(const http::RequestHead& req, bool has_body) {
   req_complete_ = !has_body;
   const auto& limits = rt_->config->limits;
   verdict_ = Verdict::Fail;
+  websocket_ = false;
 
   if (req.method == http::Method::Connect) {
     verdict_error_ = ErrorKind::MethodNotAllowed;
@@ -102,6 +103,8 @@ void Exchange::onRequestHead(const http::RequestHead& req, bool has_body) {
     info.client_subject = conn.tls->client_subject;
     info.client_fingerprint = conn.tls->client_fingerprint;
   }
+  websocket_ = rt_->config->routes[m.route].websocket && isWebSocketUpgrade(req);
+  info.websocket = websocket_;
   if (rt_->config->request_id.enabled) {
     if (!worker_.recordsText()) noteRequestId(rec_, req, rt_->config->request_id);
     info.request_id_header = rt_->config->request_id.header;
@@ -367,7 +370,9 @@ bool Exchange::flushUpstream() {
 }
 
 void Exchange::armUpstreamTimer() {
-  if (up_) up_->setTimeout(static_cast<uint64_t>(rt_->config->timeouts.upstream_response.count()));
+  if (!up_) return;
+  const auto& t = rt_->config->timeouts;
+  up_->setTimeout(static_cast<uint64_t>((inTunnel() ? t.tunnel_idle : t.upstream_response).count()));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -378,6 +383,10 @@ void Exchange::UpstreamHandler::onData(net::Connection&) { e_->onUpstreamData();
 
 void Exchange::UpstreamHandler::onEof(net::Connection&) {
   Exchange* e = e_;
+  if (e->inTunnel()) {
+    e->onTunnelUpstreamEof();
+    return;
+  }
   if (e->resp_state_ == RespState::Body && e->client_.head().framing == http::Framing::UntilClose) {
     e->onResponseComplete();  // releaseUpstream sees UntilClose: not reused
     return;
@@ -392,10 +401,15 @@ void Exchange::UpstreamHandler::onDrained(net::Connection&) {
     e->sendBufferedRequestBody();
     return;
   }
-  if (!e->req_complete_ && !e->dead_) e->stream_.requestBodyWanted();
+  // The upstream takes bytes again: the client may send more (request body or tunnel bytes).
+  if ((!e->req_complete_ || e->inTunnel()) && !e->dead_) e->stream_.requestBodyWanted();
 }
 
 void Exchange::UpstreamHandler::onTimeout(net::Connection&) {
+  if (e_->inTunnel()) {
+    e_->onTunnelIdle();
+    return;
+  }
   e_->onUpstreamFailed(ErrorKind::UpstreamTimeout, "response timeout");
 }
 
@@ -404,6 +418,10 @@ void Exchange::UpstreamHandler::onClose(net::Connection&, net::CloseReason) {
   e->up_ = nullptr;
   e->upstream_ready_ = false;
   if (e->dead_ || e->resp_state_ == RespState::Done || e->resp_state_ == RespState::None) return;
+  if (e->inTunnel()) {
+    e->endTunnel();  // a reset on one side closes the other
+    return;
+  }
   e->onUpstreamFailed(ErrorKind::UpstreamProtocol, "connection reset");
 }
 

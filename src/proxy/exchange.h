@@ -73,6 +73,14 @@ class Exchange final : public upstream::QueueWaiter {
   void onDownstreamTimeout();
   // The downstream connection is gone (last callback): records a request cut short.
   void onDownstreamClosed();
+  // --- Tunnel (exchange_tunnel.cc): a WebSocket after its 101.
+  bool inTunnel() const { return resp_state_ == RespState::Tunnel; }
+  // Client bytes for the upstream; consumes all of `in`.
+  void onTunnelData(base::Buffer& in);
+  // The client half-closed (EOF).
+  void onTunnelEof();
+  // No byte either way for timeouts.tunnel_idle (the codec's timer): the tunnel ends.
+  void onTunnelIdle();
   // Gives back what the connection does not need while idle.
   void releaseIdleMemory();
   // The downstream connection is being destroyed: leave the queue, release the host slot and
@@ -108,7 +116,9 @@ class Exchange final : public upstream::QueueWaiter {
   // What onRequestHead decided, carried out by proceed().
   enum class Verdict : uint8_t { Fail, Redirect, Forward };
   // The upstream side of the request.
-  enum class RespState : uint8_t { None, Queued, Connecting, WaitHead, Body, Done };
+  // Tunnel: the upstream answered 101 to a WebSocket upgrade; bytes flow both ways until both
+  // sides have finished, either closes, or tunnel_idle passes.
+  enum class RespState : uint8_t { None, Queued, Connecting, WaitHead, Body, Done, Tunnel };
 
   void startExchange();
   void selectHost();
@@ -130,6 +140,14 @@ class Exchange final : public upstream::QueueWaiter {
   uint64_t responseBufferRoom() const;
   bool responseBufferFull() const;  // buffering limit reached: fall back to backpressure
   void onResponseComplete();
+  void startTunnel();
+  void relayTunnelFromUpstream();
+  void onTunnelUpstreamEof();
+  // Both idle timers (client and upstream) move to now + tunnel_idle.
+  void touchTunnel();
+  // The one way out of a tunnel: the upstream closes gracefully (its pending bytes go out),
+  // the record is emitted, and the codec closes the client connection.
+  void endTunnel();
   void onUpstreamFailed(ErrorKind kind, const char* what);
   void releaseUpstream(bool reusable);
   void logUpstreamFailure(const char* what, int status);  // at most once a second per host
@@ -191,6 +209,9 @@ class Exchange final : public upstream::QueueWaiter {
   bool resp_buffering_ = false;    // the response may queue in resp_buf_ for a slow client
   bool resp_draining_ = false;     // upstream done; resp_buf_ still going to the client
   bool up_paused_ = false;         // upstream reading paused because the client reads slowly
+  bool websocket_ = false;         // the request asks for a WebSocket and its route allows it
+  bool tunnel_up_eof_ = false;     // tunnel: the upstream half-closed
+  bool tunnel_down_eof_ = false;   // tunnel: the client half-closed
   bool dead_ = false;              // torn down with its connection
 
   RequestRecord rec_;

@@ -8,6 +8,10 @@ namespace portcullis::proxy {
 
 void Exchange::onUpstreamData() {
   if (!up_) return;
+  if (resp_state_ == RespState::Tunnel) {
+    relayTunnelFromUpstream();
+    return;
+  }
   if (!upstream_got_bytes_) rec_.upstream_first_byte_us = static_cast<int64_t>(elapsedUs());
   upstream_got_bytes_ = true;
   if (resp_state_ == RespState::WaitHead) {
@@ -19,7 +23,11 @@ void Exchange::onUpstreamData() {
         onUpstreamFailed(ErrorKind::UpstreamProtocol, client_.errorDetail());
         return;
       case upstream::Http1Client::Read::Upgrade:
-        // Upgrade is not forwarded, so no upstream may switch protocols on the proxy.
+        if (websocket_ && isWebSocketAccept(client_.head())) {
+          startTunnel();
+          return;
+        }
+        // No other upgrade is forwarded, so no upstream may switch protocols on the proxy.
         onUpstreamFailed(ErrorKind::UpstreamProtocol, "unexpected 101 Switching Protocols");
         return;
       case upstream::Http1Client::Read::Head:
@@ -300,7 +308,7 @@ void Exchange::onDownstreamTimeout() {
 void Exchange::finish() {
   if (rec_open_) finishRecord();
   resp_state_ = RespState::None;
-  req_buffering_ = resp_buffering_ = resp_draining_ = false;
+  req_buffering_ = resp_buffering_ = resp_draining_ = websocket_ = false;
   req_buf_.reset();
   resp_buf_.reset();
   stream_.onExchangeDone();  // may start the next pipelined request on this object
@@ -317,6 +325,17 @@ void Exchange::finishRecord() {
 
 void Exchange::onDownstreamClosed() {
   if (!rec_open_) return;
+  if (inTunnel()) {
+    // A tunnel ends when either side closes: the normal end of a WebSocket, not an error. What
+    // the client sent last still reaches the app.
+    resp_state_ = RespState::Done;
+    if (net::Connection* up = std::exchange(up_, nullptr)) {
+      up->setHandler(nullptr);
+      up->close();
+    }
+    finishRecord();
+    return;
+  }
   // Cut short: unless one of our errors (upstream, timeout) ended it, the client reset or
   // closed mid-request or mid-response. With nothing sent it is nginx's 499.
   if (!rec_.has_error) rec_.setError(ErrorKind::ClientClosed);

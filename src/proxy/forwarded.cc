@@ -91,11 +91,32 @@ bool isHopByHop(std::string_view n) {
   return false;
 }
 
+namespace {
+bool headerListsToken(const std::vector<http::Header>& headers, std::string_view name, std::string_view token) {
+  for (const auto& h : headers)
+    if (iequals(h.name, name) && http::listContains(h.value, token)) return true;
+  return false;
+}
+}  // namespace
+
+bool isWebSocketUpgrade(const http::RequestHead& req) {
+  return req.method == http::Method::Get && req.version_minor >= 1 && req.framing == http::Framing::None &&
+         headerListsToken(req.headers, "upgrade", "websocket") && headerListsToken(req.headers, "connection", "upgrade");
+}
+
+bool isWebSocketAccept(const http::ResponseHead& resp) {
+  return resp.status == 101 && headerListsToken(resp.headers, "upgrade", "websocket");
+}
+
 void upstreamRequestFields(const http::RequestHead& req, const ForwardInfo& info, ForwardScratch& scratch,
                            http::HeaderList& out) {
   out.clear();
   std::string_view host = req.host.empty() ? info.fallback_host : req.host;
   out.add("Host", host);
+  if (info.websocket) {
+    out.add("Connection", "upgrade");
+    out.add("Upgrade", "websocket");
+  }
   const ConnectionTokens listed(req.headers);
   out.addIf(req.headers, [&](const http::Header& h) {
     std::string_view n = h.name;

@@ -40,7 +40,17 @@ struct ForwardInfo {
   // value to send; empty name: request ids are off.
   std::string_view request_id_header;
   std::string_view request_id;
+  // A WebSocket upgrade the route allows: Upgrade and Connection go upstream (as
+  // "Upgrade: websocket" and "Connection: upgrade"); otherwise both end here like any
+  // hop-by-hop field, so no other protocol (h2c above all) is ever negotiated through the proxy.
+  bool websocket = false;
 };
+
+// An HTTP/1.1 GET without a body asking for a WebSocket (RFC 6455 §4.1): Upgrade lists
+// "websocket" and Connection lists "upgrade".
+bool isWebSocketUpgrade(const http::RequestHead& req);
+// The upstream's 101 switches to WebSocket (its Upgrade lists "websocket").
+bool isWebSocketAccept(const http::ResponseHead& resp);
 
 // Values the proxy formats for the upstream's fields (X-Forwarded-Port, Forwarded); they must
 // outlive the field list that points into them.

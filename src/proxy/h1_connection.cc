@@ -53,6 +53,10 @@ void H1Connection::onData(net::Connection&) {
 }
 
 void H1Connection::onEof(net::Connection&) {
+  if (req_state_ == ReqState::Tunnel) {
+    exchange_.onTunnelEof();  // passed on as a half-close
+    return;
+  }
   // A client may half-close after sending a complete request (RFC 9112 §9.6): answer it, then
   // close. Anything else (idle, partial head, partial body) ends the connection now.
   if (req_state_ == ReqState::Done && exchange_.inFlight()) {
@@ -93,6 +97,9 @@ void H1Connection::onTimeout(net::Connection&) {
         return;
       }
       down_->abort(net::CloseReason::Timeout);
+      return;
+    case ReqState::Tunnel:
+      exchange_.onTunnelIdle();
       return;
     case ReqState::Done:
       // Send timeout: the client stopped reading the response.
@@ -184,6 +191,11 @@ void H1Connection::processInput() {
       onRequestHead();
       continue;
     }
+    if (req_state_ == ReqState::Tunnel) {
+      exchange_.onTunnelData(down_->input());
+      if (!dead_ && exchange_.bodyBlocked()) down_->pauseReading();  // the upstream's drain resumes it
+      break;
+    }
     if (req_state_ == ReqState::Body && exchange_.takesBody()) pumpRequestBody();
     break;
   }
@@ -270,7 +282,8 @@ void H1Connection::sendResponseHead(const http::Response& r) {
   if (worker_.draining() || !req_keep_alive_) close_after_ = true;
   down_framing_ = http::h1Framing(r.body, version_minor_);
   auto conn = http::ConnectionField::None;
-  if (close_after_ || down_framing_ == http::Framing::UntilClose) conn = http::ConnectionField::Close;
+  if (r.websocket) conn = http::ConnectionField::Upgrade;
+  else if (close_after_ || down_framing_ == http::Framing::UntilClose) conn = http::ConnectionField::Close;
   else if (version_minor_ == 0) conn = http::ConnectionField::KeepAlive;
   http::appendResponseHead(down_->output(), r, down_framing_, conn);
   response_started_ = true;
@@ -325,6 +338,18 @@ void H1Connection::onExchangeDone() {
   processInput();  // a pipelined request may be waiting (re-entrancy guarded)
 }
 
+void H1Connection::startTunnel() {
+  req_state_ = ReqState::Tunnel;
+  close_after_ = true;  // no HTTP after a tunnel
+  if (down_->readingPaused()) down_->resumeReading();
+  armTimer();
+  processInput();  // what the client sent after the upgrade request goes first
+}
+
+void H1Connection::closeWrite() {
+  if (down_) down_->shutdownWrite();
+}
+
 void H1Connection::armTimer() {
   if (!down_) return;
   const auto& t = rt_->config->timeouts;
@@ -343,6 +368,9 @@ void H1Connection::armTimer() {
       return;
     case ReqState::Body:
       down_->setTimeout(static_cast<uint64_t>(t.client_body.count()));
+      return;
+    case ReqState::Tunnel:
+      down_->setTimeout(static_cast<uint64_t>(t.tunnel_idle.count()));
       return;
     case ReqState::Done:
       // Waiting on the client to take the response: a send timeout. Waiting on the upstream:

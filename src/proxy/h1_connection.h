@@ -59,14 +59,17 @@ class H1Connection final : public net::ConnectionHandler, public net::Deletable,
   bool responseStarted() const override { return response_started_; }
   void rearmTimer() override { armTimer(); }
   void reset() override;
+  void startTunnel() override;
+  void closeWrite() override;
   void onExchangeDone() override;
 
  private:
   friend class WorkerContext;
   // Where the request on this connection stands. Idle: between requests; Head: its first byte
   // came, the head is incomplete; Body: the head is in, the body is being decoded; Done: the
-  // whole request is in (or abandoned), the response is under way.
-  enum class ReqState : uint8_t { Idle, Head, Body, Done };
+  // whole request is in (or abandoned), the response is under way; Tunnel: a WebSocket after its
+  // 101, bytes are relayed unparsed until the exchange ends, and then the connection closes.
+  enum class ReqState : uint8_t { Idle, Head, Body, Done, Tunnel };
 
   void processInput();
   void onRequestHead();

@@ -59,6 +59,8 @@ struct RequestRecord {
   bool queued = false;              // waited in the cluster's queue (every host at max_requests)
   bool queue_timeout = false;       // ... and gave up waiting (503)
 
+  bool tunnel = false;              // the upstream answered 101: a WebSocket tunnel (logged at its end)
+
   bool has_error = false;
   ErrorKind error = ErrorKind::Internal;  // meaningful only when has_error
 
@@ -89,6 +91,11 @@ class RequestObserver {
   virtual void onRequestDone(const RequestRecord& r) = 0;
   // The record's text (method, target, host, user agent, referer, request id) is read.
   virtual bool readsText() const { return false; }
+  // A request became a tunnel (its record comes when the tunnel ends), and bytes it moved.
+  virtual void onTunnelOpened(const RequestRecord& r) { (void)r; }
+  virtual void onTunnelBytes(const RequestRecord& r, uint64_t to_upstream, uint64_t to_client) {
+    (void)r, (void)to_upstream, (void)to_client;
+  }
 
  protected:
   ~RequestObserver() = default;

@@ -26,6 +26,7 @@ size_t statusClass(int status) {
 struct Families {
   uint32_t requests, duration, bytes_in, bytes_out, errors, connect, first_byte, retries, queued, queue_timeouts;
   uint32_t accepted, closed;
+  uint32_t tunnels_opened, tunnels_closed, tunnel_bytes;
 };
 
 // Registering is idempotent (by name), so each build looks the ids up again: off the request
@@ -62,6 +63,12 @@ Families families(Registry& r) {
                         {"listener", "protocol"});
   f.closed = r.family("portcullis_connections_closed_total", "Client connections closed.", Kind::Counter,
                       {"listener", "protocol"});
+  f.tunnels_opened = r.family("portcullis_tunnels_total", "WebSocket tunnels opened (the upstream answered 101).",
+                              Kind::Counter, {"cluster"});
+  f.tunnels_closed = r.family("portcullis_tunnels_closed_total", "WebSocket tunnels ended.", Kind::Counter, {"cluster"});
+  f.tunnel_bytes = r.family("portcullis_tunnel_bytes_total",
+                            "Bytes relayed through WebSocket tunnels (direction to_upstream or to_client).",
+                            Kind::Counter, {"cluster", "direction"});
   return f;
 }
 
@@ -95,6 +102,10 @@ std::shared_ptr<const RequestSlots> buildRequestSlots(Registry& reg, const confi
     s->retries.push_back(reg.slot(f.retries, {c}));
     s->queued.push_back(reg.slot(f.queued, {c}));
     s->queue_timeouts.push_back(reg.slot(f.queue_timeouts, {c}));
+    s->tunnels_opened.push_back(reg.slot(f.tunnels_opened, {c}));
+    s->tunnels_closed.push_back(reg.slot(f.tunnels_closed, {c}));
+    s->tunnel_to_upstream.push_back(reg.slot(f.tunnel_bytes, {c, "to_upstream"}));
+    s->tunnel_to_client.push_back(reg.slot(f.tunnel_bytes, {c, "to_client"}));
   }
   return s;
 }
@@ -114,8 +125,8 @@ void RequestStats::onRequestDone(const RequestRecord& r) {
   // A request that began before a reload carries the old config's indexes: count it under its
   // route and cluster only when the names still agree, else under "no route" (rare, and never
   // in the wrong route's series).
-  bool cluster_ok = r.cluster >= 0 && static_cast<size_t>(r.cluster) < s->clusters.size() &&
-                    s->clusters[static_cast<size_t>(r.cluster)] == r.cluster_name;
+  const long cluster = clusterOf(r);
+  const bool cluster_ok = cluster >= 0;
   size_t route = 0;
   if (r.route >= 0 && static_cast<size_t>(r.route) < s->routes &&
       (r.cluster < 0 || s->route_clusters[static_cast<size_t>(r.route)] == r.cluster_name)) {
@@ -129,7 +140,7 @@ void RequestStats::onRequestDone(const RequestRecord& r) {
   if (r.has_error && static_cast<size_t>(r.error) < kErrorKinds)
     shard_.add(s->errors[l * kErrorKinds + static_cast<size_t>(r.error)]);
   if (!cluster_ok) return;
-  const auto c = static_cast<size_t>(r.cluster);
+  const auto c = static_cast<size_t>(cluster);
   if (r.upstream_connect_us >= 0)
     shard_.observe(s->connect[c], kUpstreamBucketsUs, static_cast<uint64_t>(r.upstream_connect_us));
   if (r.upstream_first_byte_us >= 0)
@@ -137,6 +148,26 @@ void RequestStats::onRequestDone(const RequestRecord& r) {
   if (r.retries) shard_.add(s->retries[c], r.retries);
   if (r.queued) shard_.add(s->queued[c]);
   if (r.queue_timeout) shard_.add(s->queue_timeouts[c]);
+  if (r.tunnel) shard_.add(s->tunnels_closed[c]);
+}
+
+long RequestStats::clusterOf(const RequestRecord& r) const {
+  const RequestSlots* s = slots_.get();
+  if (!s || r.cluster < 0 || static_cast<size_t>(r.cluster) >= s->clusters.size() ||
+      s->clusters[static_cast<size_t>(r.cluster)] != r.cluster_name)
+    return -1;
+  return r.cluster;
+}
+
+void RequestStats::onTunnelOpened(const RequestRecord& r) {
+  if (long c = clusterOf(r); c >= 0) shard_.add(slots_->tunnels_opened[static_cast<size_t>(c)]);
+}
+
+void RequestStats::onTunnelBytes(const RequestRecord& r, uint64_t to_upstream, uint64_t to_client) {
+  long c = clusterOf(r);
+  if (c < 0) return;
+  if (to_upstream) shard_.add(slots_->tunnel_to_upstream[static_cast<size_t>(c)], to_upstream);
+  if (to_client) shard_.add(slots_->tunnel_to_client[static_cast<size_t>(c)], to_client);
 }
 
 }  // namespace portcullis::proxy

@@ -45,6 +45,9 @@ struct RequestSlots {
   std::vector<uint32_t> errors;               // [listener * kErrorKinds + kind]
   // [cluster]
   std::vector<uint32_t> connect, first_byte, retries, queued, queue_timeouts;
+  // [cluster]: WebSocket tunnels opened and closed (open = the difference, at scrape), and
+  // their bytes each way.
+  std::vector<uint32_t> tunnels_opened, tunnels_closed, tunnel_to_upstream, tunnel_to_client;
 };
 
 // Registers the request families and every label set of `cfg` in `registry`. Main thread (start,
@@ -64,8 +67,14 @@ class RequestStats final : public RequestObserver {
   // reload (the shared_ptr keeps them alive while in use).
   void setSlots(std::shared_ptr<const RequestSlots> slots) { slots_ = std::move(slots); }
   void onRequestDone(const RequestRecord& r) override;
+  void onTunnelOpened(const RequestRecord& r) override;
+  void onTunnelBytes(const RequestRecord& r, uint64_t to_upstream, uint64_t to_client) override;
 
  private:
+  // r's cluster index in the current slots, if its name still agrees (a record may come from
+  // before a reload); -1 otherwise.
+  long clusterOf(const RequestRecord& r) const;
+
   base::stats::Shard& shard_;
   std::shared_ptr<const RequestSlots> slots_;
 };

@@ -67,6 +67,15 @@ class DownstreamStream {
   // connection, h2 will reset the stream. Ends in teardown.
   virtual void reset() = 0;
 
+  // --- Tunnel (a WebSocket after its 101). From startTunnel on, the connection carries raw
+  // bytes both ways: the codec stops parsing, hands every byte the client sends (including
+  // those held since the upgrade request) to Exchange::onTunnelData, and sendBody writes bytes
+  // unframed. h2 (RFC 8441) will map the same calls onto the stream's DATA frames.
+  virtual void startTunnel() = 0;
+  // The upstream finished sending: pass the half-close on (h1: FIN once the pending bytes are
+  // out; the client may still send).
+  virtual void closeWrite() = 0;
+
   // --- The exchange is over (its record emitted): the codec decides keep-alive and goes on.
   virtual void onExchangeDone() = 0;
 

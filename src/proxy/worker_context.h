@@ -105,6 +105,12 @@ class WorkerContext {
   void requestDone(const RequestRecord& r) {
     for (RequestObserver* o : observers_) o->onRequestDone(r);
   }
+  void tunnelOpened(const RequestRecord& r) {
+    for (RequestObserver* o : observers_) o->onTunnelOpened(r);
+  }
+  void tunnelBytes(const RequestRecord& r, uint64_t to_upstream, uint64_t to_client) {
+    for (RequestObserver* o : observers_) o->onTunnelBytes(r, to_upstream, to_client);
+  }
 
   // Stop taking new requests: idle keep-alive connections close now, busy ones close after their
   // current response (which carries Connection: close), pools close their idle connections.

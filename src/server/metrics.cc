@@ -10,29 +10,31 @@
 namespace portcullis::server {
 namespace {
 
-// Active connections are accepted - closed, each a per-worker counter: a gauge in the shards
-// would need a second writer (the worker that closes is the one that accepted, but keeping it
-// a pair of counters also gives accepted_total for free).
-void writeActiveConnections(admin::Exposition& out, const std::vector<base::stats::FamilySnapshot>& families) {
-  const base::stats::FamilySnapshot* accepted = nullptr;
+// Gauges kept as a pair of per-worker counters (opened - closed): a gauge in the shards would
+// need a second writer, and the pair gives the _total counter for free. Active connections are
+// accepted - closed; open WebSocket tunnels are tunnels - tunnels closed.
+void writeGaugeFromCounters(admin::Exposition& out, const std::vector<base::stats::FamilySnapshot>& families,
+                            std::string_view opened_name, std::string_view closed_name, const char* gauge,
+                            const char* help) {
+  const base::stats::FamilySnapshot* opened = nullptr;
   const base::stats::FamilySnapshot* closed = nullptr;
   for (const auto& f : families) {
-    if (f.name == "portcullis_connections_accepted_total") accepted = &f;
-    if (f.name == "portcullis_connections_closed_total") closed = &f;
+    if (f.name == opened_name) opened = &f;
+    if (f.name == closed_name) closed = &f;
   }
-  if (!accepted) return;
+  if (!opened) return;
   std::map<std::vector<std::string>, uint64_t> closed_by_labels;
   if (closed)
     for (const auto& s : closed->series) closed_by_labels[s.labels] = s.values.at(0);
-  out.family("portcullis_connections_active", "gauge", "Client connections open now.");
-  for (const auto& s : accepted->series) {
+  out.family(gauge, "gauge", help);
+  for (const auto& s : opened->series) {
     uint64_t a = s.values.at(0);
     uint64_t c = closed_by_labels[s.labels];
     admin::Labels l;
-    for (size_t i = 0; i < accepted->label_names.size() && i < s.labels.size(); ++i)
-      l.emplace_back(accepted->label_names[i], s.labels[i]);
-    // Shards are read one after another, so a close may be seen without its accept.
-    out.sample("portcullis_connections_active", l, a > c ? a - c : 0);
+    for (size_t i = 0; i < opened->label_names.size() && i < s.labels.size(); ++i)
+      l.emplace_back(opened->label_names[i], s.labels[i]);
+    // Shards are read one after another, so a close may be seen without its open.
+    out.sample(gauge, l, a > c ? a - c : 0);
   }
 }
 
@@ -89,7 +91,10 @@ std::string renderMetrics(const base::stats::Registry& registry, const ProcessSt
   admin::Exposition out;
   auto families = registry.snapshot();
   out.add(families);
-  writeActiveConnections(out, families);
+  writeGaugeFromCounters(out, families, "portcullis_connections_accepted_total", "portcullis_connections_closed_total",
+                         "portcullis_connections_active", "Client connections open now.");
+  writeGaugeFromCounters(out, families, "portcullis_tunnels_total", "portcullis_tunnels_closed_total",
+                         "portcullis_tunnels_open", "WebSocket tunnels open now.");
   writeTls(out);
   if (runtime) admin::writeClusterMetrics(out, runtime->clusters, now_ms);
   writeProcess(out, process);

@@ -61,6 +61,8 @@ class FakeStream final : public DownstreamStream {
   bool responseStarted() const override { return started; }
   void rearmTimer() override {}
   void reset() override { events.push_back("reset"); }
+  void startTunnel() override { events.push_back("tunnel"); }
+  void closeWrite() override { events.push_back("close-write"); }
   void onExchangeDone() override { events.push_back("done"); }
 
   ConnectionFacts facts_;
