@@ -52,6 +52,9 @@ void writeClusterMetrics(Exposition& out, const Clusters& clusters, uint64_t now
   perHost(out, clusters, "portcullis_upstream_host_failures_total", "counter",
           "Upstream attempts to the host that failed (connect error, reset, timeout, 5xx).",
           [](const S& h) { return h.counters().failures.load(std::memory_order_relaxed); });
+  perHost(out, clusters, "portcullis_upstream_host_retries_total", "counter",
+          "Attempts to the host that retried a request which failed on another host.",
+          [](const S& h) { return h.counters().retries.load(std::memory_order_relaxed); });
   out.family("portcullis_upstream_queue_depth", "gauge",
              "Requests waiting for a host slot (every host at max_requests), all workers.");
   for (const auto& c : clusters) out.sample("portcullis_upstream_queue_depth", {{"cluster", c->name()}},

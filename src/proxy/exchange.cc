@@ -228,6 +228,7 @@ void Exchange::selectHost() {
     host_ = *h;
     host_acquired_ = true;
     tried_hosts_.add(host_);
+    if (retries_ > 0) c.hosts()[host_].state->countRetry();
     connectHost(true);
     return;
   }
@@ -372,7 +373,7 @@ bool Exchange::flushUpstream() {
 void Exchange::armUpstreamTimer() {
   if (!up_) return;
   const auto& t = rt_->config->timeouts;
-  up_->setTimeout(static_cast<uint64_t>((inTunnel() ? t.tunnel_idle : t.upstream_response).count()));
+  up_->setTimeout(inTunnel() ? tunnelIdleMs() : static_cast<uint64_t>(t.upstream_response.count()));
 }
 
 // ---------------------------------------------------------------------------------------------

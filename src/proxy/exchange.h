@@ -75,6 +75,8 @@ class Exchange final : public upstream::QueueWaiter {
   void onDownstreamClosed();
   // --- Tunnel (exchange_tunnel.cc): a WebSocket after its 101.
   bool inTunnel() const { return resp_state_ == RespState::Tunnel; }
+  // The tunnel's idle timeout now (shorter once one side has half-closed).
+  uint64_t tunnelIdleMs() const;
   // Client bytes for the upstream; consumes all of `in`.
   void onTunnelData(base::Buffer& in);
   // The client half-closed (EOF).

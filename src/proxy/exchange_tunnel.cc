@@ -2,6 +2,8 @@
 // upstream's real 101 with Upgrade: websocket (tunnelling earlier would let a request the
 // upstream refused smuggle bytes past the proxy's parser), then moves bytes both ways with the
 // same backpressure as a response body: a slow reader pauses the other side's reads.
+#include <algorithm>
+
 #include "base/log.h"
 #include "proxy/exchange.h"
 
@@ -70,6 +72,7 @@ void Exchange::onTunnelEof() {
     return;
   }
   up_->shutdownWrite();
+  touchTunnel();
 }
 
 void Exchange::onTunnelUpstreamEof() {
@@ -79,13 +82,23 @@ void Exchange::onTunnelUpstreamEof() {
     return;
   }
   stream_.closeWrite();
+  if (!dead_) touchTunnel();
 }
 
 void Exchange::onTunnelIdle() { endTunnel(); }
 
+uint64_t Exchange::tunnelIdleMs() const {
+  const auto& t = rt_->config->timeouts;
+  // Half-closed, only the other side's FIN is awaited (a WebSocket peer closes right after the
+  // closing handshake): client_idle bounds that wait, as HAProxy's client-fin/server-fin do,
+  // so a peer that never closes cannot hold both sockets for the whole tunnel_idle.
+  auto wait = t.tunnel_idle;
+  if (tunnel_up_eof_ || tunnel_down_eof_) wait = std::min(wait, t.client_idle);
+  return static_cast<uint64_t>(wait.count());
+}
+
 void Exchange::touchTunnel() {
-  const auto idle = static_cast<uint64_t>(rt_->config->timeouts.tunnel_idle.count());
-  if (up_) up_->setTimeout(idle);
+  if (up_) up_->setTimeout(tunnelIdleMs());
   stream_.rearmTimer();
 }
 

@@ -370,7 +370,7 @@ void H1Connection::armTimer() {
       down_->setTimeout(static_cast<uint64_t>(t.client_body.count()));
       return;
     case ReqState::Tunnel:
-      down_->setTimeout(static_cast<uint64_t>(t.tunnel_idle.count()));
+      down_->setTimeout(exchange_.tunnelIdleMs());
       return;
     case ReqState::Done:
       // Waiting on the client to take the response: a send timeout. Waiting on the upstream:

@@ -36,6 +36,7 @@ inline constexpr uint32_t kSlowStartMinPercent = 10;
 struct alignas(64) HostCounters {
   std::atomic<uint64_t> requests{0};  // attempts with an outcome (a response, or a failure)
   std::atomic<uint64_t> failures{0};  // connect failures, resets, timeouts, 5xx
+  std::atomic<uint64_t> retries{0};   // attempts that were retries of a request failed elsewhere
 };
 
 class HostState {
@@ -109,6 +110,7 @@ class HostState {
     counters_->requests.fetch_add(1, std::memory_order_relaxed);
     if (failed) counters_->failures.fetch_add(1, std::memory_order_relaxed);
   }
+  void countRetry() { counters_->retries.fetch_add(1, std::memory_order_relaxed); }
 
   // --- Log throttling ---------------------------------------------------------------------------
   // A dead host under load fails thousands of requests a second; one log line per host per

@@ -145,6 +145,30 @@ TEST_F(Metrics, PassesPromtoolAndCountersMoveAsRequestsAreServed) {
       kWait));
 }
 
+TEST_F(Metrics, RetriesAreCountedOnTheHostThatTookThem) {
+  FakeUpstream bad{"bad"};
+  Reply hangup;
+  hangup.action = Reply::Action::kCloseWithoutResponse;  // reads the request, sends nothing
+  bad.setReply(hangup);
+  ProxyConfig config = ProxyConfig::singleUpstream({bad.address(), up_.address()});
+  config.workers = 1;
+  config.top_extra = {"admin: {address: \"127.0.0.1:0\"}"};
+  ASSERT_TRUE(proxy_.start(config));
+  TlsClient client;
+  ASSERT_TRUE(client.connect(proxy_.httpsPort()));
+  for (int i = 0; i < 2; ++i) {  // round robin: one of the two starts on the bad host
+    Response resp;
+    ASSERT_TRUE(client.roundTrip(getRequest("/r" + std::to_string(i)), &resp));
+    ASSERT_EQ(resp.status, 200);
+  }
+  const std::string good_retries = "portcullis_upstream_host_retries_total|cluster=app,host=" + up_.address();
+  const std::string bad_retries = "portcullis_upstream_host_retries_total|cluster=app,host=" + bad.address();
+  Samples after;
+  EXPECT_TRUE(pollUntil([&] { return scrape(&after) && at(after, good_retries) >= 1; }, kWait));
+  EXPECT_EQ(at(after, good_retries), 1);
+  EXPECT_EQ(at(after, bad_retries), 0);
+}
+
 TEST_F(Metrics, AReloadCountsAndKeepsCounters) {
   ASSERT_TRUE(startProxy(1));
   TlsClient client;

@@ -102,10 +102,18 @@ class RawUpstream {
     return got.find("\r\n\r\n") != std::string::npos;
   }
   void send(std::string_view bytes) { (void)!::send(conn_, bytes.data(), bytes.size(), MSG_NOSIGNAL); }
+  // Reads what is there; true once the proxy's side has sent its FIN (recv returns 0).
+  bool sawEof() {
+    char buf[4096];
+    ssize_t n;
+    while ((n = ::recv(conn_, buf, sizeof buf, 0)) > 0) got.append(buf, static_cast<size_t>(n));
+    return n == 0;
+  }
   void closeConnection() {
     ::close(conn_);
     conn_ = -1;
   }
+  void shutdownWrite() { ::shutdown(conn_, SHUT_WR); }
   std::string got;
 
  private:
@@ -308,6 +316,119 @@ TEST_F(ExchangeTest, BodyIsBufferedWholeBeforeAnUpstreamIsTaken) {
   ex_->onRequestBodyPumped(true, true);
   ASSERT_TRUE(runUntil(loop_, [&] { return up.poll() && up.got.find("abcdef") != std::string::npos; }));
   EXPECT_NE(up.got.find("Content-Length: 6\r\n"), std::string::npos);
+}
+
+// ---- WebSocket tunnels -------------------------------------------------------------------
+
+constexpr const char* kUpgrade =
+    "GET /ws HTTP/1.1\r\nHost: example.com\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+    "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
+constexpr const char* k101 =
+    "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+    "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n";
+
+TEST_F(ExchangeTest, UpstreamsRealWebSocket101TurnsTheExchangeIntoATunnel) {
+  RawUpstream up;
+  start(runtimeFor(up.port()));
+  request(kUpgrade);
+  ASSERT_TRUE(runUntil(loop_, [&] { return up.poll(); }));
+  EXPECT_NE(up.got.find("\r\nUpgrade: websocket\r\n"), std::string::npos) << up.got;
+  EXPECT_NE(up.got.find("\r\nConnection: upgrade\r\n"), std::string::npos) << up.got;
+  up.got.clear();
+  up.send(std::string(k101) + "server-first");
+  ASSERT_TRUE(runUntil(loop_, [&] { return sawEvent("tunnel") && stream_->body == "server-first"; }));
+  EXPECT_EQ(stream_->events, (std::vector<std::string>{"head 101", "tunnel"}));
+  EXPECT_TRUE(ex_->inTunnel());
+  // Answered: the host's max_requests slot is free for HTTP while the socket stays open.
+  EXPECT_EQ(host().inFlight(), 0u);
+  EXPECT_TRUE(records_.all.empty()) << "the record comes when the tunnel ends";
+
+  base::Buffer from_client;
+  from_client.append("client-bytes");
+  ex_->onTunnelData(from_client);
+  EXPECT_TRUE(from_client.empty());
+  ASSERT_TRUE(runUntil(loop_, [&] { up.poll(); return up.got == "client-bytes"; }));
+
+  up.closeConnection();  // the app ends the socket: its FIN goes on to the client
+  ASSERT_TRUE(runUntil(loop_, [&] { return sawEvent("close-write"); }));
+  ex_->onTunnelEof();  // and the client's FIN comes back: the tunnel is over
+  ASSERT_TRUE(sawEvent("done"));
+  ASSERT_EQ(records_.all.size(), 1u);
+  EXPECT_EQ(records_.all[0].status, 101);
+  EXPECT_TRUE(records_.all[0].tunnel);
+  EXPECT_FALSE(records_.all[0].has_error);
+  EXPECT_EQ(records_.all[0].bytes_in, std::string(kUpgrade).size() + 12);
+}
+
+TEST_F(ExchangeTest, ClientHalfCloseReachesTheUpstreamAndItsLastBytesStillCome) {
+  RawUpstream up;
+  start(runtimeFor(up.port()));
+  request(kUpgrade);
+  ASSERT_TRUE(runUntil(loop_, [&] { return up.poll(); }));
+  up.send(k101);
+  ASSERT_TRUE(runUntil(loop_, [&] { return sawEvent("tunnel"); }));
+  ex_->onTunnelEof();
+  ASSERT_TRUE(runUntil(loop_, [&] { return up.sawEof(); }));
+  EXPECT_FALSE(sawEvent("done")) << "the other direction is still open";
+  up.send("goodbye");
+  ASSERT_TRUE(runUntil(loop_, [&] { return stream_->body == "goodbye"; }));
+  up.closeConnection();
+  ASSERT_TRUE(runUntil(loop_, [&] { return sawEvent("done"); }));
+  EXPECT_EQ(records_.all.size(), 1u);
+}
+
+TEST_F(ExchangeTest, UpstreamHalfCloseIsPassedToTheClient) {
+  RawUpstream up;
+  start(runtimeFor(up.port()));
+  request(kUpgrade);
+  ASSERT_TRUE(runUntil(loop_, [&] { return up.poll(); }));
+  up.send(k101);
+  ASSERT_TRUE(runUntil(loop_, [&] { return sawEvent("tunnel"); }));
+  up.shutdownWrite();
+  ASSERT_TRUE(runUntil(loop_, [&] { return sawEvent("close-write"); }));
+  EXPECT_FALSE(sawEvent("done"));
+  ex_->onTunnelEof();  // both directions done: the tunnel ends
+  EXPECT_TRUE(sawEvent("done"));
+  EXPECT_EQ(records_.all.size(), 1u);
+}
+
+TEST_F(ExchangeTest, UpgradeAnsweredWithoutA101IsAnOrdinaryResponse) {
+  RawUpstream up;
+  start(runtimeFor(up.port()));
+  request(kUpgrade);
+  ASSERT_TRUE(runUntil(loop_, [&] { return up.poll(); }));
+  up.send("HTTP/1.1 403 Forbidden\r\nContent-Length: 6\r\n\r\nno way");
+  ASSERT_TRUE(runUntil(loop_, [&] { return sawEvent("done"); }));
+  EXPECT_EQ(stream_->events, (std::vector<std::string>{"head 403", "end", "done"}));
+  EXPECT_EQ(stream_->body, "no way");
+  EXPECT_FALSE(records_.all.at(0).tunnel);
+}
+
+TEST_F(ExchangeTest, A101ThatWasNotAskedForIsABadGateway) {
+  RawUpstream up;
+  start(runtimeFor(up.port()));
+  request("GET /x HTTP/1.1\r\nHost: example.com\r\nUpgrade: h2c\r\nConnection: Upgrade, HTTP2-Settings\r\n\r\n");
+  ASSERT_TRUE(runUntil(loop_, [&] { return up.poll(); }));
+  EXPECT_EQ(up.got.find("Upgrade"), std::string::npos) << up.got;
+  up.send("HTTP/1.1 101 Switching Protocols\r\nUpgrade: h2c\r\nConnection: Upgrade\r\n\r\n");
+  ASSERT_TRUE(runUntil(loop_, [&] { return sawEvent("done"); }));
+  EXPECT_TRUE(sawEvent("local 502"));
+  EXPECT_FALSE(sawEvent("tunnel"));
+}
+
+TEST_F(ExchangeTest, ARouteWithoutWebSocketSendsAPlainRequest) {
+  RawUpstream up;
+  auto rt = std::const_pointer_cast<Runtime>(runtimeFor(up.port()));
+  auto cfg = std::make_shared<config::Config>(*rt->config);
+  cfg->routes[0].websocket = false;
+  rt->config = cfg;
+  start(rt);
+  request(kUpgrade);
+  ASSERT_TRUE(runUntil(loop_, [&] { return up.poll(); }));
+  EXPECT_EQ(up.got.find("Upgrade"), std::string::npos) << up.got;
+  up.send(k101);  // an app that switches anyway gets no tunnel
+  ASSERT_TRUE(runUntil(loop_, [&] { return sawEvent("done"); }));
+  EXPECT_TRUE(sawEvent("local 502"));
 }
 
 }  // namespace

@@ -481,5 +481,91 @@ TEST(DownstreamResponse, NoHstsWhenNotConfigured) {
   EXPECT_FALSE(d.has("Strict-Transport-Security"));
 }
 
+// ---- WebSocket -------------------------------------------------------------------------
+
+bool upgrade(const std::string& bytes) {
+  http::RequestParser p;
+  http::RequestHead head;
+  std::string copy = bytes;
+  if (p.parse(copy, head) != http::ParseStatus::Complete) {
+    ADD_FAILURE() << "does not parse: " << p.errorDetail();
+    return false;
+  }
+  return isWebSocketUpgrade(head);
+}
+
+TEST(WebSocket, AnUpgradeIsGet11WithUpgradeWebsocketAndConnectionUpgrade) {
+  EXPECT_TRUE(upgrade("GET /ws HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n"));
+  // Tokens are case-insensitive list elements (Firefox sends "keep-alive, Upgrade").
+  EXPECT_TRUE(upgrade("GET /ws HTTP/1.1\r\nHost: a\r\nUpgrade: WebSocket\r\nConnection: keep-alive, Upgrade\r\n\r\n"));
+}
+
+TEST(WebSocket, AnythingElseIsNot) {
+  EXPECT_FALSE(upgrade("GET / HTTP/1.1\r\nHost: a\r\nUpgrade: h2c\r\nConnection: Upgrade, HTTP2-Settings\r\n\r\n"));
+  EXPECT_FALSE(upgrade("GET / HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\n\r\n"));
+  EXPECT_FALSE(upgrade("GET / HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\n\r\n"));
+  EXPECT_FALSE(upgrade("POST / HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n"));
+  EXPECT_FALSE(upgrade("GET / HTTP/1.0\r\nHost: a\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n"));
+  // A body would be bytes the tunnel's peer reads as frames: not an upgrade.
+  EXPECT_FALSE(upgrade("GET / HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                       "Content-Length: 3\r\n\r\nabc"));
+}
+
+TEST(WebSocket, AllowedUpgradeGoesUpstreamWithItsHandshakeFields) {
+  ForwardInfo info = defaultInfo();
+  info.websocket = true;
+  Upstream u("GET /ws HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nConnection: keep-alive, Upgrade\r\n"
+             "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+             "Sec-WebSocket-Protocol: chat\r\nOrigin: https://a\r\n\r\n",
+             info);
+  EXPECT_EQ(u.values("Upgrade"), Strings{"websocket"});
+  EXPECT_EQ(u.values("Connection"), Strings{"upgrade"});
+  EXPECT_EQ(u.values("Sec-WebSocket-Key"), Strings{"dGhlIHNhbXBsZSBub25jZQ=="});
+  EXPECT_EQ(u.values("Sec-WebSocket-Version"), Strings{"13"});
+  EXPECT_EQ(u.values("Sec-WebSocket-Protocol"), Strings{"chat"});
+  EXPECT_EQ(u.values("Origin"), Strings{"https://a"});
+  EXPECT_EQ(u.values("X-Forwarded-Proto"), Strings{"https"});
+}
+
+TEST(WebSocket, WithoutLeaveUpgradeAndConnectionEndHere) {
+  // websocket: false, or any other protocol: the app sees a plain request.
+  Upstream u("GET /ws HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n");
+  EXPECT_FALSE(u.has("Upgrade"));
+  EXPECT_FALSE(u.has("Connection"));
+}
+
+TEST(WebSocket, OnlyA101WithUpgradeWebsocketAccepts) {
+  auto accepts = [](std::string bytes) {
+    http::ResponseParser p;
+    http::ResponseHead head;
+    EXPECT_EQ(p.parse(bytes, Method::Get, head), http::ParseStatus::Complete);
+    return isWebSocketAccept(head);
+  };
+  EXPECT_TRUE(accepts("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n"));
+  EXPECT_FALSE(accepts("HTTP/1.1 101 Switching Protocols\r\nUpgrade: h2c\r\nConnection: Upgrade\r\n\r\n"));
+  EXPECT_FALSE(accepts("HTTP/1.1 101 Switching Protocols\r\n\r\n"));
+  EXPECT_FALSE(accepts("HTTP/1.1 200 OK\r\nUpgrade: websocket\r\nContent-Length: 0\r\n\r\n"));
+}
+
+TEST(WebSocket, The101ToTheClientCarriesUpgradeAndConnection) {
+  Downstream d("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+               "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n",
+               Method::Get, 1);
+  // The relay drops both as hop-by-hop; the codec writes them for a tunnel's 101.
+  EXPECT_FALSE(d.has("Upgrade"));
+  http::Response r;
+  http::ResponseParser p;
+  http::ResponseHead up;
+  std::string bytes = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                      "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n";
+  ASSERT_EQ(p.parse(bytes, Method::Get, up), http::ParseStatus::Complete);
+  downstreamResponse(up, {}, r);
+  base::Buffer out;
+  http::appendResponseHead(out, r, Framing::None, http::ConnectionField::Upgrade);
+  EXPECT_EQ(out.view(),
+            "HTTP/1.1 101 Switching Protocols\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n"
+            "Upgrade: websocket\r\nConnection: upgrade\r\n\r\n");
+}
+
 }  // namespace
 }  // namespace portcullis::proxy
