@@ -463,6 +463,9 @@ def derive(rows):
                         put("ws_cpu_us", r["cpu_seconds"] * 1e6 / r["round_trips"])
         elif sc == "ws_idle":
             put("ws_idle_kib", r.get("kib_per_conn"))
+            if "rc" in r:  # ws_tool gave up before holding anything (bench.py ws_idle)
+                bad.append(f"no measurement: ws_tool idle exited {r['rc']} "
+                           f"({r.get('detail') or r.get('stderr', '')})")
             if r.get("errors"):
                 bad.append(f"{r['errors']} of {r.get('requested')} WebSockets did not open"
                            + (f" ({r['detail']})" if r.get("detail") else ""))
