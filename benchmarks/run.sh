@@ -14,12 +14,13 @@
 #                           (2 rounds: mean) and the per-round ratios
 #   BENCH_WORKERS="1 2"     worker/thread counts to run every proxy with
 #   BENCH_PROXIES="portcullis nginx haproxy"
-#   BENCH_SCENARIOS="keepalive full resume redirect big idle keepalive_log"
+#   BENCH_SCENARIOS="keepalive full resume redirect big idle keepalive_log ws_idle ws_echo"
 #                           which scenarios to run, in that order (e.g. BENCH_SCENARIOS=keepalive_log
-#                           runs the access-log variant alone)
+#                           runs the access-log variant alone; "ws_idle ws_echo" the WebSocket ones)
 #   BENCH_LOG_WORKERS=1     worker counts for keepalive_log (the JSON access log variant; Portcullis
 #                           and nginx only); a subset of BENCH_WORKERS
 #   BENCH_IDLE_CONNS=5000   connections held open in the idle-memory scenario
+#   BENCH_WS_IDLE_CONNS=5000  WebSockets held open in ws_idle (quick: 500)
 #   BENCH_MICRO=1           also build and run the Google Benchmark micro-benchmarks (0: skip)
 #   BENCH_NO_BUILD=1        use the existing build/portcullis instead of building
 #   BENCH_PORTCULLIS_BIN=PATH  benchmark this portcullis binary (no build; e.g. one built from
@@ -45,10 +46,12 @@ if [ "$quick" = 1 ]; then
   secs="${BENCH_SECONDS:-2}"
   rounds="${BENCH_ROUNDS:-1}"
   idle_conns="${BENCH_IDLE_CONNS:-500}"
+  ws_idle_conns="${BENCH_WS_IDLE_CONNS:-500}"
 else
   secs="${BENCH_SECONDS:-10}"
   rounds="${BENCH_ROUNDS:-2}"
   idle_conns="${BENCH_IDLE_CONNS:-5000}"
+  ws_idle_conns="${BENCH_WS_IDLE_CONNS:-5000}"
 fi
 [[ "$secs" =~ ^[1-9][0-9]*$ ]] || { echo "run.sh: BENCH_SECONDS must be a whole number of seconds" >&2; exit 64; }
 [[ "$rounds" =~ ^[1-9][0-9]*$ ]] || { echo "run.sh: BENCH_ROUNDS must be 1 or more" >&2; exit 64; }
@@ -59,10 +62,10 @@ profile="${BENCH_PROFILE:-0}"
 profile_secs="${BENCH_PROFILE_SECONDS:-3}"
 worker_counts="${BENCH_WORKERS:-1 2}"
 proxies="${BENCH_PROXIES:-portcullis nginx haproxy}"
-scenarios="${BENCH_SCENARIOS:-keepalive full resume redirect big idle keepalive_log}"
+scenarios="${BENCH_SCENARIOS:-keepalive full resume redirect big idle keepalive_log ws_idle ws_echo}"
 for sc in $scenarios; do
   case "$sc" in
-    keepalive|full|resume|redirect|big|idle|keepalive_log) ;;
+    keepalive|full|resume|redirect|big|idle|keepalive_log|ws_idle|ws_echo) ;;
     *) echo "run.sh: unknown scenario '$sc' in BENCH_SCENARIOS" >&2; exit 64 ;;
   esac
 done
@@ -77,6 +80,12 @@ HTTPS_PORT=$((19443 + port_offset))
 HTTP_PORT=$((19080 + port_offset))
 UP1_PORT=$((19101 + port_offset))
 UP2_PORT=$((19102 + port_offset))
+# The WebSocket scenarios' upstreams: two ws_tool echo servers (the proxies' templates are
+# rendered with these in place of UP1_PORT/UP2_PORT).
+WS1_PORT=$((19111 + port_offset))
+WS2_PORT=$((19112 + port_offset))
+ws_selected=0
+[[ " $scenarios " == *" ws_"* ]] && ws_selected=1
 LOAD_CPU=1        # wrk / tlsload / the idle client run on this CPU (taskset)
 PY=/usr/bin/python3
 [ -x "$PY" ] || PY="$(command -v python3)"
@@ -170,6 +179,9 @@ if [ "$hard" = unlimited ] || [ "$hard" -gt 65536 ]; then hard=65536; fi
 ulimit -n "$hard" || true
 [ "$(ulimit -n)" -ge $((idle_conns * 2 + 1000)) ] ||
   echo "run.sh: warning: ulimit -n is $(ulimit -n); the idle scenario may run out of descriptors" >&2
+# An idle WebSocket costs the proxy two descriptors (client and upstream side) for good.
+[ "$ws_selected" = 0 ] || [ "$(ulimit -n)" -ge $((ws_idle_conns * 2 + 1000)) ] ||
+  echo "run.sh: warning: ulimit -n is $(ulimit -n); ws_idle may run out of descriptors" >&2
 
 # --------------------------------------------------------------------------------- build
 src_root="$root"
@@ -213,6 +225,12 @@ fi
 
 log "building benchmarks/tools/tlsload.c"
 gcc -O2 -Wall -o "$tmp/tlsload" "$bench/tools/tlsload.c" -lssl -lcrypto
+if [ "$ws_selected" = 1 ]; then
+  log "building benchmarks/tools/ws_tool.cc"
+  # Like tlsload: a standalone OpenSSL client (the same TLS library as wrk), not part of the
+  # CMake build of Portcullis or its CI.
+  g++ -O2 -std=c++20 -Wall -o "$tmp/ws_tool" "$bench/tools/ws_tool.cc" -lssl -lcrypto
+fi
 
 # ------------------------------------------------------------------------- certificate, files
 scripts/gen-dev-cert.sh "$tmp/cert" >/dev/null
@@ -240,6 +258,14 @@ for port in "$UP1_PORT" "$UP2_PORT"; do
   start "upstream-$port" "$NGINX" -p "$tmp" -c "$tmp/upstream-$port.conf" -e "$tmp/upstream-$port-error.log"
   "$PY" "$bench/tools/bench.py" waitport "$port" 10 || die "upstream nginx on $port did not start"
 done
+
+# The WebSocket scenarios' upstreams, one thread each like the upstream nginx, not pinned.
+if [ "$ws_selected" = 1 ]; then
+  for port in "$WS1_PORT" "$WS2_PORT"; do
+    start "ws-echo-$port" "$tmp/ws_tool" echo-server --port "$port"
+    "$PY" "$bench/tools/bench.py" waitport "$port" 10 || die "ws_tool echo-server on $port did not start"
+  done
+fi
 
 # CPU time (clock ticks) of this shell's finished children: wrk and tlsload run in the
 # foreground, so the difference around one run is that load generator's own CPU time.
@@ -292,6 +318,20 @@ run_wrk() {
   printf '  %-10s w=%s r=%s %-9s %s\n' "$proxy" "$w" "$round" "$sc" "$(grep -E 'Requests/sec|Transfer/sec' "$out" | tr -s ' ' | tr '\n' ' ')" >&2
 }
 
+# Runs ws_tool load (64 WebSockets, a 32-byte message each, echo, repeat) for $dur seconds and
+# appends a result line.   run_wsload WORKERS PROXY SCENARIO URL
+run_wsload() {
+  local w="$1" proxy="$2" sc="$3" url="$4" c0 c1 j
+  c0="$(children_ticks)"
+  # Exit status 2 (the upgrade failed) is in the JSON too; the probe has ruled it out already.
+  j="$(taskset -c "$LOAD_CPU" "$tmp/ws_tool" load --url "$url" --connections 64 --seconds "$dur")" || true
+  c1="$(children_ticks)"
+  [ -n "$j" ] || die "ws_tool load printed no result for $proxy $sc"
+  j="${j%\}},\"client_cpu\":$(client_share "$c0" "$c1" "$dur")}"
+  record "${j%\}},\"workers\":$w,\"proxy\":\"$proxy\",\"scenario\":\"$sc\",\"round\":$round}"
+  echo "  $proxy w=$w r=$round $sc: $j" >&2
+}
+
 # ----------------------------------------------------------------------- (1) direct, the ceiling
 log "(1) direct to upstream nginx, no proxy: the ceiling"
 curl -fsS -o /dev/null "http://127.0.0.1:$UP1_PORT/" || die "upstream does not answer"
@@ -299,6 +339,10 @@ taskset -c "$LOAD_CPU" wrk -t1 -c64 -d1s "http://127.0.0.1:$UP1_PORT/" >/dev/nul
 # One run each (informational; not compared round by round), as long as one round.
 dur="$round_secs" round=1 run_wrk 1 direct direct_small 64 "http://127.0.0.1:$UP1_PORT/" -H "Host: localhost"
 dur="$round_secs" round=1 run_wrk 1 direct direct_big 16 "http://127.0.0.1:$UP1_PORT/1m" -H "Host: localhost"
+if [[ " $scenarios " == *" ws_echo "* ]]; then
+  # (10)'s ceiling: the same load straight to one echo server, plain TCP (no TLS, no proxy).
+  dur="$round_secs" round=1 run_wsload 1 direct direct_ws "ws://127.0.0.1:$WS1_PORT/echo"
+fi
 
 # --------------------------------------------------------------------------------- proxies
 proxy_pid=""
@@ -330,18 +374,24 @@ log_supported() {  # log_supported WORKERS -> 0 if supported
   record "{\"workers\":$w,\"proxy\":\"portcullis\",\"scenario\":\"unsupported\",\"sc\":\"keepalive_log\",\"detail\":$(printf '%s' "${out##*$'\n'}" | "$PY" -c 'import json,sys; print(json.dumps(sys.stdin.read()[-300:]))')}"
   return 1
 }
-start_proxy() {  # start_proxy NAME WORKERS [log]   (log: with the JSON access log to a file)
+start_proxy() {  # start_proxy NAME WORKERS [log|ws]   (log: with the JSON access log to a file)
   local name="$1" w="$2" variant="${3:-}"
+  # ws: the WebSocket scenarios. Same templates for Portcullis (it tunnels an upgrade on any
+  # route), the WebSocket ones for nginx and HAProxy, and the two echo servers as upstreams.
+  local UP1_PORT="$UP1_PORT" UP2_PORT="$UP2_PORT"
+  [ "$variant" = ws ] && UP1_PORT="$WS1_PORT" UP2_PORT="$WS2_PORT"
   case "$name" in
     portcullis)
       render_portcullis "$w" "$variant"
       start portcullis "$tmp/portcullis" -c "$tmp/portcullis.yaml" --log-level warn ;;
     nginx)
       mkdir -p "$tmp"/nginx-{body,proxy,fastcgi,uwsgi,scgi}
-      render_nginx "$w" "$variant"
+      if [ "$variant" = ws ]; then render nginx-websocket.conf.in "$tmp/nginx.conf" "$w"
+      else render_nginx "$w" "$variant"; fi
       start nginx "$NGINX" -p "$tmp" -c "$tmp/nginx.conf" -e "$tmp/nginx-error.log" ;;
     haproxy)
-      render haproxy.cfg.in "$tmp/haproxy.cfg" "$w"
+      if [ "$variant" = ws ]; then render haproxy-websocket.cfg.in "$tmp/haproxy.cfg" "$w"
+      else render haproxy.cfg.in "$tmp/haproxy.cfg" "$w"; fi
       start haproxy "$HAPROXY" -db -f "$tmp/haproxy.cfg" ;;
   esac
   proxy_pid="$last_pid"
@@ -393,6 +443,21 @@ collect_log() {
   record "{\"workers\":$w,\"proxy\":\"$name\",\"scenario\":\"log\",\"sc\":\"$sc\",\"round\":$r,\"lines\":$n,\"last\":$("$PY" -c 'import json,sys; print(json.dumps(sys.stdin.read()[-300:]))' <"$errlog")}"
   cp "$errlog" "$tmp/log-$w-$name-$sc-r$r.txt"
   : >"$errlog"
+}
+
+# Whether the running proxy tunnels a WebSocket: one upgrade and one echo round trip (ws_tool
+# probe, 5 s at most). Once per proxy and worker count, before its first WebSocket round. A
+# proxy that answers the upgrade with an ordinary response (Portcullis before its WebSocket
+# support) is recorded as unsupported: its (9)/(10) cells say n/a and the run goes on.
+ws_probe() {  # ws_probe NAME WORKERS -> 0 if the echo came back
+  local name="$1" w="$2" out rc=0
+  out="$("$tmp/ws_tool" probe --url "wss://127.0.0.1:$HTTPS_PORT/echo")" || rc=$?
+  [ "$rc" = 0 ] && return 0
+  local detail
+  detail="$("$PY" -c 'import json,sys; print(json.loads(sys.stdin.read() or "{}").get("detail", ""))' <<<"$out" 2>/dev/null || true)"
+  echo "  $name: no WebSocket support (ws_tool probe exit $rc: ${detail:-$out})" >&2
+  record "{\"workers\":$w,\"proxy\":\"$name\",\"scenario\":\"unsupported\",\"sc\":\"$sc\",\"detail\":$(printf '%s' "${detail:-$out}" | "$PY" -c 'import json,sys; print(json.dumps(sys.stdin.read()[-300:]))')}"
+  return 1
 }
 
 warm_up() {  # Warm-up (TLS context, upstream pools, allocator), not measured.
@@ -447,11 +512,14 @@ PYEOF
 # the per-round ratios in the report show how much it moved them. A fresh proxy per round makes
 # every round the same procedure (and the idle scenario needs one anyway).
 checked=" "
+ws_checked=" " ws_bad=" "
 for w in $worker_counts; do
   for sc in $scenarios; do
     # Idle memory is close to deterministic: one round, at the full connection count.
     n_rounds="$rounds"; [ "$sc" = idle ] && n_rounds=1
+    [ "$sc" = ws_idle ] && n_rounds=1  # as idle: one round
     sc_proxies="$proxies" variant=""
+    [[ "$sc" == ws_* ]] && variant=ws
     if [ "$sc" = keepalive_log ]; then
       # The access-log variant: only at BENCH_LOG_WORKERS (default 1: the CPU-per-request target
       # is about the code, and this keeps the full run ~25 s longer, not ~50), only Portcullis
@@ -469,15 +537,33 @@ for w in $worker_counts; do
     fi
     for round in $(seq 1 "$n_rounds"); do
       for name in $sc_proxies; do
+        # A proxy that failed the WebSocket probe at this worker count is not started again.
+        [[ "$variant" = ws && "$ws_bad" == *" $name-$w "* ]] && continue
         log "$name, $w worker(s): $sc, round $round of $n_rounds"
         start_proxy "$name" "$w" "$variant"
-        if [[ "$checked" != *" $name-$w "* ]]; then
+        if [ "$variant" = ws ]; then
+          # The pre-flight checks need the HTTP upstreams; the WebSocket config has the echo
+          # servers instead, so its check is the probe.
+          if [[ "$ws_checked" != *" $name-$w "* ]]; then
+            ws_checked+="$name-$w "
+            if ! ws_probe "$name" "$w"; then
+              ws_bad+="$name-$w "
+              stop "$proxy_pid"
+              collect_log "$name" "$w" "$sc" "$round"
+              continue
+            fi
+          fi
+        elif [[ "$checked" != *" $name-$w "* ]]; then
           check_proxy "$name" "$w"
           checked+="$name-$w "
         fi
         if [ "$sc" = keepalive_log ]; then
           warm_up_counted  # counted: every request, warm-up included, must reach the log
-        elif [ "$sc" != idle ]; then
+        elif [ "$sc" = ws_echo ]; then
+          # The same warm-up as the others' (1 s, 64 connections), as WebSocket round trips.
+          taskset -c "$LOAD_CPU" "$tmp/ws_tool" load --url "wss://127.0.0.1:$HTTPS_PORT/echo" \
+            --connections 64 --seconds 1 >/dev/null 2>&1 || true
+        elif [ "$sc" != idle ] && [ "$sc" != ws_idle ]; then
           warm_up
         fi
         dur="$round_secs"
@@ -505,6 +591,23 @@ for w in $worker_counts; do
             j="$(taskset -c "$LOAD_CPU" "$PY" "$bench/tools/bench.py" idle --pid "$proxy_pid" --port "$HTTPS_PORT" --conns "$idle_conns")"
             record "${j%\}},\"workers\":$w,\"proxy\":\"$name\",\"scenario\":\"idle\",\"round\":$round}"
             echo "  $name w=$w idle: $j" >&2 ;;
+          ws_idle)
+            # (9) memory per idle WebSocket: (7)'s method (fresh proxy, 20 warm-up WebSockets,
+            # baseline RSS, open N, 2.5 s, RSS again, summed over the process tree), with
+            # ws_tool holding the WebSockets (TLS 1.3, upgrade, one echo round trip each).
+            j="$(taskset -c "$LOAD_CPU" "$PY" "$bench/tools/bench.py" wsidle --pid "$proxy_pid" \
+                 --tool "$tmp/ws_tool" --url "wss://127.0.0.1:$HTTPS_PORT/echo" --conns "$ws_idle_conns")"
+            if [[ "$j" == *'"unsupported": true'* ]]; then
+              # The probe passed but the warm-up's upgrades failed: same n/a as a failed probe.
+              echo "  $name: no WebSocket support (ws_idle warm-up: $j)" >&2
+              record "{\"workers\":$w,\"proxy\":\"$name\",\"scenario\":\"unsupported\",\"sc\":\"ws_idle\",\"detail\":$(printf '%s' "$j" | "$PY" -c 'import json,sys; print(json.dumps(sys.stdin.read()[-300:]))')}"
+            else
+              record "${j%\}},\"workers\":$w,\"proxy\":\"$name\",\"scenario\":\"ws_idle\",\"round\":$round}"
+            fi
+            echo "  $name w=$w ws_idle: $j" >&2 ;;
+          ws_echo)
+            # (10) WebSocket echo round trips over 64 WebSockets, with the proxy's CPU time.
+            with_proxy_cpu run_wsload "$w" "$name" ws_echo "wss://127.0.0.1:$HTTPS_PORT/echo" ;;
         esac
         stop "$proxy_pid"
         if [ "$sc" = keepalive_log ]; then log_check "$name"; fi  # before collect_log's record
@@ -590,7 +693,7 @@ fi
   echo "Versions: Portcullis $commit (BoringSSL: Debian android-libboringssl)," \
        "$("$NGINX" -v 2>&1 | sed 's/^nginx version: //') ($("$NGINX" -V 2>&1 | grep -o 'running with OpenSSL [0-9.]*' | sed 's/running with //' || true))," \
        "HAProxy $("$HAPROXY" -v | head -1 | awk '{print $3}') ($("$HAPROXY" -vv | grep -m1 'Running on OpenSSL' | sed 's/.*: //'))," \
-       "$(wrk -v 2>&1 | head -1 | awk '{print $1, $2}'), $(openssl version | awk '{print "OpenSSL", $2}') (wrk, tlsload)."
+       "$(wrk -v 2>&1 | head -1 | awk '{print $1, $2}'), $(openssl version | awk '{print "OpenSSL", $2}') (wrk, tlsload, ws_tool)."
   echo
   echo "Load generators run on CPU $LOAD_CPU (taskset), one thread; proxies and the two upstream nginx (1 worker each) are not pinned."
 } >"$tmp/machine.txt"

@@ -9,6 +9,9 @@
   bench.py waitport PORT [SECS]  wait until 127.0.0.1:PORT accepts a TCP connection
   bench.py idle --pid PID --port PORT [--conns N] [--settle SECS]
                                  memory per idle TLS connection (scenario 7), prints JSON
+  bench.py wsidle --pid PID --tool WS_TOOL --url wss://... [--conns N] [--settle SECS]
+                                 memory per idle WebSocket (scenario 9): scenario 7's method,
+                                 with `ws_tool idle` holding the WebSockets; prints JSON
   bench.py report RESULTS.jsonl OUT_BASENAME [--machine FILE] [--micro FILE] [--quick]
                                  writes OUT_BASENAME.md and .tsv (and .png when matplotlib is
                                  installed) and prints the markdown
@@ -22,8 +25,11 @@ import json
 import os
 import socket
 import ssl
+import signal
 import statistics
+import subprocess
 import sys
+import threading
 import time
 
 # ---------------------------------------------------------------------------------- /proc
@@ -191,6 +197,76 @@ async def idle_main(args):
     print(json.dumps(out))
 
 
+# -------------------------------------------------------- scenario 9: idle WebSocket memory
+
+
+def ws_idle(args):
+    """idle_main's method (warm-up, settle, baseline, open N, settle, RSS again) for WebSockets:
+    `ws_tool idle` opens them (TLS 1.3, upgrade, one echo round trip each), says when all are
+    open, and holds them until it gets SIGTERM after the second RSS reading."""
+    tool = [args.tool, "idle", "--url", args.url]
+
+    def lines(text):
+        out = []
+        for line in text.splitlines():
+            try:
+                out.append(json.loads(line))
+            except ValueError:
+                pass
+        return out
+
+    # Warm-up: 20 WebSockets opened and closed, so one-time allocations are in the baseline. A
+    # proxy without WebSocket support fails here (ws_tool exits 2), before 5,000 attempts.
+    warm = subprocess.run(tool + ["--connections", "20", "--hold-seconds", "0"],
+                          capture_output=True, text=True, timeout=90)
+    first = (lines(warm.stdout) or [{}])[0]
+    if warm.returncode != 0 or first.get("event") != "open":
+        first.update({"unsupported": warm.returncode == 2, "rc": warm.returncode,
+                      "stderr": warm.stderr[-300:]})
+        print(json.dumps(first))
+        return
+    time.sleep(args.settle)
+    base = rss_kib(args.pid)
+    proc = subprocess.Popen(tool + ["--connections", str(args.conns),
+                                    "--hold-seconds", str(args.hold)],
+                            stdout=subprocess.PIPE, text=True)
+    # ws_tool bounds its opening phase itself (60 s + 1 s per 50 connections); this timer is
+    # only a guard against a hang, and kills our own child by its PID.
+    guard = threading.Timer(args.hold + 120 + args.conns / 50, proc.kill)
+    guard.start()
+    try:
+        opened = lines(proc.stdout.readline())
+        opened = opened[0] if opened else {}
+        if opened.get("event") != "open":
+            proc.wait(timeout=30)
+            opened.update({"rc": proc.returncode, "unsupported": proc.returncode == 2})
+            print(json.dumps(opened))
+            return
+        # Portcullis frees idle buffers from a once-a-second sweep; every proxy gets the same wait.
+        time.sleep(args.settle)
+        loaded = rss_kib(args.pid)
+        proc.send_signal(signal.SIGTERM)
+        rest, _ = proc.communicate(timeout=30)
+    finally:
+        guard.cancel()
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    done = (lines(rest) or [{}])[-1]
+    n = opened.get("open", 0)
+    delta = loaded - base
+    out = {
+        "conns": n, "requested": args.conns,
+        "errors": args.conns - n, "handshake_failed": opened.get("handshake_failed", 0),
+        "closed_while_idle": done.get("closed_while_idle"), "still_open": done.get("still_open"),
+        "detail": opened.get("detail", ""),
+        "rss_base_kib": base, "rss_loaded_kib": loaded, "rss_delta_kib": delta,
+        "open_seconds": opened.get("open_seconds"),
+        "kib_per_conn": round(delta / n, 3) if n else None,
+    }
+    print(json.dumps(out))
+
+
 # ----------------------------------------------------------------------------------- report
 
 PROXIES = [("portcullis", "Portcullis"), ("nginx", "nginx"), ("haproxy", "HAProxy")]
@@ -211,22 +287,28 @@ METRICS = [
     ("redirect_cpu_us", "proxy CPU time per redirect in (5)", "µs/req", False, None),
     ("kalog_rps", "(2L) keep-alive as (2), JSON access log on (no HAProxy)", "req/s", True, None),
     ("kalog_cpu_us", "(8L) proxy CPU time per request in (2L)", "µs/req", False, 1.0),
+    ("ws_idle_kib", "(9) memory per idle WebSocket (TLS)", "KiB/WS", False, 0.5),
+    ("ws_rtps", "(10) WebSocket echo round trips, 64 WebSockets", "round trips/s", True, 1.2),
+    ("ws_p99", "(10) WebSocket round-trip latency p99", "ms", False, None),
+    ("ws_cpu_us", "(10) proxy CPU time per WebSocket round trip", "µs/rt", False, None),
 ]
 
 
 # Scenario -> key of the load generator's CPU share in that scenario (see client_share in run.sh).
 CLIENT_KEYS = {"keepalive": "ka_client", "full": "full_client", "resume": "resumed_client",
-               "redirect": "redirect_client", "big": "big_client", "keepalive_log": "kalog_client"}
+               "redirect": "redirect_client", "big": "big_client", "keepalive_log": "kalog_client",
+               "ws_echo": "ws_client"}
 CLIENT_LABELS = [("ka_client", "(2) keep-alive"), ("full_client", "(3) full handshakes"),
                  ("resumed_client", "(4) resumed handshakes"), ("redirect_client", "(5) redirects"),
-                 ("big_client", "(6) 1 MiB responses"), ("kalog_client", "(2L) keep-alive, access log")]
+                 ("big_client", "(6) 1 MiB responses"), ("kalog_client", "(2L) keep-alive, access log"),
+                 ("ws_client", "(10) WebSocket round trips")]
 
 
 def client_section(table, workers):
     """How busy the one-thread load generator was: near 100 % of its CPU, the client set the
     pace, and the proxies' figures (and ratios) mostly show who left it more CPU."""
     out = ["\n## Load generator CPU\n",
-           "Share of its pinned CPU that wrk (or tlsload) used during each scenario, per proxy "
+           "Share of its pinned CPU that wrk (or tlsload, or ws_tool) used during each scenario, per proxy "
            "measured (mean of the rounds). Near 100 % the client, not the proxy, sets the pace: "
            "the proxies then differ only by how much CPU they leave it, and a throughput ratio "
            "cannot go far above 1.0x however cheap the proxy is; CPU per request (8) is the "
@@ -248,9 +330,10 @@ def client_section(table, workers):
 def fmt(v, key):
     if v is None:
         return "—"
-    if key in ("ka_p50", "ka_p99"):
+    if key in ("ka_p50", "ka_p99", "ws_p99"):
         return f"{v:.2f}"
-    if key in ("idle_kib", "cpu_us", "redirect_cpu_us", "full_cpu_us", "resumed_cpu_us", "kalog_cpu_us"):
+    if key in ("idle_kib", "cpu_us", "redirect_cpu_us", "full_cpu_us", "resumed_cpu_us", "kalog_cpu_us",
+               "ws_idle_kib", "ws_cpu_us"):
         return f"{v:.1f}"
     if key == "big_mibps":
         return f"{v:.0f}"
@@ -345,6 +428,14 @@ def derive(rows):
                     bad.append(f"{k.replace('_', ' ')}: {r[k]}")
         elif sc == "check":
             bad.extend(r.get("problems", []))
+        elif sc == "unsupported" and r.get("sc") in ("ws_idle", "ws_echo"):
+            # The proxy did not tunnel a WebSocket (run.sh's probe: the upgrade was answered
+            # with something other than 101, or no echo came back): its rows say n/a.
+            for key, _, _, _, _ in METRICS:
+                if key.startswith("ws_"):
+                    NOT_AVAILABLE.setdefault((w, proxy), set()).add(key)
+            problems.append(f"workers={w} {proxy}: no WebSocket support, (9) and (10) are n/a "
+                            f"({r.get('detail', '')})")
         elif sc == "unsupported":
             # This build cannot run that variant (keepalive_log: no access_log in the config).
             for key, _, _, _, _ in METRICS:
@@ -352,6 +443,34 @@ def derive(rows):
                     NOT_AVAILABLE.setdefault((w, proxy), set()).add(key)
             problems.append(f"workers={w} {proxy} {r.get('sc')}: n/a, this build rejects the "
                             f"config: {r.get('detail', '')}")
+        elif sc in ("ws_echo", "direct_ws"):
+            for k in ("handshake_failed", "connect_errors", "tls_errors", "timeouts",
+                      "closed_by_peer", "bad_echo"):
+                if r.get(k):
+                    bad.append(f"{k.replace('_', ' ')}: {r[k]}" +
+                               (f" ({r['detail']})" if r.get("detail") else ""))
+            if r.get("open", 0) < r.get("connections", 0):
+                bad.append(f"only {r.get('open', 0)} of {r['connections']} WebSockets opened")
+            if r.get("seconds"):
+                rtps = r["round_trips"] / r["seconds"]
+                if sc == "direct_ws":
+                    direct.setdefault(w, {})["ws_rtps"] = rtps
+                    direct[w]["ws_p99"] = r["p99_us"] / 1000
+                else:
+                    put("ws_rtps", rtps)
+                    put("ws_p99", r["p99_us"] / 1000)
+                    if r.get("cpu_seconds") is not None and r["round_trips"]:
+                        put("ws_cpu_us", r["cpu_seconds"] * 1e6 / r["round_trips"])
+        elif sc == "ws_idle":
+            put("ws_idle_kib", r.get("kib_per_conn"))
+            if "rc" in r:  # ws_tool gave up before holding anything (bench.py ws_idle)
+                bad.append(f"no measurement: ws_tool idle exited {r['rc']} "
+                           f"({r.get('detail') or r.get('stderr', '')})")
+            if r.get("errors"):
+                bad.append(f"{r['errors']} of {r.get('requested')} WebSockets did not open"
+                           + (f" ({r['detail']})" if r.get("detail") else ""))
+            if r.get("closed_while_idle"):
+                bad.append(f"{r['closed_while_idle']} WebSockets were closed while idle")
         elif sc == "log":
             last = " | ".join(l.strip() for l in r.get("last", "").strip().splitlines()[-2:])
             bad.append(f"the proxy logged {r['lines']} warning/error line(s) during the "
@@ -457,7 +576,8 @@ def report(args):
                       and r["scenario"] not in ("profile", "log", "check")} or
                      {r["workers"] for r in rows if r["proxy"] != "direct"})
     n_rounds = max([r.get("round", 1) for r in rows
-                    if r["scenario"] in ("keepalive", "keepalive_log", "full", "resume", "redirect", "big")]
+                    if r["scenario"] in ("keepalive", "keepalive_log", "full", "resume", "redirect", "big",
+                                          "ws_echo")]
                    or [1])
     md = []
     tsv = ["workers\tround\tmetric\tunit\tbetter\tdirect\tportcullis\tnginx\thaproxy\tratio\ttarget\tmet"]
@@ -467,7 +587,8 @@ def report(args):
     md.append("Ratio = Portcullis ÷ the best of nginx and HAProxy in the same run. For req/s, "
               "handshakes/s and MiB/s higher is better (target: ratio ≥ target); for latency, "
               "memory and CPU **lower is better** (target: ratio ≤ target). \"direct\" is wrk "
-              "straight to one upstream nginx over plain HTTP: the ceiling, no TLS, no proxy.\n")
+              "straight to one upstream nginx over plain HTTP: the ceiling, no TLS, no proxy; for "
+              "(10), ws_tool straight to one echo server over plain TCP.\n")
     if n_rounds > 1:
         md.append(f"Rounds: every timed scenario ran {n_rounds} times per proxy and worker count, "
                   "the proxies alternating (Portcullis, nginx, HAProxy, Portcullis, nginx, "
@@ -475,7 +596,7 @@ def report(args):
                   f"figure is the {agg_name(n_rounds)} of that proxy (for more than 2 rounds: "
                   "the median) and the ratio compares those; \"per round\" is Portcullis ÷ best "
                   "other within each round, in order (more than 4 rounds: min–max), which shows "
-                  "how stable the ratio is. Idle memory (7) is a single run. \"met (k of n)\" "
+                  "how stable the ratio is. Idle memory, (7) and (9), is a single run. \"met (k of n)\" "
                   "means the rounds disagree: k of the n per-round ratios met the target.\n")
     for w in workers:
         md.append(f"\n## {w} worker{'s' if w > 1 else ''} / thread{'s' if w > 1 else ''} per proxy\n")
@@ -543,7 +664,8 @@ def report(args):
     else:
         md.append("None: no wrk socket errors or non-2xx/3xx responses, every tlsload connection "
                   "got a complete 200, every resumed-mode handshake after the first per "
-                  "connection slot was resumed, every full-mode one was full, and the pre-flight "
+                  "connection slot was resumed, every full-mode one was full, every WebSocket "
+                  "opened, stayed open and echoed correctly, and the pre-flight "
                   "checks (status codes, redirect Location, forwarded headers) passed.")
     checks = [r for r in rows if r["scenario"] == "check"]
     if checks:
@@ -619,6 +741,14 @@ def main():
     p.add_argument("--port", type=int, required=True)
     p.add_argument("--conns", type=int, default=5000)
     p.add_argument("--settle", type=float, default=2.5)
+    p = sub.add_parser("wsidle")
+    p.add_argument("--pid", type=int, required=True)
+    p.add_argument("--tool", required=True)
+    p.add_argument("--url", required=True)
+    p.add_argument("--conns", type=int, default=5000)
+    p.add_argument("--settle", type=float, default=2.5)
+    # Upper bound only: the WebSockets are released (SIGTERM) as soon as RSS has been read.
+    p.add_argument("--hold", type=float, default=120)
     p = sub.add_parser("report")
     p.add_argument("results"); p.add_argument("out")
     p.add_argument("--machine"); p.add_argument("--micro"); p.add_argument("--quick", action="store_true")
@@ -639,6 +769,8 @@ def main():
         sys.exit(wait_port(args.port, args.seconds))
     elif args.cmd == "idle":
         asyncio.run(idle_main(args))
+    elif args.cmd == "wsidle":
+        ws_idle(args)
     elif args.cmd == "report":
         report(args)
 
