@@ -393,8 +393,13 @@ std::string WebSocketClient::closePayload(uint16_t code, std::string_view reason
   }
   while (!conn_->peerClosed()) {
     if (Clock::now() >= deadline) {
-      return ::testing::AssertionFailure() << "close frame " << (result.close_frame ? "seen" : "not seen")
-                                           << " but the connection is still open after " << timeout.count() << " ms";
+      auto r = ::testing::AssertionFailure();
+      r << "close frame " << (result.close_frame ? "seen" : "not seen") << " but the connection is still open after "
+        << timeout.count() << " ms";
+      // After the closing handshake the server closes TCP first (RFC 6455 §7.1.1) and waits
+      // for ours; in between, a proxy must pass that half-close on or both ends wait.
+      if (result.close_frame) r << " (the server's TCP close did not reach us)";
+      return r;
     }
     std::string error;
     auto r = conn_->readMore(remaining(deadline), &error);
