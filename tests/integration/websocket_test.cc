@@ -695,6 +695,7 @@ TEST_P(WebSocketProxy, SighupKeepsOpenTunnelsRunning) {
   WebSocketClient ws;
   ASSERT_TRUE(openVia(proxy_, ws, "/echo?id=" + id()));
   ASSERT_TRUE(ws.echo("before"));
+  config.upstreams[0].max_idle = "16";  // a real change, so the reload swaps the config
   ASSERT_TRUE(proxy_.rewriteConfig(config));
   ASSERT_TRUE(proxy_.reload());
   MetricSamples m;
@@ -872,6 +873,46 @@ TEST_F(WebSocketUpstreamAnswers, SwitchToAnotherProtocolIsNotATunnel) {
   ASSERT_TRUE(c.roundTrip(getRequest("/ws", "localhost", upgradeHeaders()), &r));
   EXPECT_NE(r.status, 101);
   EXPECT_GE(r.status, 500) << r.status;
+}
+
+TEST_F(WebSocketUpstreamAnswers, TunnelRelaysBytesAndItsConnectionIsNeverPooled) {
+  // FakeUpstream "switches" (with the right accept for the fixed key) and then goes on parsing
+  // HTTP on that connection: so an HTTP request sent into the tunnel comes back answered, which
+  // shows the bytes are relayed as they are, without the proxy parsing them.
+  const std::string switched =
+      "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+      "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n";
+  up_.setResponder([this, switched](const RecordedRequest& r) {
+    return r.request.headers.has("Upgrade") ? rawAnswer(switched) : up_.defaultReply();
+  });
+  ASSERT_TRUE(startProxy());
+  TlsClient tunnel;
+  ASSERT_TRUE(tunnel.connect(proxy_.httpsPort()));
+  Response r;
+  ASSERT_TRUE(tunnel.roundTrip(getRequest("/ws", "localhost", upgradeHeaders()), &r));
+  ASSERT_EQ(r.status, 101);
+  Response inner;
+  ASSERT_TRUE(tunnel.roundTrip(requestWithBody("POST", "/inside", "through the tunnel"), &inner));
+  EXPECT_EQ(inner.status, 200);
+  RecordedRequest upgrade, inside;
+  ASSERT_TRUE(up_.waitForRequest(0, &upgrade));
+  ASSERT_TRUE(up_.waitForRequest(1, &inside));
+  EXPECT_EQ(inside.request.target, "/inside");
+  EXPECT_EQ(inside.request.body, "through the tunnel");
+  EXPECT_EQ(inside.connection_id, upgrade.connection_id);
+  // No X-Forwarded-For: the proxy did not touch what went through the tunnel.
+  EXPECT_FALSE(inside.request.headers.has("X-Forwarded-For")) << inside.request.headers.toString();
+
+  tunnel.close();
+  // The client went, so the tunnel's upstream connection goes too; it never serves a request.
+  EXPECT_TRUE(up_.waitForClosedConnections(1));
+  TlsClient plain;
+  ASSERT_TRUE(plain.connect(proxy_.httpsPort()));
+  ASSERT_TRUE(plain.roundTrip(getRequest("/plain"), &r));
+  EXPECT_EQ(r.status, 200);
+  RecordedRequest after;
+  ASSERT_TRUE(up_.waitForRequest(2, &after));
+  EXPECT_NE(after.connection_id, upgrade.connection_id);
 }
 
 TEST_F(WebSocketUpstreamAnswers, WebSocketFalseRouteSendsAPlainGet) {
