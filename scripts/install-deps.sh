@@ -10,6 +10,7 @@ packages=(
   googletest libgtest-dev libgmock-dev libnghttp2-dev
   openssl curl python3 ca-certificates
   prometheus python3-prometheus-client
+  python3-uvicorn python3-websockets python3-daphne
 )
 
 missing=()

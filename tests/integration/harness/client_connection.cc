@@ -161,6 +161,24 @@ milliseconds remaining(Clock::time_point deadline) {
   return ::testing::AssertionSuccess();
 }
 
+ClientConnection::ReadResult ClientConnection::readMore(milliseconds timeout, std::string* error) {
+  if (eof_) return ReadResult::kEof;
+  std::string e;
+  switch (readSome(&in_, timeout, &e)) {
+    case Io::kData:
+      return ReadResult::kData;
+    case Io::kEof:
+      eof_ = true;
+      return ReadResult::kEof;
+    case Io::kTimeout:
+      return ReadResult::kTimeout;
+    case Io::kError:
+      break;
+  }
+  if (error) *error = e;
+  return ReadResult::kError;
+}
+
 std::string getRequest(std::string_view target, std::string_view host, std::string_view extra_headers) {
   std::string r = "GET ";
   r += target;

@@ -48,6 +48,15 @@ class ClientConnection {
   // Unparsed bytes so far.
   const std::string& buffered() const { return in_; }
 
+  // For a protocol that takes the connection over after an HTTP response (a WebSocket after its
+  // 101, harness/websocket_client.h): waits at most `timeout` for more bytes and appends them to
+  // buffered(). kEof once the peer has closed (or reset), then and on every later call.
+  enum class ReadResult { kData, kTimeout, kEof, kError };
+  ReadResult readMore(milliseconds timeout, std::string* error = nullptr);
+  // Drops the first `n` buffered bytes (a frame the caller has taken).
+  void consume(size_t n) { in_.erase(0, n); }
+  bool peerClosed() const { return eof_; }
+
  protected:
   enum class Io { kData, kEof, kTimeout, kError };
   // Appends what is available to *in, waiting at most `timeout`. kEof on a clean close or reset.

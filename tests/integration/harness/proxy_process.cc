@@ -59,6 +59,7 @@ std::string ProxyConfig::toYaml() const {
       if (!r.host.empty()) y << "host: \"" << r.host << "\", ";
       y << "path: \"" << r.path << "\", upstream: " << r.upstream;
       if (!r.buffering.empty()) y << ", buffering: " << r.buffering;
+      for (const auto& kv : r.extra) y << ", " << kv;
       y << " }\n";
     }
   }

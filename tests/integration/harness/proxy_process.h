@@ -41,6 +41,9 @@ struct ProxyConfig {
     std::string path;
     std::string upstream;
     std::string buffering;  // YAML value of the route's `buffering:` ("off", "{...}"); empty: default
+    // More keys of this route, each "key: value" as it goes inside the route's flow map, e.g.
+    // "websocket: false" (a value with commas must be a flow collection or quoted).
+    std::vector<std::string> extra{};
   };
 
   unsigned workers = 2;
