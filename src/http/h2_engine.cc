@@ -65,6 +65,7 @@ struct H2Engine::Impl {
   bool control_only = false;          // flushing during feed(): hold DATA back
   std::vector<int32_t> flush_deferred;
   std::vector<int32_t> drained;
+  std::vector<nghttp2_nv> nva;  // a response head being submitted; nghttp2 copies it
 
   std::vector<std::unique_ptr<Stream>> all;
   std::vector<Stream*> free_list;
@@ -117,13 +118,11 @@ struct H2Engine::Impl {
     return s;
   }
   void freeStream(Stream* s) {
-    s->out.clear();
-    s->out.release();
-    base::Buffer keep = std::move(s->out);
-    *s = Stream{};
-    s->out = std::move(keep);
+    *s = Stream{};  // the queue's memory goes back to the page pool with it
     free_list.push_back(s);
   }
+  // The codec still wants to hear of this stream (it did not reset it itself).
+  static bool live(const Stream* s) { return s && s->reported && !s->codec_reset; }
 
   void fail(std::string why) {
     if (failed) return;
@@ -161,10 +160,46 @@ struct H2Engine::Impl {
     // Told after the send loop so that the codec's reaction (more submitData) never runs
     // inside nghttp2's own.
     for (size_t i = 0; i < drained.size(); ++i) {
-      Stream* s = stream(drained[i]);
-      if (s && s->reported) obs->onStreamDrained(drained[i]);
+      if (live(stream(drained[i]))) obs->onStreamDrained(drained[i]);
     }
     drained.clear();
+  }
+
+  // A response head: `content_length` non-empty adds that field.
+  base::Result<void> submitHead(int32_t id, int status, const HeaderList& fields,
+                                std::string_view content_length, bool end_stream) {
+    Stream* s = stream(id);
+    if (!live(s) || s->final_sent) return base::makeError("no stream awaiting a response");
+    if (status < 100 || status > 999 || status == 101)
+      return base::makeError("status not sendable over HTTP/2");
+    bool informational = status < 200;
+    if (informational && end_stream) return base::makeError("1xx cannot end the stream");
+    char code[3] = {char('0' + status / 100), char('0' + status / 10 % 10),
+                    char('0' + status % 10)};
+    nva.clear();
+    nva.push_back(makeNv(":status", {code, 3}));
+    for (const Header& h : fields) {
+      if (h.name.empty() || h.name[0] == ':' || isHopByHopName(h.name)) continue;
+      nva.push_back(makeNv(h.name, h.value));
+    }
+    if (!content_length.empty()) nva.push_back(makeNv("content-length", content_length));
+    int rv;
+    if (informational) {
+      rv = nghttp2_submit_headers(session, NGHTTP2_FLAG_NONE, id, nullptr, nva.data(), nva.size(),
+                                  nullptr);
+    } else {
+      nghttp2_data_provider prd;
+      prd.source.ptr = s;
+      prd.read_callback = &Impl::onReadData;
+      rv = nghttp2_submit_response(session, id, nva.data(), nva.size(),
+                                   end_stream ? nullptr : &prd);
+      if (rv == 0) {
+        s->final_sent = true;
+        s->end_queued = end_stream;
+      }
+    }
+    if (rv != 0) return base::makeError(std::string("nghttp2: ") + nghttp2_strerror(rv));
+    return {};
   }
 
   void rollWindow() {
@@ -228,9 +263,8 @@ struct H2Engine::Impl {
       return 0;
     }
     if (name == "content-length") {
-      auto r = std::from_chars(value.data(), value.data() + value.size(), content_length);
-      if (r.ec != std::errc() || r.ptr != value.data() + value.size())
-        return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;  // overflows uint64: nghttp2 missed it
+      // nghttp2 has checked it: digits only, at most INT64_MAX.
+      std::from_chars(value.data(), value.data() + value.size(), content_length);
       has_cl = true;
     }
     fields.push_back(store(name, value));
@@ -383,7 +417,7 @@ struct H2Engine::Impl {
           e->onRequestHead(frame);
         } else if (frame->hd.flags & NGHTTP2_FLAG_END_STREAM) {  // trailers end the body
           Stream* s = e->stream(frame->hd.stream_id);
-          if (s && s->reported) e->obs->onData(s->id, {}, true);
+          if (live(s)) e->obs->onData(s->id, {}, true);
         }
         break;
       }
@@ -396,7 +430,7 @@ struct H2Engine::Impl {
         }
         if (end) {
           Stream* s = e->stream(frame->hd.stream_id);
-          if (s && s->reported) e->obs->onData(s->id, {}, true);
+          if (live(s)) e->obs->onData(s->id, {}, true);
         }
         break;
       }
@@ -419,8 +453,9 @@ struct H2Engine::Impl {
     Impl* e = self(u);
     e->frame_data_bytes += len;
     Stream* s = e->stream(id);
-    if (!s || !s->reported) {
-      // Nobody will consume it (a 431 answered here): give the window back at once.
+    if (!live(s)) {
+      // Nobody will consume it (a 431 answered here, or a stream the codec reset while the
+      // client was still sending): give the window back at once.
       nghttp2_session_consume(session, id, len);
       return 0;
     }
@@ -571,60 +606,34 @@ size_t H2Engine::output(base::Buffer& out) {
     else out.append(e.pending.view());
     e.pending.clear();
   }
-  e.send(out, false);
+  // onStreamDrained may have submitted more (it runs after nghttp2's send loop): send that too,
+  // so one output() call leaves nothing behind that the windows would allow.
+  for (int round = 0; round < 8; ++round) {
+    size_t had = out.size();
+    e.send(out, false);
+    if (out.size() == had || !nghttp2_session_want_write(e.session)) break;
+  }
   return out.size() - before;
 }
 
 base::Result<void> H2Engine::submitResponse(int32_t id, int status, const HeaderList& fields,
                                             bool end_stream) {
-  Impl& e = *impl_;
-  Impl::Stream* s = e.stream(id);
-  if (!s || !s->reported || s->final_sent || s->codec_reset)
-    return base::makeError("no stream awaiting a response");
-  if (status < 100 || status > 999 || status == 101)
-    return base::makeError("status not sendable over HTTP/2");
-  bool informational = status < 200;
-  if (informational && end_stream) return base::makeError("1xx cannot end the stream");
-  char code[3] = {char('0' + status / 100), char('0' + status / 10 % 10), char('0' + status % 10)};
-  std::vector<nghttp2_nv> nva;  // small, per response: nghttp2 copies it anyway
-  nva.reserve(fields.size() + 1);
-  nva.push_back(makeNv(":status", {code, 3}));
-  for (const Header& h : fields) {
-    if (h.name.empty() || h.name[0] == ':' || isHopByHopName(h.name)) continue;
-    nva.push_back(makeNv(h.name, h.value));
-  }
-  int rv;
-  if (informational) {
-    rv = nghttp2_submit_headers(e.session, NGHTTP2_FLAG_NONE, id, nullptr, nva.data(), nva.size(),
-                                nullptr);
-  } else {
-    nghttp2_data_provider prd;
-    prd.source.ptr = s;
-    prd.read_callback = &Impl::onReadData;
-    rv = nghttp2_submit_response(e.session, id, nva.data(), nva.size(),
-                                 end_stream ? nullptr : &prd);
-    if (rv == 0) {
-      s->final_sent = true;
-      s->end_queued = end_stream;
-    }
-  }
-  if (rv != 0) return base::makeError(std::string("nghttp2: ") + nghttp2_strerror(rv));
-  return {};
+  return impl_->submitHead(id, status, fields, {}, end_stream);
 }
 
 base::Result<void> H2Engine::submitResponse(int32_t id, const Response& r) {
-  if (r.body != BodySize::Known) return submitResponse(id, r.status, r.headers, r.body == BodySize::None);
-  HeaderList fields = r.headers;  // one copy of the views, for the one field added
+  if (r.body != BodySize::Known)
+    return impl_->submitHead(id, r.status, r.headers, {}, r.body == BodySize::None);
   char len[24];
   auto res = std::to_chars(len, len + sizeof len, r.length);
-  fields.add("content-length", {len, static_cast<size_t>(res.ptr - len)});
-  return submitResponse(id, r.status, fields, false);
+  return impl_->submitHead(id, r.status, r.headers, {len, static_cast<size_t>(res.ptr - len)},
+                           false);
 }
 
 base::Result<void> H2Engine::submitData(int32_t id, std::string_view data, bool end_stream) {
   Impl& e = *impl_;
   Impl::Stream* s = e.stream(id);
-  if (!s || !s->final_sent || s->end_queued || s->codec_reset)
+  if (!Impl::live(s) || !s->final_sent || s->end_queued)
     return base::makeError("no response body open on this stream");
   s->out.append(data);
   s->end_queued = end_stream;

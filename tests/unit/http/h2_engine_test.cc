@@ -559,6 +559,72 @@ TEST(H2Engine, ClientResetReported) {
   EXPECT_FALSE(p.eng.submitResponse(id, 200, {}, true).ok());
 }
 
+TEST(H2Engine, ClientResetWithNoErrorIsStillAReset) {
+  Pair p;
+  int32_t id = p.cli.get();
+  ASSERT_TRUE(p.pump());
+  ASSERT_TRUE(p.eng.submitResponse(id, 200, {}, false).ok());
+  ASSERT_TRUE(p.pump());
+  nghttp2_submit_rst_stream(p.cli.s, NGHTTP2_FLAG_NONE, id, NGHTTP2_NO_ERROR);
+  ASSERT_TRUE(p.pump());
+  EXPECT_EQ(p.rec.resets, (std::vector<std::pair<int32_t, uint32_t>>{{id, 0}}));
+  EXPECT_EQ(p.rec.closed, std::vector<int32_t>{id});
+}
+
+TEST(H2Engine, NoBodyBytesAfterTheCodecReset) {
+  Pair p;
+  std::string body(1000, 'x');
+  Recorder& rec = p.rec;
+  H2Engine& eng = p.eng;
+  int32_t id = p.cli.request({{":method", "POST"}, {":scheme", "https"}, {":authority", "a"},
+                              {":path", "/"}}, &body);
+  // Reset while the head is being reported: the body in the same read must not follow.
+  rec.on_request = [&](int32_t s) { eng.resetStream(s, H2Error::RefusedStream); };
+  ASSERT_TRUE(p.pump());
+  EXPECT_EQ(rec.body[id], "");
+  EXPECT_FALSE(rec.ended[id]);
+  EXPECT_EQ(p.cli.resp[id].rst_code, uint32_t{NGHTTP2_REFUSED_STREAM});
+  EXPECT_EQ(rec.closed, std::vector<int32_t>{id});
+}
+
+TEST(H2Engine, DrainedCallbackMaySubmitMore) {
+  // The codec refills from onStreamDrained; that output() call sends the refill too.
+  struct Refill : Recorder {
+    H2Engine* eng = nullptr;
+    int left = 3;
+    void onStreamDrained(int32_t id) override {
+      Recorder::onStreamDrained(id);
+      if (left-- > 0) {
+        ASSERT_TRUE(eng->submitData(id, "more", left == 0).ok());
+      }
+    }
+  };
+  Refill rec;
+  auto e = H2Engine::forServer({}, rec);
+  ASSERT_TRUE(e.ok());
+  rec.eng = &e.value();
+  Client cli;
+  auto shuttle = [&] {
+    for (int i = 0; i < 20; ++i) {
+      base::Buffer out;
+      if (e->output(out)) nghttp2_session_mem_recv(cli.s, reinterpret_cast<const uint8_t*>(out.data()), out.size());
+      nghttp2_session_send(cli.s);
+      std::string b;
+      b.swap(cli.to_server);
+      ASSERT_TRUE(e->feed(b, 0).ok());
+    }
+  };
+  int32_t id = cli.get();
+  shuttle();
+  ASSERT_TRUE(e->submitResponse(id, 200, {}, false).ok());
+  ASSERT_TRUE(e->submitData(id, "first", false).ok());
+  base::Buffer out;
+  e->output(out);
+  nghttp2_session_mem_recv(cli.s, reinterpret_cast<const uint8_t*>(out.data()), out.size());
+  EXPECT_EQ(cli.resp[id].body, "firstmoremoremore");
+  EXPECT_TRUE(cli.resp[id].closed);
+}
+
 TEST(H2Engine, CodecResetIsNotReportedBackAndGivesTheWindowBack) {
   H2Settings s;
   s.connection_window_size = 65535;
