@@ -208,6 +208,10 @@ std::string hpack(const Fields& fields) {
   out.resize(static_cast<size_t>(n));
   return out;
 }
+std::string headersFrame(int32_t id, const Fields& f, uint8_t flags) {
+  return frame(NGHTTP2_HEADERS, flags, id, hpack(f));
+}
+
 std::string preface() {
   return std::string(NGHTTP2_CLIENT_MAGIC, NGHTTP2_CLIENT_MAGIC_LEN) +
          frame(NGHTTP2_SETTINGS, 0, 0, "");
@@ -691,6 +695,23 @@ TEST(H2Engine, StreamsBeyondMaxConcurrentRefused) {
   EXPECT_EQ(p.cli.resp[third].rst_code, uint32_t{NGHTTP2_REFUSED_STREAM});
 }
 
+TEST(H2Engine, StreamsBeyondAcknowledgedMaxConcurrentEndTheConnection) {
+  // Once the client has acknowledged our limit, nghttp2 treats going over it as a connection
+  // error (RFC 9113 §5.1.2 allows either).
+  H2Settings s;
+  s.max_concurrent_streams = 2;
+  Recorder rec;
+  H2Engine eng = Pair::make(s, rec);
+  std::string in = preface() + frame(NGHTTP2_SETTINGS, NGHTTP2_FLAG_ACK, 0, "");
+  for (int32_t id = 1; id <= 5; id += 2)
+    in += headersFrame(id, baseGet(), NGHTTP2_FLAG_END_HEADERS | NGHTTP2_FLAG_END_STREAM);
+  EXPECT_FALSE(eng.feed(in, 0).ok());
+  base::Buffer out;
+  eng.output(out);
+  EXPECT_EQ(goawayCode(out.view()), NGHTTP2_PROTOCOL_ERROR);
+  EXPECT_EQ(rec.requests.size(), 2u);
+}
+
 TEST(H2Engine, GarbagePrefaceIsAConnectionError) {
   Recorder rec;
   auto e = H2Engine::forServer({}, rec);
@@ -739,10 +760,6 @@ struct Flood {
   }
   bool failed = false;
 };
-
-std::string headersFrame(int32_t id, const Fields& f, uint8_t flags) {
-  return frame(NGHTTP2_HEADERS, flags, id, hpack(f));
-}
 
 TEST(H2EngineFlood, RapidReset) {
   H2Settings s;
