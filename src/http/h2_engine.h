@@ -8,8 +8,10 @@
 // Streams. A request is reported once its head is complete and valid (onRequest); from then on
 // the stream is the codec's: body bytes (onData), its end, a reset by the client
 // (onStreamReset) and finally onStreamClosed, always last. A request that never reaches
-// onRequest (malformed, refused, over a limit) is answered by the engine itself and the
-// observer never hears of it.
+// onRequest (malformed, refused, over a limit) is answered by the engine itself (RST_STREAM,
+// or 431) and the observer never hears of it. After the codec's own resetStream it hears only
+// onStreamClosed. On a connection error, and when the engine is destroyed, open streams get no
+// onStreamClosed: the codec tears down its exchanges itself.
 //
 // Flow control is the backpressure, both ways:
 // - In: the client may send at most initial_window_size bytes per stream (and
@@ -46,8 +48,8 @@
 //   fault (malformed request, refused stream) within flood_window_ms. Rapid reset
 //   (CVE-2023-44487) and its server-provoked variant (CVE-2025-8671) both open streams for free.
 // - max_pings_per_window, max_settings_per_window, max_priority_per_window: control frames
-//   that cost us work (an ACK, a settings change, a priority update) and nothing to the client
-//   (CVE-2019-9512 ping flood, CVE-2019-9515 settings flood, CVE-2019-9516-like priority churn).
+//   that cost the client nothing and us an ACK, a settings change or at least a callback
+//   (CVE-2019-9512 ping flood, CVE-2019-9515 settings flood, CVE-2019-9513 priority churn).
 // - max_window_updates_slack + window_updates_per_data_frame: WINDOW_UPDATE frames are only
 //   useful after DATA we sent; more than slack + ratio x DATA frames sent is a flood.
 // - max_empty_frames: consecutive frames with an empty payload and no END_STREAM (DATA,
@@ -160,7 +162,9 @@ class H2Engine {
 
   // Bytes read from the connection (only read during the call). `now_ms` is any monotonic
   // clock; the flood windows are measured on it. Error = connection error: GOAWAY queued,
-  // write output() and close.
+  // write output() and close. The control frames a feed produces (ACKs, RST_STREAMs) wait in
+  // the engine until output(): a codec that stops writing must stop feeding too
+  // (max_outbound_ack only bounds what one feed piles up).
   base::Result<void> feed(std::string_view bytes, uint64_t now_ms);
   // Appends every frame ready to send: control frames, then response heads and body bytes as
   // far as the client's windows allow. Returns the bytes appended.
