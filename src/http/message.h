@@ -15,6 +15,8 @@ struct Header {
 };
 
 enum class Method : uint8_t { Get, Head, Post, Put, Delete, Options, Patch, Trace, Connect, Other };
+// The method token as sent (HTTP/1 request line, HTTP/2 :method); unknown ones are Other.
+Method methodFromText(std::string_view m);
 
 // How the message body is delimited (RFC 9112 §6.3).
 enum class Framing : uint8_t {

@@ -304,20 +304,6 @@ void foldTransferCodings(std::string_view value, Codings& c) {
   });
 }
 
-Method methodFromText(std::string_view m) {
-  // RFC 9110 §9.1: method names are case-sensitive, so "get" is an unknown method, not GET.
-  if (m == "GET") return Method::Get;
-  if (m == "HEAD") return Method::Head;
-  if (m == "POST") return Method::Post;
-  if (m == "PUT") return Method::Put;
-  if (m == "DELETE") return Method::Delete;
-  if (m == "OPTIONS") return Method::Options;
-  if (m == "PATCH") return Method::Patch;
-  if (m == "TRACE") return Method::Trace;
-  if (m == "CONNECT") return Method::Connect;
-  return Method::Other;
-}
-
 void splitPathQuery(std::string_view t, RequestHead& out) {
   size_t q = t.find('?');
   out.path = t.substr(0, q);
