@@ -413,7 +413,7 @@ void Connection::close(bool with_linger) {
   // Bytes we never read, here or still in the kernel, would turn our close into an RST.
   bool unread = with_linger || !input_.empty() || paused_;
   setState(unread ? State::FlushingToLinger : State::Flushing);
-  // Told before the flush starts: what the handler writes in onClose still goes out.
+  // The handler hears onClose now and is done with us; the flush below finishes without it.
   notifyClose(CloseReason::Local, was);
   if (tls_) {
     // Encrypt what the handler wrote but did not flush before close_notify: after shutdown()
