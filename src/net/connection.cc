@@ -3,7 +3,9 @@
 #include <sys/socket.h>
 #include <uv.h>
 
+#include <cassert>
 #include <cerrno>
+#include <utility>
 
 #include "base/log.h"
 #include "tls/stats.h"
@@ -47,6 +49,26 @@ Connection::Connection(Loop& loop, ConnectionHandler* handler)
 
 Connection::~Connection() = default;
 
+bool Connection::legalTransition(State from, State to) {
+  switch (to) {
+    case State::New: return false;
+    case State::Connecting: return from == State::New;
+    case State::AwaitingHello: return from == State::New || from == State::Connecting;
+    case State::Handshaking: return from == State::AwaitingHello;
+    case State::Open: return from == State::New || from == State::Connecting || from == State::Handshaking;
+    case State::Flushing:
+    case State::FlushingToLinger: return from >= State::AwaitingHello && from <= State::Open;
+    case State::Lingering: return from == State::FlushingToLinger;
+    case State::Closed: return from != State::Closed;
+  }
+  return false;
+}
+
+void Connection::setState(State to) {
+  assert(legalTransition(state_, to) && "net::Connection: illegal lifecycle transition");
+  state_ = to;
+}
+
 bool Connection::init() {
   // uv_tcp_init creates no socket (that happens on accept/connect), so it only fails on bugs.
   if (uv_tcp_init(loop_.native(), tcp_.get()) != 0) return false;
@@ -80,6 +102,7 @@ Connection* Connection::accept(Loop& loop, uv_stream_s* server, ConnectionHandle
     }
     c->tls_ = std::make_unique<tls::Engine>(std::move(*engine));
   }
+  c->setState(c->tls_ ? State::AwaitingHello : State::Open);
   return c;
 }
 
@@ -95,7 +118,7 @@ Connection* Connection::connect(Loop& loop, const Address& to, ConnectionHandler
   c->sni_ = std::move(sni);
   c->connect_req_ = std::make_unique<uv_connect_t>();
   c->connect_req_->data = c;
-  c->connecting_ = true;
+  c->setState(State::Connecting);
   int rc = uv_tcp_connect(c->connect_req_.get(), c->tcp_.get(), to.sa(), &Connection::onConnect);
   if (rc != 0) return c->discard();
   c->setTimeout(timeout_ms);
@@ -104,8 +127,7 @@ Connection* Connection::connect(Loop& loop, const Address& to, ConnectionHandler
 
 void Connection::onConnect(uv_connect_t* req, int status) {
   auto* c = static_cast<Connection*>(req->data);
-  if (c->closing_) return;  // cancelled by abort(); the handler already knows
-  c->connecting_ = false;
+  if (c->state_ != State::Connecting) return;  // cancelled by close()/abort(); the handler knows
   c->clearTimeout();
   if (status != 0) {
     c->failConnect(status);
@@ -123,9 +145,10 @@ void Connection::onConnect(uv_connect_t* req, int status) {
     c->tls_ = std::make_unique<tls::Engine>(std::move(*engine));
     c->tls_->drainCiphertext(c->wire_);  // the ClientHello (moved, not copied: wire_ is empty)
   }
+  c->setState(c->tls_ ? State::AwaitingHello : State::Open);
   c->startReading();
   c->handler_->onConnected(*c, 0);
-  if (!c->closing_) c->flush();  // anything written while connecting
+  if (!c->closing()) c->flush();  // anything written while connecting
 }
 
 void Connection::startReading() {
@@ -135,7 +158,7 @@ void Connection::startReading() {
 
 void Connection::pauseReading() {
   paused_ = true;
-  if (reading_ && !lingering_) {
+  if (reading_ && state_ != State::Lingering) {  // lingering must read on: nobody else will
     uv_read_stop(asStream(tcp_.get()));
     reading_ = false;
   }
@@ -144,12 +167,12 @@ void Connection::pauseReading() {
 void Connection::resumeReading() {
   if (!paused_) return;
   paused_ = false;
-  if (!closing_ && !connecting_) startReading();
+  if (connected()) startReading();
 }
 
 void Connection::onAlloc(uv_handle_t* h, size_t, uv_buf_t* buf) {
   auto* c = static_cast<Connection*>(h->data);
-  if (c->tls_ || c->lingering_) {
+  if (c->tls_ || c->state_ == State::Lingering) {
     // TLS: the engine is done with the bytes when handleTlsInput returns (a partial record
     // waits in BoringSSL's own read buffer), so an idle TLS connection holds no ciphertext
     // buffer.
@@ -168,11 +191,11 @@ void Connection::onRead(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) {
 
 void Connection::onReadable(long nread, const uv_buf_t* buf) {
   if (nread == 0) return;  // EAGAIN
-  if (lingering_) {
+  if (state_ == State::Lingering) {
     if (nread < 0) closeHandles();  // EOF or error: the peer is done, close now
     return;
   }
-  if (closing_) return;
+  if (closing()) return;
   if (nread > 0) {
     if (tls_) {
       handleTlsInput(buf->base, static_cast<size_t>(nread));
@@ -193,7 +216,7 @@ void Connection::handleTlsInput(const char* data, size_t len) {
   size_t before = input_.size();
   // BoringSSL reads the records straight from `data` (the loop's scratch) and decrypts into
   // input_; handshake messages and alerts land in wire_, to go out whatever happened.
-  tls_fed_ = true;
+  if (state_ == State::AwaitingHello) setState(State::Handshaking);
   base::Result<size_t> got = tls_->feed(std::string_view(data, len), input_, wire_);
   if (!got) {
     base::log::debug("tls: ", got.error().message);
@@ -207,16 +230,16 @@ void Connection::handleTlsInput(const char* data, size_t len) {
     return;
   }
   startWrite();
-  if (closing_) return;
-  if (!handshake_reported_ && tls_->handshakeDone()) {
-    handshake_reported_ = true;
+  if (closing()) return;
+  if (state_ == State::Handshaking && tls_->handshakeDone()) {
+    setState(State::Open);
     if (accepted_) tls_info_ = std::make_unique<base::TlsInfo>(tls_->info());
     handler_->onHandshakeDone(*this);
-    if (closing_) return;
+    if (closing()) return;
   }
   if (input_.size() > before) {
     handler_->onData(*this);
-    if (closing_) return;
+    if (closing()) return;
   }
   if (tls_->peerClosed() && !eof_) onPeerEof();
 }
@@ -239,7 +262,7 @@ bool Connection::sealStaged() {
 }
 
 void Connection::encryptNow(std::string_view bytes) {
-  if (tls_write_failed_ || (closing_ && !close_after_flush_)) return;
+  if (tls_write_failed_ || state_ == State::Closed) return;
   // Staged bytes go first to keep the order, then the caller's, both straight into wire_. A
   // failure cannot close the connection here, in the middle of the caller's work: flush() does.
   bytes_out_ += bytes.size();
@@ -247,7 +270,7 @@ void Connection::encryptNow(std::string_view bytes) {
 }
 
 void Connection::flush() {
-  if (closing_ && !close_after_flush_) return;
+  if (state_ == State::Closed) return;
   if (tls_write_failed_) {
     abort(CloseReason::TlsError);
     return;
@@ -277,7 +300,7 @@ long Connection::trySend(const char* data, size_t len) {
 }
 
 void Connection::startWrite() {
-  if (writing_ || connecting_ || handles_closing_) return;
+  if (writing_ || state_ == State::Connecting || state_ == State::Closed) return;
   if (!tls_) {
     // Plain TCP: the caller appended to wire_ itself; what is new since the last count is its tail.
     bytes_out_ += wire_.size() - wire_counted_;
@@ -310,7 +333,7 @@ void Connection::startWrite() {
   }
   // Everything handed to the kernel: this is where drain and close-after-flush progress,
   // whether the last bytes went synchronously or through uv_write.
-  onWriteDone(0);
+  onWriteDone();
 }
 
 void Connection::onWrite(uv_write_t* req, int status) {
@@ -322,17 +345,20 @@ void Connection::onWrite(uv_write_t* req, int status) {
     c->abort(CloseReason::PeerReset);
     return;
   }
-  if (c->close_after_flush_ && !c->lingering_) c->setTimeout(kCloseFlushMs);
+  if (c->flushing()) c->setTimeout(kCloseFlushMs);
   c->startWrite();
 }
 
-void Connection::onWriteDone(int) {
-  if (close_after_flush_) {
-    if (pendingBytes() == 0 && !lingering_) linger();
+void Connection::onWriteDone() {
+  if (closing()) {  // the handler is gone: no onDrained; a close waiting for this goes on
+    if (flushing() && pendingBytes() == 0) linger();
     return;
   }
-  if (write_shut_ && !fin_sent_ && pendingBytes() == 0) sendFin();
-  if (was_above_high_ && pendingBytes() <= kLowWatermark && !closing_) {
+  if (write_shut_ && !fin_sent_ && pendingBytes() == 0) {
+    sendFin();
+    if (closing()) return;
+  }
+  if (was_above_high_ && pendingBytes() <= kLowWatermark) {
     was_above_high_ = false;
     handler_->onDrained(*this);
   }
@@ -345,7 +371,7 @@ void Connection::onWriteDone(int) {
 // timer that fires early re-arms itself for the rest. clearTimeout() only forgets the deadline:
 // the armed timer then fires once for nothing.
 void Connection::setTimeout(uint64_t ms) {
-  if (handles_closing_) return;
+  if (state_ == State::Closed) return;
   deadline_ = loop_.nowMs() + ms;
   if (timer_due_ != 0 && timer_due_ <= deadline_) return;
   uv_timer_start(timer_.get(), &Connection::onTimer, ms, 0);
@@ -369,11 +395,11 @@ void Connection::onTimer(uv_timer_t* t) {
 }
 
 void Connection::fireTimeout() {
-  if (closing_) {  // close-flush or linger deadline
+  if (closing()) {  // close-flush or linger deadline
     closeHandles();
     return;
   }
-  if (connecting_) {
+  if (state_ == State::Connecting) {
     failConnect(UV_ETIMEDOUT);
     return;
   }
@@ -381,16 +407,18 @@ void Connection::fireTimeout() {
 }
 
 void Connection::close(bool with_linger) {
-  if (closing_) return;
-  closing_ = true;
-  close_after_flush_ = true;
-  // Bytes we never read, here or still in the kernel, would turn our close into an RST.
-  linger_on_close_ = with_linger || !input_.empty() || paused_;
-  notifyClose(CloseReason::Local);
-  if (connecting_) {
+  if (closing()) return;
+  State was = state_;
+  if (was == State::Connecting) {  // nothing was sent, nothing to flush
     closeHandles();
+    notifyClose(CloseReason::Local, was);
     return;
   }
+  // Bytes we never read, here or still in the kernel, would turn our close into an RST.
+  bool unread = with_linger || !input_.empty() || paused_;
+  setState(unread ? State::FlushingToLinger : State::Flushing);
+  // The handler hears onClose now and is done with us; the flush below finishes without it.
+  notifyClose(CloseReason::Local, was);
   if (tls_ && !write_shut_) {
     // Encrypt what the handler wrote but did not flush before close_notify: after shutdown()
     // the engine refuses application data.
@@ -399,12 +427,12 @@ void Connection::close(bool with_linger) {
   }
   setTimeout(kCloseFlushMs);
   startWrite();
-  if (pendingBytes() == 0 && !lingering_ && !handles_closing_) linger();
+  if (pendingBytes() == 0 && flushing()) linger();
 }
 
+// Flushing is done: Closed, or half-closed Lingering when the peer may still be sending.
 void Connection::linger() {
-  lingering_ = true;
-  if (eof_ || !linger_on_close_) {
+  if (eof_ || state_ != State::FlushingToLinger) {
     closeHandles();
     return;
   }
@@ -419,13 +447,14 @@ void Connection::linger() {
       return;
     }
   }
+  setState(State::Lingering);
   setTimeout(kLingerMs);
   paused_ = false;
   startReading();  // eof_ is false here: the input is drained and discarded until the deadline
 }
 
 void Connection::shutdownWrite() {
-  if (closing_ || write_shut_) return;
+  if (state_ != State::Open || write_shut_) return;
   write_shut_ = true;
   if (tls_) {
     // What the handler wrote goes before close_notify: after shutdown() the engine takes no
@@ -440,7 +469,7 @@ void Connection::shutdownWrite() {
 }
 
 void Connection::sendFin() {
-  if (connecting_ || handles_closing_) return;
+  if (state_ != State::Open) return;
   fin_sent_ = true;
   shutdown_req_ = std::make_unique<uv_shutdown_t>();
   shutdown_req_->data = this;
@@ -449,8 +478,6 @@ void Connection::sendFin() {
 
 // An outgoing connection that will never connect: onConnected(failure) is its last word.
 void Connection::failConnect(int status) {
-  connecting_ = false;
-  closing_ = notified_ = true;
   ConnectionHandler* h = std::exchange(handler_, nullptr);
   closeHandles();
   if (h) h->onConnected(*this, status);
@@ -458,7 +485,6 @@ void Connection::failConnect(int status) {
 
 // Set-up failed before any handler heard of the connection: close the handles quietly.
 Connection* Connection::discard() {
-  closing_ = notified_ = true;
   closeHandles();
   return nullptr;
 }
@@ -467,35 +493,34 @@ void Connection::onShutdown(uv_shutdown_t* req, int status) {
   auto* c = static_cast<Connection*>(req->data);
   if (status >= 0 || status == UV_ECANCELED) return;
   // A failed half-close (shutdownWrite) on an open connection is a reset the handler must hear.
-  if (!c->closing_) c->abort(CloseReason::PeerReset);
+  if (c->live()) c->abort(CloseReason::PeerReset);
   else c->closeHandles();
 }
 
+// Handles first, then the handler: during onClose the connection is already Closed, so whatever
+// the handler calls on it (close, flush, setTimeout) is a no-op.
 void Connection::abort(CloseReason why) {
-  if (!closing_) {
-    closing_ = true;
-    notifyClose(why);
-  }
+  if (state_ == State::Closed) return;
+  State was = state_;
   closeHandles();
+  if (was < State::Flushing) notifyClose(why, was);  // else close() told the handler already
 }
 
-void Connection::notifyClose(CloseReason why) {
-  if (notified_) return;
-  notified_ = true;
-  if (tls_ && !handshake_reported_) {
-    // The engine counts the handshakes it failed (TlsError); these two end outside it. A peer
-    // that connects and leaves without a byte (an L4 health probe) is no failed handshake.
-    if (why == CloseReason::Timeout) tls::countHandshakeFailure(accepted_, tls::HandshakeFailure::Timeout);
-    else if ((why == CloseReason::PeerReset || eof_) && tls_fed_)
-      tls::countHandshakeFailure(accepted_, tls::HandshakeFailure::Abandoned);
-  }
+// `was`: the state the close came from, which says how far a TLS handshake got.
+void Connection::notifyClose(CloseReason why, State was) {
+  // The engine counts the handshakes it failed (TlsError); these two end outside it. A peer
+  // that connects and leaves without a byte (an L4 health probe) is no failed handshake.
+  if (why == CloseReason::Timeout && (was == State::AwaitingHello || was == State::Handshaking))
+    tls::countHandshakeFailure(accepted_, tls::HandshakeFailure::Timeout);
+  else if (was == State::Handshaking && (why == CloseReason::PeerReset || eof_))
+    tls::countHandshakeFailure(accepted_, tls::HandshakeFailure::Abandoned);
   ConnectionHandler* h = std::exchange(handler_, nullptr);
   if (h) h->onClose(*this, why);
 }
 
 void Connection::closeHandles() {
-  if (handles_closing_ || open_handles_ == 0) return;
-  handles_closing_ = true;
+  if (state_ == State::Closed) return;
+  setState(State::Closed);
   uv_close(asHandle(timer_.get()), &Connection::onHandleClosed);
   uv_close(asHandle(tcp_.get()), &Connection::onHandleClosed);
 }

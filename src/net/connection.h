@@ -125,7 +125,8 @@ class Connection {
   void shutdownWrite();
   // Immediate close; pending output is dropped.
   void abort(CloseReason why = CloseReason::Local);
-  bool closing() const { return closing_; }
+  // From close() or abort() on: the handler has heard onClose (or onConnected(failure)).
+  bool closing() const { return !live(); }
 
   bool isTls() const { return tls_ != nullptr; }
   // TLS facts (version, cipher, SNI, ALPN, resumption, client certificate) once the handshake
@@ -148,11 +149,37 @@ class Connection {
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
 
+  // The lifecycle, declared in order: live() and closing() compare. Every change goes through
+  // setState(), which asserts that it is one of these (debug builds):
+  //   New -> Connecting -> AwaitingHello -> Handshaking -> Open    connect(); plain TCP: -> Open
+  //   New -> AwaitingHello | Open                                  accept()
+  //   AwaitingHello | Handshaking | Open -> Flushing | FlushingToLinger    close()
+  //   FlushingToLinger -> Lingering                                everything sent, peer still open
+  //   any but Closed -> Closed                                     abort(), errors, the end of a close
+  enum class State : uint8_t {
+    New,               // inside accept()/connect(), before either has decided
+    Connecting,        // the TCP connect is in flight; output waits in output()
+    AwaitingHello,     // TLS: connected, not one handshake byte from the peer yet (a probe may leave)
+    Handshaking,       // TLS: the peer has spoken, the handshake is not done (leaving now abandons it)
+    Open,              // plain TCP connected, or the TLS handshake done
+    Flushing,          // close(): the handler is told; pending output goes out, then Closed
+    FlushingToLinger,  // the same, then half-close and Lingering: unread input would mean an RST
+    Lingering,         // half-closed, discarding input until the peer's FIN or the linger deadline
+    Closed,            // terminal: uv_close called; the object frees itself when libuv is done
+  };
+  static bool legalTransition(State from, State to);
+  void setState(State to);
+  // The handler has not heard onClose (or onConnected(failure)) yet.
+  bool live() const { return state_ < State::Flushing; }
+  // Connected and not closing: reading may (re)start.
+  bool connected() const { return state_ >= State::AwaitingHello && state_ <= State::Open; }
+  bool flushing() const { return state_ == State::Flushing || state_ == State::FlushingToLinger; }
+
   bool init();
   void startReading();
   void onReadable(long nread, const uv_buf_t* buf);
   void handleTlsInput(const char* data, size_t len);
-  void onWriteDone(int status);
+  void onWriteDone();
   void startWrite();
   void onPeerEof();
   void failConnect(int status);
@@ -163,7 +190,7 @@ class Connection {
   void closeHandles();
   void linger();
   void sendFin();
-  void notifyClose(CloseReason why);
+  void notifyClose(CloseReason why, State was);
   void fireTimeout();
 
   static void onAlloc(uv_handle_s* h, size_t suggested, uv_buf_t* buf);
@@ -195,27 +222,21 @@ class Connection {
   std::string peer_ip_;
   uint16_t peer_port_ = 0;
   uint16_t local_port_ = 0;
-  bool accepted_ = false;  // server side (Listener), as opposed to connect()
   uint64_t deadline_ = 0;   // loop time (ms) the current timeout is due; 0 = none
   uint64_t timer_due_ = 0;  // when the libuv timer is armed to fire; 0 = not armed
   int open_handles_ = 0;
-  bool handles_closing_ = false;
-  bool reading_ = false;
-  bool paused_ = false;
-  bool writing_ = false;
-  bool closing_ = false;
-  bool notified_ = false;
-  bool connecting_ = false;
-  bool close_after_flush_ = false;
-  bool lingering_ = false;
-  bool linger_on_close_ = false;
-  bool was_above_high_ = false;
-  bool eof_ = false;
-  bool handshake_reported_ = false;
-  bool tls_write_failed_ = false;  // set by encryptNow; the next flush() closes
-  bool tls_fed_ = false;           // TLS: the peer sent at least one byte of handshake
-  bool write_shut_ = false;        // shutdownWrite: no more output; FIN once flushed
-  bool fin_sent_ = false;          // ... and the FIN has been asked of libuv
+  State state_ = State::New;
+  // Facts that stay flags: each can hold or not in several states, independently of the others,
+  // so folding one into State would double the states it spans.
+  bool accepted_ = false;          // server side (Listener), not connect(): fixed at birth, not a phase
+  bool reading_ = false;           // uv_read_start is in effect: mirrors libuv, which cannot be asked
+  bool paused_ = false;            // the handler's pauseReading(): may be set from Connecting to Flushing
+  bool writing_ = false;           // a uv_write is in flight: comes and goes in every connected state
+  bool was_above_high_ = false;    // crossed kHighWatermark, onDrained owed: write-side hysteresis
+  bool eof_ = false;               // the peer finished sending: our write side goes on, in any state
+  bool tls_write_failed_ = false;  // encryptNow may not close under its caller; the next flush() does
+  bool write_shut_ = false;        // shutdownWrite(): no more output, FIN once flushed; Open goes on reading
+  bool fin_sent_ = false;          // ... the FIN is asked of libuv (a later linger must not ask again)
 };
 
 }  // namespace portcullis::net

@@ -8,7 +8,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <cstdlib>
 #include <filesystem>
@@ -26,6 +28,7 @@
 #include "net/timer.h"
 #include "tls/context.h"
 #include "tls/engine.h"
+#include "tls/stats.h"
 
 namespace portcullis::net {
 namespace {
@@ -46,10 +49,13 @@ class Peer : public ConnectionHandler {
   virtual ~Peer() = default;
 
   void onConnected(Connection& c, int status) override {
+    events.push_back(status == 0 ? "connected" : "connect failed");
     connect_status = status;
     if (status == 0) conn = &c;
   }
+  void onHandshakeDone(Connection&) override { events.push_back("handshake"); }
   void onData(Connection& c) override {
+    if (events.empty() || events.back() != "data") events.push_back("data");  // one per run
     ++data_events;
     received.append(c.input().view());
     c.input().consume(c.input().size());
@@ -60,18 +66,26 @@ class Peer : public ConnectionHandler {
     }
   }
   void onEof(Connection& c) override {
+    events.push_back("eof");
     eof = true;
     received_at_eof = received.size();
     if (abort_on_eof) c.abort();
   }
   void onDrained(Connection& c) override {
+    events.push_back("drained");
     ++drained;
     pending_at_drained = c.pendingBytes();
   }
-  void onTimeout(Connection&) override { ++timeouts; }
-  void onClose(Connection&, CloseReason why) override {
+  void onTimeout(Connection&) override {
+    events.push_back("timeout");
+    ++timeouts;
+  }
+  void onClose(Connection& c, CloseReason why) override {
+    events.push_back("close");
     closed = why;
+    closing_in_on_close = c.closing();
     conn = nullptr;
+    if (on_close) on_close(c);
   }
 
   Connection* conn = nullptr;  // while open
@@ -85,6 +99,9 @@ class Peer : public ConnectionHandler {
   size_t pending_at_drained = 0;
   int timeouts = 0;
   std::optional<CloseReason> closed;
+  std::vector<std::string> events;  // every callback in order; consecutive onData count once
+  bool closing_in_on_close = false;
+  std::function<void(Connection&)> on_close;  // runs at the end of onClose
 
  private:
   Mode mode_;
@@ -129,6 +146,9 @@ class Server {
   void shutdown() {
     for (auto& p : peers)
       if (p->conn) p->conn->abort();
+    closeListener();
+  }
+  void closeListener() {
     if (listener_) std::exchange(listener_, nullptr)->close();
   }
 
@@ -195,6 +215,23 @@ class ConnectionTest : public ::testing::Test {
     if (client.connect_status != 0)
       return ::testing::AssertionFailure() << "connect status " << client.connect_status;
     return ::testing::AssertionSuccess();
+  }
+
+  // Closes the listener and runs the loop until no handle is left, i.e. every connection has
+  // freed itself. Returns how long that took, or nullopt if handles were still open after
+  // kWaitMs. How a close ends (at once, on the peer's FIN, at a deadline) shows in the time.
+  std::optional<uint64_t> msUntilAllClosed() {
+    if (server_) server_->closeListener();
+    auto start = std::chrono::steady_clock::now();
+    bool expired = false;
+    Timer* deadline = Timer::create(*loop_, [&] { expired = true; loop_->stop(); });
+    deadline->start(kWaitMs);
+    deadline->unref();  // does not itself keep run() going
+    loop_->run();
+    deadline->close();
+    if (expired) return std::nullopt;
+    return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                     std::chrono::steady_clock::now() - start).count());
   }
 
   std::unique_ptr<Loop> loop_ = std::make_unique<Loop>();
@@ -475,6 +512,173 @@ TEST_F(ConnectionTest, ListenerClosesConnectionsItsAcceptFnRejects) {
   EXPECT_TRUE(runUntil(*loop_, [&] { return client.eof || client.closed; }, kWaitMs, "close"));
 }
 
+// ---- Lifecycle (connection.h: connect, close, abort, linger) -----------------------------
+
+using Events = std::vector<std::string>;
+
+// Well under connection.cc's linger deadline (kLingerMs, 2 s): a close that ends this fast
+// ended on an event (flushed, the peer's FIN), not because the deadline passed.
+constexpr uint64_t kBeforeLingerDeadlineMs = 1000;
+
+// Output that a stalled peer cannot take at once: more than loopback's socket buffers hold.
+constexpr size_t kMoreThanSocketBuffers = 16 << 20;
+
+TEST_F(ConnectionTest, CloseWhileConnectingIsTheLastWordAndSendsNothing) {
+  Server& server = serve(Peer::Mode::Keep);
+  Peer& client = this->client();
+  Connection* c = Connection::connect(*loop_, server.address(), &client, kWaitMs);
+  ASSERT_NE(c, nullptr);
+  c->write("written while connecting");
+  c->close();
+  ASSERT_TRUE(client.closed.has_value()) << "onClose at once, as for a connected close()";
+  EXPECT_EQ(*client.closed, CloseReason::Local);
+  runFor(*loop_, 100);
+  EXPECT_EQ(client.connect_status, kPending) << "no onConnected after onClose";
+  EXPECT_EQ(client.events, (Events{"close"}));
+  for (auto& p : server.peers) EXPECT_EQ(p->received, "");
+  EXPECT_TRUE(msUntilAllClosed().has_value());
+}
+
+// close() tells the handler at once and finishes the flush on its own: the peer (stalled by
+// pauseReading) gets every byte and then EOF, and the closed side's handler hears nothing
+// more (no onDrained, although the output drains from far above the high watermark).
+TEST_F(ConnectionTest, CloseWithPendingOutputFlushesAfterOnClose) {
+  Server& server = serve(Peer::Mode::Keep, nullptr, [](Connection& c) { c.pauseReading(); });
+  Peer& client = this->client();
+  ASSERT_TRUE(connect(client));
+  const std::string data = pattern(kMoreThanSocketBuffers);
+  client.conn->write(data);
+  client.conn->flush();
+  ASSERT_TRUE(client.conn->aboveHighWatermark()) << "the premise: the socket did not take it all";
+  client.conn->close();
+  ASSERT_TRUE(client.closed.has_value());
+  EXPECT_EQ(*client.closed, CloseReason::Local);
+  runFor(*loop_, 50);
+  EXPECT_EQ(server.peer().received.size(), 0u);
+  server.peer().conn->resumeReading();
+  ASSERT_TRUE(runUntil(*loop_, [&] { return server.peer().eof; }, kWaitMs, "server EOF"));
+  EXPECT_EQ(server.peer().received_at_eof, data.size());
+  EXPECT_TRUE(server.peer().received == data) << "received bytes differ from those sent";
+  EXPECT_EQ(client.events, (Events{"connected", "close"}));
+}
+
+// Lingering close (connection.h): with the peer's input unread, close(true) sends the response
+// and a FIN, then keeps reading and discarding, so the peer can finish sending without an RST;
+// the connection goes as soon as the peer closes too, not at the linger deadline.
+TEST_F(ConnectionTest, LingeringCloseAbsorbsThePeersInputAndEndsOnItsFin) {
+  Server& server = serve(Peer::Mode::Keep, nullptr, [](Connection& c) { c.pauseReading(); });
+  Peer& client = this->client();
+  client.abort_on_eof = false;
+  ASSERT_TRUE(connect(client));
+  client.conn->write("a request body the server will not read");
+  client.conn->flush();
+  runFor(*loop_, 20);
+  Connection& s = *server.peer().conn;
+  s.write("413 too large");
+  s.close(/*with_linger=*/true);
+  EXPECT_EQ(server.peer().events, (Events{"close"}));
+  ASSERT_TRUE(runUntil(*loop_, [&] { return client.eof; }, kWaitMs, "client EOF"));
+  EXPECT_EQ(client.received, "413 too large");
+
+  // Still sending after our EOF: the lingering side absorbs it all.
+  const std::string more = pattern(4 << 20);
+  client.conn->write(more);
+  client.conn->flush();
+  ASSERT_TRUE(runUntil(*loop_, [&] { return client.closed || client.conn->pendingBytes() == 0; },
+                       kWaitMs, "client output drained"));
+  runFor(*loop_, 20);
+  EXPECT_FALSE(client.closed.has_value()) << "reset while the peer was lingering";
+  ASSERT_NE(client.conn, nullptr);
+
+  client.conn->close();
+  auto ms = msUntilAllClosed();
+  ASSERT_TRUE(ms.has_value());
+  EXPECT_LT(*ms, kBeforeLingerDeadlineMs) << "lingering outlived the peer's FIN";
+  EXPECT_EQ(server.peer().events, (Events{"close"})) << "lingering input reaches nobody";
+}
+
+// After the peer's EOF there is no input left to protect: close(true) closes at once.
+TEST_F(ConnectionTest, CloseAfterPeerEofDoesNotLinger) {
+  Server& server = serve(Peer::Mode::Keep, nullptr,
+                         [this](Connection&) { server_->peers.back()->abort_on_eof = false; });
+  Peer& client = this->client();
+  ASSERT_TRUE(connect(client));
+  client.conn->write("bye");
+  client.conn->close();
+  ASSERT_TRUE(runUntil(*loop_, [&] { return server.peer().eof; }, kWaitMs, "server EOF"));
+  ASSERT_NE(server.peer().conn, nullptr) << "EOF leaves the connection open";
+  server.peer().conn->close(/*with_linger=*/true);
+  auto ms = msUntilAllClosed();
+  ASSERT_TRUE(ms.has_value());
+  EXPECT_LT(*ms, kBeforeLingerDeadlineMs) << "lingered although the peer had finished";
+  EXPECT_EQ(server.peer().received, "bye");
+  EXPECT_EQ(server.peer().events, (Events{"data", "eof", "close"}));
+  EXPECT_EQ(*server.peer().closed, CloseReason::Local);
+}
+
+// The connection stays valid until the loop runs again, so a caller holding a pointer may
+// close it twice or abort it after closing it: the handler hears onClose once, with the first
+// reason. (abort after close cuts the flush short: the peer may see fewer bytes.)
+TEST_F(ConnectionTest, CloseTwiceThenAbortTellsTheHandlerOnce) {
+  Server& server = serve(Peer::Mode::Keep);
+  Peer& client = this->client();
+  ASSERT_TRUE(connect(client));
+  Connection* c = client.conn;
+  c->write(pattern(kMoreThanSocketBuffers));
+  c->close();
+  c->close(/*with_linger=*/true);
+  c->abort(CloseReason::Error);
+  c->close();
+  EXPECT_EQ(client.events, (Events{"connected", "close"}));
+  EXPECT_EQ(*client.closed, CloseReason::Local);
+  ASSERT_TRUE(runUntil(*loop_, [&] { return server.peer().closed.has_value(); }));
+  EXPECT_TRUE(msUntilAllClosed().has_value());
+  EXPECT_EQ(client.events, (Events{"connected", "close"}));
+}
+
+// onClose is the last callback and the connection is closing() during it, whichever way the
+// close came (callers such as upstream::Pool check closing() on the stack of an onClose).
+// What the handler then calls on it changes nothing: no second onClose, no onTimeout.
+TEST_F(ConnectionTest, OnCloseIsLastAndTheConnectionIsClosingDuringIt) {
+  for (bool graceful : {false, true}) {
+    SCOPED_TRACE(graceful ? "close()" : "abort()");
+    serve(Peer::Mode::Keep);
+    Peer& client = this->client();
+    ASSERT_TRUE(connect(client));
+    client.on_close = [](Connection& c) {
+      c.setTimeout(1);
+      c.close();
+      c.abort(CloseReason::Error);
+    };
+    if (graceful) client.conn->close();
+    else client.conn->abort();
+    EXPECT_TRUE(client.closing_in_on_close);
+    runFor(*loop_, 50);
+    EXPECT_EQ(client.events, (Events{"connected", "close"}));
+    EXPECT_EQ(*client.closed, CloseReason::Local);
+    server_->shutdown();
+    EXPECT_TRUE(msUntilAllClosed().has_value());
+  }
+}
+
+// A peer's reset while our output is pending: onClose(PeerReset) once, nothing after it.
+TEST_F(ConnectionTest, PeerResetWhileWritingClosesOnce) {
+  Server& server = serve(Peer::Mode::Keep, nullptr, [](Connection& c) { c.pauseReading(); });
+  Peer& client = this->client();
+  client.abort_on_eof = false;
+  ASSERT_TRUE(connect(client));
+  client.conn->write(pattern(kMoreThanSocketBuffers));
+  client.conn->flush();
+  // Unread input on the server side: its abort resets the connection.
+  server.peer().conn->abort();
+  ASSERT_TRUE(runUntil(*loop_, [&] { return client.closed.has_value(); }, kWaitMs, "client close"));
+  EXPECT_EQ(*client.closed, CloseReason::PeerReset);
+  runFor(*loop_, 50);
+  ASSERT_FALSE(client.events.empty());
+  EXPECT_EQ(client.events.back(), "close");
+  EXPECT_EQ(std::count(client.events.begin(), client.events.end(), "close"), 1);
+}
+
 // ---- TLS ---------------------------------------------------------------------------------
 
 using tls::testing::TempCert;  // a dev certificate in a temporary directory
@@ -521,6 +725,30 @@ class TlsClient : public Peer {
   std::string error;
 };
 
+// Half-close (a tunnel passing on its peer's EOF): the peer gets what was pending, then EOF,
+// and can still answer on the other direction.
+TEST_F(ConnectionTest, ShutdownWriteSendsPendingBytesThenFinAndKeepsReading) {
+  Server& server = serve(Peer::Mode::Keep);
+  Peer& client = this->client();
+  client.abort_on_eof = false;
+  ASSERT_TRUE(connect(client));
+  server.peer().abort_on_eof = false;
+  const std::string big = pattern(1 << 20);  // more than the socket takes at once: queued output
+  client.conn->write(big);
+  client.conn->shutdownWrite();
+  ASSERT_TRUE(runUntil(*loop_, [&] { return server.peer().eof; }, kWaitMs, "server EOF"));
+  EXPECT_EQ(server.peer().received_at_eof, big.size());
+  EXPECT_TRUE(server.peer().received == big);
+  server.peer().conn->write("after your FIN");
+  server.peer().conn->flush();
+  ASSERT_TRUE(runUntil(*loop_, [&] { return client.received == "after your FIN"; }, kWaitMs, "reply"));
+  EXPECT_FALSE(client.closed.has_value());
+  server.peer().conn->close();
+  ASSERT_TRUE(runUntil(*loop_, [&] { return client.eof; }, kWaitMs, "client EOF"));
+  client.conn->close();  // after a half-close, close() must not ask for a second FIN
+  ASSERT_TRUE(runUntil(*loop_, [&] { return client.closed.has_value(); }, kWaitMs, "client closed"));
+}
+
 class TlsConnectionTest : public ConnectionTest {
  protected:
   void SetUp() override {
@@ -565,6 +793,22 @@ TEST_F(TlsConnectionTest, OneMegabyteEachWayArrivesIntact) {
   }));
   EXPECT_EQ(client.error, "");
   EXPECT_TRUE(client.plain.view() == data) << "echoed bytes differ (" << client.plain.size() << " bytes)";
+}
+
+TEST_F(TlsConnectionTest, ShutdownWriteSendsCloseNotifyAndTheOtherWayStaysOpen) {
+  Server& server = serve(Peer::Mode::Keep, ctx_);
+  TlsClient& client = this->client<TlsClient>();
+  client.abort_on_eof = false;
+  ASSERT_TRUE(connect(client));
+  client.send(*client.conn, "ping");
+  ASSERT_TRUE(runUntil(*loop_, [&] { return server.peer().received == "ping"; }));
+  server.peer().conn->write("last");
+  server.peer().conn->shutdownWrite();
+  EXPECT_TRUE(runUntil(*loop_, [&] { return client.engine->peerClosed() || !client.error.empty(); }));
+  EXPECT_EQ(client.error, "");
+  EXPECT_EQ(client.plain.view(), "last");
+  client.send(*client.conn, "still heard");  // the server reads on after its half-close
+  EXPECT_TRUE(runUntil(*loop_, [&] { return server.peer().received == "pingstill heard"; }));
 }
 
 TEST_F(TlsConnectionTest, ServerCloseSendsCloseNotify) {
@@ -629,6 +873,43 @@ TEST_F(TlsConnectionTest, GarbageInsteadOfHandshakeClosesWithTlsError) {
   ASSERT_TRUE(runUntil(*loop_, [&] { return server.peer().closed.has_value(); }));
   EXPECT_EQ(*server.peer().closed, CloseReason::TlsError);
   EXPECT_EQ(server.peer().data_events, 0);
+}
+
+// The handshake is reported once, before the first onData; onClose comes last.
+TEST_F(TlsConnectionTest, HandshakeIsReportedOnceBeforeDataAndCloseLast) {
+  Server& server = serve(Peer::Mode::Keep, ctx_);
+  TlsClient& client = this->client<TlsClient>();
+  client.abort_on_eof = false;
+  ASSERT_TRUE(connect(client));
+  client.send(*client.conn, "one");
+  ASSERT_TRUE(runUntil(*loop_, [&] { return server.peer().received == "one"; }));
+  client.send(*client.conn, "two");
+  ASSERT_TRUE(runUntil(*loop_, [&] { return server.peer().received == "onetwo"; }));
+  client.conn->close();  // FIN without close_notify: the server's peer aborts on EOF
+  ASSERT_TRUE(runUntil(*loop_, [&] { return server.peer().closed.has_value(); }));
+  EXPECT_EQ(server.peer().events, (Events{"handshake", "data", "eof", "close"}));
+}
+
+// A peer that connects and leaves without a byte (an L4 health probe) has not abandoned a
+// handshake; one that sent part of a ClientHello has (tls/stats.h HandshakeFailure::Abandoned).
+TEST_F(TlsConnectionTest, AbandonedHandshakeIsCountedButABareProbeIsNot) {
+  Server& server = serve(Peer::Mode::Keep, ctx_);
+  auto abandoned = [] { return tls::handshakeFailures(/*server=*/true, tls::HandshakeFailure::Abandoned); };
+  const uint64_t before = abandoned();
+
+  Peer& probe = this->client();
+  ASSERT_TRUE(connect(probe));
+  probe.conn->close();
+  ASSERT_TRUE(runUntil(*loop_, [&] { return server.peer(0).closed.has_value(); }));
+  EXPECT_EQ(abandoned(), before) << "a bare connect-and-close counted as abandoned";
+
+  Peer& partial = this->client();
+  ASSERT_TRUE(connect(partial));
+  partial.conn->write("\x16\x03\x01\x02\x00"s);  // a handshake record header: more is to come
+  partial.conn->close();
+  ASSERT_TRUE(runUntil(*loop_, [&] { return server.peer(1).closed.has_value(); }));
+  EXPECT_EQ(abandoned(), before + 1);
+  EXPECT_EQ(server.peer(1).events, (Events{"eof", "close"}));
 }
 
 }  // namespace
