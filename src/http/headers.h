@@ -21,24 +21,13 @@ class HeaderList {
     for (const Header& h : from)
       if (keep(h)) fields_.push_back(h);
   }
-  template <class Pred>
-  void removeIf(Pred pred) {
-    size_t out = 0;
-    for (size_t i = 0; i < fields_.size(); ++i)
-      if (!pred(fields_[i])) fields_[out++] = fields_[i];
-    fields_.resize(out);
-  }
   // The first field named `name` (case-insensitive), or null.
   const Header* find(std::string_view name) const {
     for (const Header& h : fields_)
       if (iequals(h.name, name)) return &h;
     return nullptr;
   }
-  bool contains(std::string_view name) const { return find(name) != nullptr; }
 
-  size_t size() const { return fields_.size(); }
-  bool empty() const { return fields_.empty(); }
-  const Header& operator[](size_t i) const { return fields_[i]; }
   auto begin() const { return fields_.begin(); }
   auto end() const { return fields_.end(); }
 

@@ -439,13 +439,9 @@ void Connection::linger() {
   // Half-close so the peer sees the end of our response, then drain its input until it closes
   // or the linger deadline passes. (After shutdownWrite the FIN is already on its way, and its
   // request still in libuv's hands.)
-  if (!fin_sent_) {
-    shutdown_req_ = std::make_unique<uv_shutdown_t>();
-    shutdown_req_->data = this;
-    if (uv_shutdown(shutdown_req_.get(), asStream(tcp_.get()), &Connection::onShutdown) != 0) {
-      closeHandles();
-      return;
-    }
+  if (!fin_sent_ && !requestFin()) {
+    closeHandles();
+    return;
   }
   setState(State::Lingering);
   setTimeout(kLingerMs);
@@ -469,11 +465,14 @@ void Connection::shutdownWrite() {
 }
 
 void Connection::sendFin() {
-  if (state_ != State::Open) return;
+  if (state_ == State::Open && !requestFin()) abort(CloseReason::Error);
+}
+
+bool Connection::requestFin() {
   fin_sent_ = true;
   shutdown_req_ = std::make_unique<uv_shutdown_t>();
   shutdown_req_->data = this;
-  if (uv_shutdown(shutdown_req_.get(), asStream(tcp_.get()), &Connection::onShutdown) != 0) abort(CloseReason::Error);
+  return uv_shutdown(shutdown_req_.get(), asStream(tcp_.get()), &Connection::onShutdown) == 0;
 }
 
 // An outgoing connection that will never connect: onConnected(failure) is its last word.

@@ -190,6 +190,7 @@ class Connection {
   void closeHandles();
   void linger();
   void sendFin();
+  bool requestFin();  // uv_shutdown once the output queued in libuv is out; false if refused
   void notifyClose(CloseReason why, State was);
   void fireTimeout();
 

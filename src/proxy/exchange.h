@@ -81,7 +81,7 @@ class Exchange final : public upstream::QueueWaiter {
   uint64_t tunnelActiveAt() const { return tunnel_active_ms_; }
   // A quiet tunnel gives back its upstream connection's buffers (a WebSocket idles for minutes
   // between messages; thousands of them must cost little). False if something is still queued.
-  bool releaseTunnelMemory();
+  bool releaseTunnelUpstream();
   // Client bytes for the upstream; consumes all of `in`.
   void onTunnelData(base::Buffer& in);
   // The client half-closed (EOF).
@@ -152,8 +152,10 @@ class Exchange final : public upstream::QueueWaiter {
   void onTunnelUpstreamEof();
   // Both idle timers (client and upstream) move to now + tunnel_idle.
   void touchTunnel();
-  // The one way out of a tunnel: the upstream closes gracefully (its pending bytes go out),
-  // the record is emitted, and the codec closes the client connection.
+  // The tunnel is over on the upstream's side: it closes gracefully (its pending bytes go out).
+  void closeTunnelUpstream();
+  // The way out of a tunnel while the client is still there: closeTunnelUpstream, the record,
+  // and the codec closes the client connection (a client that left ends in onDownstreamClosed).
   void endTunnel();
   void onUpstreamFailed(ErrorKind kind, const char* what);
   void releaseUpstream(bool reusable);

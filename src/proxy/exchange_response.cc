@@ -326,13 +326,8 @@ void Exchange::finishRecord() {
 void Exchange::onDownstreamClosed() {
   if (!rec_open_) return;
   if (inTunnel()) {
-    // A tunnel ends when either side closes: the normal end of a WebSocket, not an error. What
-    // the client sent last still reaches the app.
-    resp_state_ = RespState::Done;
-    if (net::Connection* up = std::exchange(up_, nullptr)) {
-      up->setHandler(nullptr);
-      up->close();
-    }
+    // A tunnel ends when either side closes: the normal end of a WebSocket, not an error.
+    closeTunnelUpstream();
     finishRecord();
     return;
   }

@@ -103,22 +103,25 @@ void Exchange::touchTunnel() {
   stream_.rearmTimer();
 }
 
-bool Exchange::releaseTunnelMemory() {
+bool Exchange::releaseTunnelUpstream() {
   if (!inTunnel() || (up_ && (!up_->input().empty() || up_->pendingBytes() != 0))) return false;
   if (up_) up_->releaseIdleMemory();
-  releaseIdleMemory();
   return true;
 }
 
-void Exchange::endTunnel() {
-  if (resp_state_ != RespState::Tunnel) return;
+void Exchange::closeTunnelUpstream() {
   resp_state_ = RespState::Done;
   up_paused_ = false;
+  upstream_ready_ = false;
   if (net::Connection* up = std::exchange(up_, nullptr)) {
     up->setHandler(nullptr);
     up->close();  // what the client sent last (its close frame) still reaches the app
   }
-  upstream_ready_ = false;
+}
+
+void Exchange::endTunnel() {
+  if (!inTunnel()) return;
+  closeTunnelUpstream();
   finish();
 }
 

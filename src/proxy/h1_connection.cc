@@ -136,21 +136,24 @@ bool H1Connection::releaseIfIdle(uint64_t idle_before_ms) {
   if (dead_ || !down_ || req_state_ != ReqState::Idle || exchange_.inFlight()) return false;
   if (!down_->input().empty() || idle_since_ms_ > idle_before_ms || released_) return false;
   released_ = true;
+  releaseBuffers();
+  return true;
+}
+
+void H1Connection::releaseBuffers() {
   down_->releaseIdleMemory();
   // The header vector keeps the capacity of the largest message seen (~32 bytes a header);
-  // an idle connection does not need it.
+  // a connection waiting for its next byte does not need it.
   std::vector<http::Header>().swap(req_.headers);
   exchange_.releaseIdleMemory();
-  return true;
 }
 
 bool H1Connection::releaseQuietTunnel(uint64_t quiet_before_ms) {
   // Once per quiet period: the next byte either way moves tunnelActiveAt past the mark.
   if (exchange_.tunnelActiveAt() > quiet_before_ms || tunnel_released_at_ == exchange_.tunnelActiveAt()) return false;
-  if (!down_->input().empty() || down_->pendingBytes() != 0 || !exchange_.releaseTunnelMemory()) return false;
+  if (!down_->input().empty() || down_->pendingBytes() != 0 || !exchange_.releaseTunnelUpstream()) return false;
   tunnel_released_at_ = exchange_.tunnelActiveAt();
-  down_->releaseIdleMemory();
-  std::vector<http::Header>().swap(req_.headers);
+  releaseBuffers();
   return true;
 }
 

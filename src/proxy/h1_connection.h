@@ -77,6 +77,7 @@ class H1Connection final : public net::ConnectionHandler, public net::Deletable,
   void armTimer();
   void teardown();
   bool releaseQuietTunnel(uint64_t quiet_before_ms);
+  void releaseBuffers();  // idle or quiet: the connection's and the exchange's buffers go back
   // At a request boundary: adopt the worker's newest runtime generation (after a reload).
   void refreshGeneration();
 
