@@ -756,6 +756,13 @@ class TlsConnectionTest : public ConnectionTest {
     ASSERT_TRUE(ctx.ok()) << ctx.error().message;
     ctx_ = *ctx;
   }
+  // Connects `client` and waits until the server has read its "ping": the handshake is done and
+  // the server's connection is open both ways.
+  ::testing::AssertionResult connectAndPing(Server& server, TlsClient& client) {
+    if (auto r = connect(client); !r) return r;
+    client.send(*client.conn, "ping");
+    return runUntil(*loop_, [&] { return server.peer().received == "ping"; });
+  }
   TempCert cert_;
   std::shared_ptr<const tls::Context> ctx_;
 };
@@ -799,9 +806,7 @@ TEST_F(TlsConnectionTest, ShutdownWriteSendsCloseNotifyAndTheOtherWayStaysOpen) 
   Server& server = serve(Peer::Mode::Keep, ctx_);
   TlsClient& client = this->client<TlsClient>();
   client.abort_on_eof = false;
-  ASSERT_TRUE(connect(client));
-  client.send(*client.conn, "ping");
-  ASSERT_TRUE(runUntil(*loop_, [&] { return server.peer().received == "ping"; }));
+  ASSERT_TRUE(connectAndPing(server, client));
   server.peer().conn->write("last");
   server.peer().conn->shutdownWrite();
   EXPECT_TRUE(runUntil(*loop_, [&] { return client.engine->peerClosed() || !client.error.empty(); }));
@@ -815,9 +820,7 @@ TEST_F(TlsConnectionTest, ServerCloseSendsCloseNotify) {
   Server& server = serve(Peer::Mode::Keep, ctx_);
   TlsClient& client = this->client<TlsClient>();
   client.abort_on_eof = false;
-  ASSERT_TRUE(connect(client));
-  client.send(*client.conn, "ping");
-  ASSERT_TRUE(runUntil(*loop_, [&] { return server.peer().received == "ping"; }));
+  ASSERT_TRUE(connectAndPing(server, client));
   server.peer().conn->write("bye");
   server.peer().conn->flush();
   server.peer().conn->close();
@@ -832,9 +835,7 @@ TEST_F(TlsConnectionTest, ServerCloseDeliversUnflushedOutputBeforeCloseNotify) {
   Server& server = serve(Peer::Mode::Keep, ctx_);
   TlsClient& client = this->client<TlsClient>();
   client.abort_on_eof = false;
-  ASSERT_TRUE(connect(client));
-  client.send(*client.conn, "ping");
-  ASSERT_TRUE(runUntil(*loop_, [&] { return server.peer().received == "ping"; }));
+  ASSERT_TRUE(connectAndPing(server, client));
   server.peer().conn->write("bye");  // not flushed: close() must do it
   server.peer().conn->close();
   EXPECT_TRUE(runUntil(*loop_, [&] { return client.engine->peerClosed() || !client.error.empty(); }));
@@ -845,9 +846,7 @@ TEST_F(TlsConnectionTest, ServerCloseDeliversUnflushedOutputBeforeCloseNotify) {
 TEST_F(TlsConnectionTest, LargeWritesEncryptedAtOnceKeepTheirOrderWithStagedOnes) {
   Server& server = serve(Peer::Mode::Keep, ctx_);
   TlsClient& client = this->client<TlsClient>();
-  ASSERT_TRUE(connect(client));
-  client.send(*client.conn, "ping");
-  ASSERT_TRUE(runUntil(*loop_, [&] { return server.peer().received == "ping"; }));
+  ASSERT_TRUE(connectAndPing(server, client));
   const std::string big = pattern(Connection::kEncryptDirectly + 1000);
   const std::string huge = pattern(300 * 1024);
   Connection& c = *server.peer().conn;

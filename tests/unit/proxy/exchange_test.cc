@@ -172,6 +172,9 @@ class ExchangeTest : public ::testing::Test {
     ex_->onRequestHead(req_, req_.framing != http::Framing::None);
     ex_->proceed();
   }
+  // A WebSocket upgrade through `up`, answered 101 (plus `after` in the same write): the
+  // exchange is a tunnel when this returns true.
+  ::testing::AssertionResult openTunnel(RawUpstream& up, const std::string& after = "");
   bool sawEvent(const std::string& e) const {
     for (const auto& x : stream_->events)
       if (x == e) return true;
@@ -327,6 +330,14 @@ constexpr const char* k101 =
     "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
     "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n";
 
+::testing::AssertionResult ExchangeTest::openTunnel(RawUpstream& up, const std::string& after) {
+  start(runtimeFor(up.port()));
+  request(kUpgrade);
+  if (auto r = runUntil(loop_, [&] { return up.poll(); }); !r) return r;
+  up.send(std::string(k101) + after);
+  return runUntil(loop_, [&] { return sawEvent("tunnel") && stream_->body == after; });
+}
+
 TEST_F(ExchangeTest, UpstreamsRealWebSocket101TurnsTheExchangeIntoATunnel) {
   RawUpstream up;
   start(runtimeFor(up.port()));
@@ -362,11 +373,7 @@ TEST_F(ExchangeTest, UpstreamsRealWebSocket101TurnsTheExchangeIntoATunnel) {
 
 TEST_F(ExchangeTest, ClientHalfCloseReachesTheUpstreamAndItsLastBytesStillCome) {
   RawUpstream up;
-  start(runtimeFor(up.port()));
-  request(kUpgrade);
-  ASSERT_TRUE(runUntil(loop_, [&] { return up.poll(); }));
-  up.send(k101);
-  ASSERT_TRUE(runUntil(loop_, [&] { return sawEvent("tunnel"); }));
+  ASSERT_TRUE(openTunnel(up));
   ex_->onTunnelEof();
   ASSERT_TRUE(runUntil(loop_, [&] { return up.sawEof(); }));
   EXPECT_FALSE(sawEvent("done")) << "the other direction is still open";
@@ -379,11 +386,7 @@ TEST_F(ExchangeTest, ClientHalfCloseReachesTheUpstreamAndItsLastBytesStillCome) 
 
 TEST_F(ExchangeTest, UpstreamHalfCloseIsPassedToTheClient) {
   RawUpstream up;
-  start(runtimeFor(up.port()));
-  request(kUpgrade);
-  ASSERT_TRUE(runUntil(loop_, [&] { return up.poll(); }));
-  up.send(k101);
-  ASSERT_TRUE(runUntil(loop_, [&] { return sawEvent("tunnel"); }));
+  ASSERT_TRUE(openTunnel(up));
   up.shutdownWrite();
   ASSERT_TRUE(runUntil(loop_, [&] { return sawEvent("close-write"); }));
   EXPECT_FALSE(sawEvent("done"));
