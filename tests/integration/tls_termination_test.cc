@@ -46,13 +46,28 @@ TEST_F(TlsTermination, Tls11ClientIsRefused) {
   EXPECT_EQ(app_.requestCount(), 0u);
 }
 
-TEST_F(TlsTermination, AlpnSelectsHttp11EvenWhenH2IsOffered) {
+TEST_F(TlsTermination, AlpnSelectsH2ByDefaultWhenOffered) {
+  // The default `protocols` is [h2, http/1.1]. No request here: what an h2 connection gets
+  // depends on the HTTP/2 codec.
   TlsOptions options;
   options.alpn = {"h2", "http/1.1"};
   ASSERT_TRUE(client_.connect(proxy_.httpsPort(), options));
-  EXPECT_EQ(client_.alpnSelected(), "http/1.1");
+  EXPECT_EQ(client_.alpnSelected(), "h2");
+}
+
+TEST(TlsProtocols, AlpnSelectsHttp11EvenWhenH2IsOfferedIfTheListenerOffersOnlyHttp11) {
+  FakeUpstream app{"app"};
+  ProxyConfig config = ProxyConfig::singleUpstream({app.address()});
+  config.https_extra = {"protocols: [http/1.1]"};
+  ProxyProcess proxy;
+  ASSERT_TRUE(proxy.start(config));
+  TlsClient client;
+  TlsOptions options;
+  options.alpn = {"h2", "http/1.1"};
+  ASSERT_TRUE(client.connect(proxy.httpsPort(), options));
+  EXPECT_EQ(client.alpnSelected(), "http/1.1");
   Response resp;
-  ASSERT_TRUE(client_.roundTrip(getRequest("/"), &resp));
+  ASSERT_TRUE(client.roundTrip(getRequest("/"), &resp));
   EXPECT_EQ(resp.status, 200);
 }
 
