@@ -845,7 +845,8 @@ fi
   echo "Versions: Portcullis $commit (BoringSSL: Debian android-libboringssl)," \
        "$("$NGINX" -v 2>&1 | sed 's/^nginx version: //') ($("$NGINX" -V 2>&1 | grep -o 'running with OpenSSL [0-9.]*' | sed 's/running with //' || true))," \
        "HAProxy $("$HAPROXY" -v | head -1 | awk '{print $3}') ($("$HAPROXY" -vv | grep -m1 'Running on OpenSSL' | sed 's/.*: //'))," \
-       "$(wrk -v 2>&1 | head -1 | awk '{print $1, $2}'), $(openssl version | awk '{print "OpenSSL", $2}') (wrk, tlsload, ws_tool)."
+       "$(wrk -v 2>&1 | head -1 | awk '{print $1, $2}'),$([ "$h2_selected" = 1 ] && echo " h2load $(h2load --version 2>&1 | awk '{print $2}'),")" \
+       "$(openssl version | awk '{print "OpenSSL", $2}') (wrk, tlsload, ws_tool$([ "$h2_selected" = 1 ] && echo ", h2load, h2_tool"))."
   echo
   echo "Load generators run on CPU $LOAD_CPU (taskset), one thread; proxies and the two upstream nginx (1 worker each) are not pinned."
 } >"$tmp/machine.txt"
