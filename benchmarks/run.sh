@@ -566,13 +566,13 @@ h2_probe() {  # h2_probe NAME WORKERS -> 0 if the exchange completed
 warm_up() {  # Warm-up (TLS context, upstream pools, allocator), not measured.
   taskset -c "$LOAD_CPU" wrk -t1 -c64 -d1s -H "Host: localhost" "https://127.0.0.1:$HTTPS_PORT/" >/dev/null 2>&1 || true
 }
-# The same warm-up, with its request count kept in $warm_requests (the access log has its lines).
 # The HTTP/2 scenarios' warm-up: the same second of small responses, over h2 (h2load, 64
 # connections x 10 streams), not measured.
 warm_up_h2() {
   timeout -k 5 20 taskset -c "$LOAD_CPU" h2load -t1 -c64 -m10 -D 1 --npn-list=h2 -H ':authority: localhost' \
     "https://127.0.0.1:$HTTPS_PORT/" >/dev/null 2>&1 || true
 }
+# The same warm-up, with its request count kept in $warm_requests (the access log has its lines).
 warm_up_counted() {
   local out
   out="$(taskset -c "$LOAD_CPU" wrk -t1 -c64 -d1s -s "$bench/tools/report.lua" -H "Host: localhost" \
@@ -761,6 +761,13 @@ for w in $worker_counts; do
             fi
             echo "  $name w=$w h2_idle: $j" >&2 ;;
         esac
+        if ! kill -0 "$proxy_pid" 2>/dev/null; then
+          # The proxy exited (crashed) during the round: its figures for it are not to be
+          # trusted (its CPU time is lost with it), and the report says so.
+          st=0; wait "$proxy_pid" 2>/dev/null || st=$?
+          echo "  PROBLEM: $name exited during $sc round $round (exit status $st)" >&2
+          record "{\"workers\":$w,\"proxy\":\"$name\",\"scenario\":\"check\",\"problems\":[\"$name exited during $sc round $round (exit status $st)\"],\"detail\":\"exited during $sc round $round\"}"
+        fi
         stop "$proxy_pid"
         if [ "$sc" = keepalive_log ]; then log_check "$name"; fi  # before collect_log's record
         collect_log "$name" "$w" "$sc" "$round"

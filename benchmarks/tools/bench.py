@@ -558,7 +558,8 @@ def derive(rows):
                     put("h2_rps", ok / secs)
                     if r.get("p99_us") is not None:
                         put("h2_p99", r["p99_us"] / 1000)
-                    if r.get("cpu_seconds") is not None:
+                    # (A proxy that died during the run has no CPU time left to read.)
+                    if r.get("cpu_seconds") is not None and r["cpu_seconds"] > 0:
                         put("h2_cpu_us", r["cpu_seconds"] * 1e6 / ok)
                 else:
                     put("h2_big_mibps", r.get("bytes_data", 0) / secs / (1 << 20))
