@@ -427,6 +427,10 @@ def derive(rows):
             m.setdefault(key, {})[rnd] = value
 
         bad = []
+        # A proxy that exited during the run has no CPU time left to read after it: the delta
+        # comes out negative and means nothing (run.sh reports the exit).
+        if r.get("cpu_seconds") is not None and r["cpu_seconds"] < 0:
+            r["cpu_seconds"] = None
         if r.get("client_cpu") is not None and sc in CLIENT_KEYS:
             put(CLIENT_KEYS[sc], r["client_cpu"])
         if sc in ("keepalive", "keepalive_log", "redirect", "big", "direct_small", "direct_big", "profile"):
@@ -558,8 +562,7 @@ def derive(rows):
                     put("h2_rps", ok / secs)
                     if r.get("p99_us") is not None:
                         put("h2_p99", r["p99_us"] / 1000)
-                    # (A proxy that died during the run has no CPU time left to read.)
-                    if r.get("cpu_seconds") is not None and r["cpu_seconds"] > 0:
+                    if r.get("cpu_seconds") is not None:
                         put("h2_cpu_us", r["cpu_seconds"] * 1e6 / ok)
                 else:
                     put("h2_big_mibps", r.get("bytes_data", 0) / secs / (1 << 20))
