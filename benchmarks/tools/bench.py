@@ -773,7 +773,8 @@ def report(args):
         md.append("None: no wrk socket errors or non-2xx/3xx responses, every tlsload connection "
                   "got a complete 200, every resumed-mode handshake after the first per "
                   "connection slot was resumed, every full-mode one was full, every WebSocket "
-                  "opened, stayed open and echoed correctly, and the pre-flight "
+                  "opened, stayed open and echoed correctly, every h2load request succeeded over "
+                  "h2, every idle HTTP/2 connection opened and stayed open, and the pre-flight "
                   "checks (status codes, redirect Location, forwarded headers) passed.")
     checks = [r for r in rows if r["scenario"] == "check"]
     if checks:
