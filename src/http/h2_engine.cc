@@ -3,6 +3,7 @@
 #include <nghttp2/nghttp2.h>
 
 #include <algorithm>
+#include <array>
 #include <charconv>
 #include <cstring>
 #include <string>
@@ -95,7 +96,13 @@ struct H2Engine::Impl {
   uint32_t resets = 0, pings = 0, settings_frames = 0, priorities = 0, empty_run = 0;
   uint64_t window_updates = 0, data_frames_sent = 0;
   size_t frame_data_bytes = 0;
-  const char* calm = nullptr;  // a limit of ours ended the connection: which
+  const char* calm = nullptr;  // a limit or a check of ours ended the connection: which
+  uint32_t calm_code = NGHTTP2_ENHANCE_YOUR_CALM;  // and the GOAWAY's code
+  // The last streams we sent RST_STREAM on. A client may still have frames for them in flight
+  // (RFC 9113 §5.1, "closed"): those are ignored, while DATA or HEADERS on any other closed
+  // stream is the client's error. A ring: ids older than it are too old to be in flight.
+  std::array<int32_t, 256> reset_ring{};
+  size_t reset_next = 0;
 
   bool failed = false;
   std::string failure;
@@ -136,9 +143,25 @@ struct H2Engine::Impl {
     fail(std::move(why));
     nghttp2_session_terminate_session(session, code);
   }
-  int tooMuch(const char* what) {
+  int tooMuch(const char* what) { return violation(NGHTTP2_ENHANCE_YOUR_CALM, what); }
+  int violation(uint32_t code, const char* what) {
     calm = what;
+    calm_code = code;
     return NGHTTP2_ERR_CALLBACK_FAILURE;
+  }
+  bool weReset(int32_t id) const {
+    return std::find(reset_ring.begin(), reset_ring.end(), id) != reset_ring.end();
+  }
+  // nghttp2 1.52 ignores HEADERS on a stream it no longer holds; RFC 9113 wants an error
+  // unless the frame may have crossed our RST_STREAM. (DATA there never reaches a callback:
+  // nghttp2 drops it first, so it stays ignored.)
+  int checkClosedStream(nghttp2_session* sess, const nghttp2_frame_hd* hd) {
+    int32_t id = hd->stream_id;
+    if (id <= 0 || (id & 1) == 0 || id > nghttp2_session_get_last_proc_stream_id(sess)) return 0;
+    if (nghttp2_session_find_stream(sess, id) || weReset(id)) return 0;
+    // §5.1.1: a HEADERS that does not open a new stream (a lower id, implicitly closed, or one
+    // that has ended) is a connection error PROTOCOL_ERROR.
+    return violation(NGHTTP2_PROTOCOL_ERROR, "HEADERS on a closed stream");
   }
 
   // Runs nghttp2's send loop into `out`. During feed (control_only) DATA is held back: the
@@ -346,10 +369,17 @@ struct H2Engine::Impl {
     return static_cast<ssize_t>(n);
   }
 
-  static int onBeginFrame(nghttp2_session*, const nghttp2_frame_hd* hd, void* u) {
+  static int onBeginFrame(nghttp2_session* session, const nghttp2_frame_hd* hd, void* u) {
     Impl* e = self(u);
     const H2Settings& c = e->cfg;
     bool ack = hd->flags & NGHTTP2_FLAG_ACK;
+    if (hd->type == NGHTTP2_HEADERS) {
+      if (int rv = e->checkClosedStream(session, hd)) return rv;
+    }
+    // With RFC 7540 priorities off nghttp2 skips PRIORITY frames unread; RFC 9113 §6.3 still
+    // makes one on stream 0 a connection error.
+    if (hd->type == NGHTTP2_PRIORITY && hd->stream_id == 0)
+      return e->violation(NGHTTP2_PROTOCOL_ERROR, "PRIORITY on stream 0");
     switch (hd->type) {
       case NGHTTP2_PING:
         if (!ack && ++e->pings > c.max_pings_per_window) return e->tooMuch("PING flood");
@@ -481,6 +511,7 @@ struct H2Engine::Impl {
         ++e->data_frames_sent;
         break;
       case NGHTTP2_RST_STREAM: {
+        e->reset_ring[e->reset_next++ % e->reset_ring.size()] = frame->hd.stream_id;
         // Resets we send for the client's fault count as its resets: a stream opened only to
         // be refused or reset costs it as little as one it cancels (CVE-2025-8671).
         Stream* s = e->stream(frame->hd.stream_id);
@@ -597,7 +628,7 @@ base::Result<void> H2Engine::feed(std::string_view bytes, uint64_t now_ms) {
                                         bytes.size());
   if (rv < 0) {
     if (e.calm) {
-      e.terminate(NGHTTP2_ENHANCE_YOUR_CALM, e.calm);
+      e.terminate(e.calm_code, e.calm);
     } else if (rv == NGHTTP2_ERR_FLOODED || rv == NGHTTP2_ERR_TOO_MANY_CONTINUATIONS) {
       e.terminate(NGHTTP2_ENHANCE_YOUR_CALM, nghttp2_strerror(static_cast<int>(rv)));
     } else if (rv == NGHTTP2_ERR_BAD_CLIENT_MAGIC) {

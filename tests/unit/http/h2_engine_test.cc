@@ -770,6 +770,63 @@ TEST(H2Engine, GarbagePrefaceIsAConnectionError) {
 }
 
 // --- Floods. Each ends in GOAWAY ENHANCE_YOUR_CALM with little output.
+// RFC 9113 §5.1 and §5.1.1, which nghttp2 1.52 leaves to the application: HEADERS on a
+// stream that is over is an error, unless it may have crossed a RST_STREAM of ours. (DATA
+// there nghttp2 drops before any callback sees it: ignored, not answered.)
+struct Raw {
+  Recorder rec;
+  H2Engine eng;
+  Raw() : eng(Pair::make(H2Settings{}, rec)) {
+    base::Buffer out;
+    eng.output(out);
+  }
+  // Feeds `in`; the GOAWAY code in what came out (-1: none), and whether feed failed.
+  int64_t feed(const std::string& in) {
+    auto r = eng.feed(in, 0);
+    failed = !r.ok();
+    base::Buffer out;
+    eng.output(out);
+    return goawayCode(out.view());
+  }
+  bool failed = false;
+};
+const uint8_t kEndAll = NGHTTP2_FLAG_END_HEADERS | NGHTTP2_FLAG_END_STREAM;
+
+TEST(H2EngineClosedStreams, HeadersOnAFinishedStreamIsAProtocolError) {
+  Raw r;
+  EXPECT_EQ(r.feed(preface() + headersFrame(1, baseGet(), kEndAll)), -1);
+  ASSERT_TRUE(r.eng.submitResponse(1, 204, {}, true).ok());
+  base::Buffer out;
+  r.eng.output(out);  // the stream is closed both ways now
+  EXPECT_EQ(r.feed(headersFrame(1, baseGet(), kEndAll)), NGHTTP2_PROTOCOL_ERROR);
+}
+
+TEST(H2EngineClosedStreams, AStreamIdBelowTheLastIsAProtocolError) {
+  Raw r;
+  EXPECT_EQ(r.feed(preface() + headersFrame(5, baseGet(), kEndAll)), -1);
+  EXPECT_EQ(r.feed(headersFrame(3, baseGet(), kEndAll)), NGHTTP2_PROTOCOL_ERROR);
+  EXPECT_EQ(r.rec.requests.size(), 1u);
+}
+
+TEST(H2EngineClosedStreams, FramesCrossingOurResetAreIgnored) {
+  Raw r;
+  EXPECT_EQ(r.feed(preface() + headersFrame(1, baseGet(), NGHTTP2_FLAG_END_HEADERS)), -1);
+  r.eng.resetStream(1, H2Error::Cancel);
+  base::Buffer out;
+  r.eng.output(out);
+  // The client sent these before it saw our RST_STREAM.
+  EXPECT_EQ(r.feed(frame(NGHTTP2_DATA, 0, 1, "body") + frame(NGHTTP2_DATA, NGHTTP2_FLAG_END_STREAM, 1, "")), -1);
+  EXPECT_FALSE(r.failed);
+  EXPECT_EQ(r.feed(headersFrame(3, baseGet(), kEndAll)), -1);
+  EXPECT_EQ(r.rec.requests.size(), 2u);
+}
+
+TEST(H2EngineClosedStreams, PriorityOnStreamZeroIsAProtocolError) {
+  Raw r;
+  EXPECT_EQ(r.feed(preface() + frame(NGHTTP2_PRIORITY, 0, 0, std::string("\0\0\0\x01\x10", 5))),
+            NGHTTP2_PROTOCOL_ERROR);
+}
+
 struct Flood {
   Recorder rec;
   H2Engine eng;
