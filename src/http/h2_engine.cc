@@ -103,6 +103,12 @@ struct H2Engine::Impl {
   // stream is the client's error. A ring: ids older than it are too old to be in flight.
   std::array<int32_t, 256> reset_ring{};
   size_t reset_next = 0;
+  // Frame boundaries, tracked ahead of nghttp2 (feed): it drops DATA on a closed stream and
+  // PRIORITY frames before any callback could judge them.
+  size_t scan_preface = NGHTTP2_CLIENT_MAGIC_LEN;
+  uint8_t scan_head[9] = {};
+  size_t scan_have = 0;
+  size_t scan_payload = 0;
 
   bool failed = false;
   std::string failure;
@@ -155,10 +161,13 @@ struct H2Engine::Impl {
   // nghttp2 1.52 ignores HEADERS on a stream it no longer holds; RFC 9113 wants an error
   // unless the frame may have crossed our RST_STREAM. (DATA there never reaches a callback:
   // nghttp2 drops it first, so it stays ignored.)
-  int checkClosedStream(nghttp2_session* sess, const nghttp2_frame_hd* hd) {
-    int32_t id = hd->stream_id;
-    if (id <= 0 || (id & 1) == 0 || id > nghttp2_session_get_last_proc_stream_id(sess)) return 0;
-    if (nghttp2_session_find_stream(sess, id) || weReset(id)) return 0;
+  // A client stream that has been opened and is over, not by a reset of ours.
+  bool closedByClient(int32_t id) const {
+    if (id <= 0 || (id & 1) == 0 || id > nghttp2_session_get_last_proc_stream_id(session)) return false;
+    return !nghttp2_session_find_stream(session, id) && !weReset(id);
+  }
+  int checkClosedStream(nghttp2_session*, const nghttp2_frame_hd* hd) {
+    if (!closedByClient(hd->stream_id)) return 0;
     // §5.1.1: a HEADERS that does not open a new stream (a lower id, implicitly closed, or one
     // that has ended) is a connection error PROTOCOL_ERROR.
     return violation(NGHTTP2_PROTOCOL_ERROR, "HEADERS on a closed stream");
@@ -624,19 +633,64 @@ base::Result<void> H2Engine::feed(std::string_view bytes, uint64_t now_ms) {
   if (e.failed) return base::makeError(e.failure);
   e.now_ms = now_ms;
   e.rollWindow();
-  ssize_t rv = nghttp2_session_mem_recv(e.session, reinterpret_cast<const uint8_t*>(bytes.data()),
-                                        bytes.size());
-  if (rv < 0) {
-    if (e.calm) {
-      e.terminate(e.calm_code, e.calm);
-    } else if (rv == NGHTTP2_ERR_FLOODED || rv == NGHTTP2_ERR_TOO_MANY_CONTINUATIONS) {
-      e.terminate(NGHTTP2_ENHANCE_YOUR_CALM, nghttp2_strerror(static_cast<int>(rv)));
-    } else if (rv == NGHTTP2_ERR_BAD_CLIENT_MAGIC) {
-      e.terminate(NGHTTP2_PROTOCOL_ERROR, "bad connection preface");
-    } else {
-      e.terminate(NGHTTP2_PROTOCOL_ERROR, nghttp2_strerror(static_cast<int>(rv)));
+  size_t fed = 0;
+  // Hands bytes [fed, upto) to nghttp2. False: the connection failed.
+  auto recv = [&](size_t upto) {
+    if (upto <= fed) return !e.failed;
+    ssize_t rv = nghttp2_session_mem_recv(e.session, reinterpret_cast<const uint8_t*>(bytes.data() + fed),
+                                          upto - fed);
+    fed = upto;
+    if (rv < 0) {
+      if (e.calm) {
+        e.terminate(e.calm_code, e.calm);
+      } else if (rv == NGHTTP2_ERR_FLOODED || rv == NGHTTP2_ERR_TOO_MANY_CONTINUATIONS) {
+        e.terminate(NGHTTP2_ENHANCE_YOUR_CALM, nghttp2_strerror(static_cast<int>(rv)));
+      } else if (rv == NGHTTP2_ERR_BAD_CLIENT_MAGIC) {
+        e.terminate(NGHTTP2_PROTOCOL_ERROR, "bad connection preface");
+      } else {
+        e.terminate(NGHTTP2_PROTOCOL_ERROR, nghttp2_strerror(static_cast<int>(rv)));
+      }
+    }
+    return !e.failed;
+  };
+  // Judges DATA and PRIORITY frames at their headers, once every frame before them has been
+  // processed (RFC 9113 §5.1: DATA on a stream the client closed is STREAM_CLOSED; §5.3.1: a
+  // stream cannot depend on itself).
+  bool ok = true;
+  for (size_t i = 0; ok && i < bytes.size();) {
+    if (e.scan_preface || e.scan_payload) {
+      size_t& left = e.scan_preface ? e.scan_preface : e.scan_payload;
+      size_t n = std::min(left, bytes.size() - i);
+      left -= n;
+      i += n;
+      continue;
+    }
+    while (e.scan_have < 9 && i < bytes.size()) e.scan_head[e.scan_have++] = static_cast<uint8_t>(bytes[i++]);
+    if (e.scan_have < 9) break;
+    e.scan_have = 0;
+    const uint8_t* h = e.scan_head;
+    e.scan_payload = (size_t{h[0]} << 16) | (size_t{h[1]} << 8) | h[2];
+    const uint8_t type = h[3];
+    const int32_t id = static_cast<int32_t>((uint32_t{h[5] & 0x7fu} << 24) | (uint32_t{h[6]} << 16) |
+                                            (uint32_t{h[7]} << 8) | h[8]);
+    if (type != NGHTTP2_DATA && type != NGHTTP2_PRIORITY) continue;
+    // A header begun in an earlier feed: what came before it is processed already.
+    ok = recv(i >= 9 ? i - 9 : 0);
+    if (!ok) break;
+    if (type == NGHTTP2_DATA && e.closedByClient(id)) {
+      e.terminate(NGHTTP2_STREAM_CLOSED, "DATA on a closed stream");
+      ok = false;
+    } else if (type == NGHTTP2_PRIORITY && e.scan_payload == 5 && bytes.size() - i >= 4) {
+      const auto* p = reinterpret_cast<const uint8_t*>(bytes.data() + i);
+      int32_t dep = static_cast<int32_t>((uint32_t{p[0] & 0x7fu} << 24) | (uint32_t{p[1]} << 16) |
+                                         (uint32_t{p[2]} << 8) | p[3]);
+      if (dep == id) {
+        e.terminate(NGHTTP2_PROTOCOL_ERROR, "PRIORITY depends on its own stream");
+        ok = false;
+      }
     }
   }
+  if (ok) recv(bytes.size());
   e.send(e.pending, true);
   if (!e.failed && e.resets > e.cfg.max_resets_per_window) {
     e.calm = "stream reset flood";

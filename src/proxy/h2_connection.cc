@@ -10,6 +10,8 @@ namespace {
 // read, so a client that keeps up never sees the pause, and a hundred streams stay within a few
 // MiB whatever their clients do.
 constexpr size_t kStreamHighWatermark = 64 * 1024;
+// Request body bytes read and dropped after the response (see H2Stream::onBody).
+constexpr uint64_t kMaxDiscard = 1024 * 1024;
 
 const http::HeaderList kNoFields;
 
@@ -108,8 +110,17 @@ void H2Stream::start(int32_t id, const http::H2Request& req) {
 
 void H2Stream::onBody(std::string_view data, bool end) {
   if (done_ || exchange_.dead()) {
-    // Answered already (a 413, a redirect): the rest is dropped, its window given back.
+    // Answered already (a 413, a redirect): the rest is dropped, its window given back, up to
+    // a bound; past it the client is told to stop (RST_STREAM NO_ERROR). Resetting at once is
+    // what RFC 9113 §8.1 suggests, but clients such as curl 7.88 then drop the response they
+    // already have; a short body is cheaper to read than to lose the answer over.
     conn_.engine_->consume(id_, data.size());
+    discarded_ += data.size();
+    if (!reset_after_end_ && discarded_ > kMaxDiscard) {
+      reset_after_end_ = true;
+      conn_.engine_->resetAfterResponse(id_);
+    }
+    conn_.flushOutput();
     return;
   }
   body_.append(data);
@@ -133,6 +144,7 @@ void H2Stream::feedTunnel(size_t n) {
   } else {
     conn_.engine_->consume(id_, tunnel_owed_ + n);
     tunnel_owed_ = 0;
+    conn_.flushOutput();
   }
 }
 
@@ -143,8 +155,11 @@ void H2Stream::pumpBody() {
     size_t n = body_.size();
     if (!exchange_.onRequestBody(body_.view(), n)) return;  // answered (413, 500)
     body_.clear();
-    // Only now may the client send as much again: the window is the backpressure.
+    // Only now may the client send as much again: the window is the backpressure. (The
+    // WINDOW_UPDATE must leave now: the upstream's drain, not a client read, may be what called.)
     conn_.engine_->consume(id_, n);
+    conn_.flushOutput();
+    if (done_ || exchange_.dead()) return;
     wrote = true;
   }
   bool complete = body_end_ && body_.empty();
@@ -155,7 +170,10 @@ void H2Stream::pumpBody() {
 void H2Stream::requestBodyWanted() {
   if (done_ || exchange_.dead()) return;
   if (tunnel_) {
-    if (tunnel_owed_) conn_.engine_->consume(id_, std::exchange(tunnel_owed_, 0));
+    if (tunnel_owed_) {
+      conn_.engine_->consume(id_, std::exchange(tunnel_owed_, 0));
+      conn_.flushOutput();
+    }
     return;
   }
   if (expect_continue_ && body_.empty() && !body_end_ && !head_sent_) {
@@ -276,9 +294,9 @@ void H2Stream::onExchangeDone() {
     ended_ = true;
     (void)conn_.engine_->submitData(id_, {}, true);
   }
-  // The client is still sending a body nobody will read: once the response is out, tell it to
-  // stop (RFC 9113 §8.1); the engine drops what arrives meanwhile.
-  if (!body_end_) conn_.engine_->resetAfterResponse(id_);
+  // The client may still be sending a body nobody will read: onBody drops it (and resets the
+  // stream past kMaxDiscard); the connection's client_body timeout bounds a client that stalls.
+  discarded_ = 0;
 }
 
 void H2Stream::abandon() {
@@ -289,7 +307,8 @@ void H2Stream::abandon() {
 
 bool H2Stream::waitingOnClient() const {
   if (conn_.engine_->queuedBytes(id_) > 0) return true;
-  if (done_ || exchange_.dead()) return false;
+  if (done_) return !body_end_ && !reset_after_end_;  // a body being dropped
+  if (exchange_.dead()) return false;
   if (exchange_.waitingOnClient()) return true;
   // A request body the exchange would take and the client does not send.
   return !body_end_ && exchange_.takesBody() && !exchange_.bodyBlocked();
@@ -490,6 +509,10 @@ void H2Connection::release(H2Stream* s) {
     if (active_.empty()) {
       idle_since_ms_ = worker_.loop().nowMs();
       released_ = false;
+      // After a GOAWAY the last stream's end is the connection's (flushOutput closes it when
+      // it is the caller).
+      if (busy_) again_ = true;
+      else if (down_ && engine_ && !dead_) closeWhenDone();
     }
     armTimer();
     return;

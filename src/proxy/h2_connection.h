@@ -81,6 +81,7 @@ class H2Stream final : public DownstreamStream {
   base::Buffer body_;       // request body received and not yet taken by the exchange
   int32_t id_ = 0;
   uint64_t bytes_out_ = 0;
+  uint64_t discarded_ = 0;  // request body dropped after the response
   // One comment per bit.
   bool body_end_ = false;         // the client sent END_STREAM
   bool body_told_ = false;        // the exchange heard the body is complete

@@ -770,9 +770,8 @@ TEST(H2Engine, GarbagePrefaceIsAConnectionError) {
 }
 
 // --- Floods. Each ends in GOAWAY ENHANCE_YOUR_CALM with little output.
-// RFC 9113 §5.1 and §5.1.1, which nghttp2 1.52 leaves to the application: HEADERS on a
-// stream that is over is an error, unless it may have crossed a RST_STREAM of ours. (DATA
-// there nghttp2 drops before any callback sees it: ignored, not answered.)
+// RFC 9113 §5.1 and §5.1.1, which nghttp2 1.52 leaves to the application: a frame on a
+// stream that is over is an error, unless it may have crossed a RST_STREAM of ours.
 struct Raw {
   Recorder rec;
   H2Engine eng;
@@ -791,6 +790,42 @@ struct Raw {
   bool failed = false;
 };
 const uint8_t kEndAll = NGHTTP2_FLAG_END_HEADERS | NGHTTP2_FLAG_END_STREAM;
+
+TEST(H2EngineClosedStreams, DataAfterTheClientsOwnResetIsStreamClosed) {
+  Raw r;
+  std::string in = preface() + headersFrame(1, baseGet(), NGHTTP2_FLAG_END_HEADERS) +
+                   frame(NGHTTP2_RST_STREAM, 0, 1, std::string("\0\0\0\x08", 4));
+  EXPECT_EQ(r.feed(in), -1);
+  EXPECT_EQ(r.feed(frame(NGHTTP2_DATA, 0, 1, "late")), NGHTTP2_STREAM_CLOSED);
+  EXPECT_TRUE(r.failed);
+}
+
+TEST(H2EngineClosedStreams, DataAfterAResetInTheSameReadIsStreamClosed) {
+  // The frames before the DATA must be processed before it is judged, whatever the reads.
+  for (size_t piece : {size_t{1}, size_t{7}, size_t{4096}}) {
+    Raw r;
+    std::string in = preface() + headersFrame(1, baseGet(), NGHTTP2_FLAG_END_HEADERS) +
+                     frame(NGHTTP2_RST_STREAM, 0, 1, std::string("\0\0\0\x08", 4)) +
+                     frame(NGHTTP2_DATA, 0, 1, "late");
+    int64_t code = -1;
+    for (size_t i = 0; i < in.size() && !r.failed; i += piece) code = r.feed(in.substr(i, piece));
+    EXPECT_EQ(code, NGHTTP2_STREAM_CLOSED) << "piece " << piece;
+  }
+}
+
+TEST(H2EngineClosedStreams, PriorityOnItselfIsAProtocolError) {
+  Raw r;
+  EXPECT_EQ(r.feed(preface() + headersFrame(1, baseGet(), NGHTTP2_FLAG_END_HEADERS)), -1);
+  EXPECT_EQ(r.feed(frame(NGHTTP2_PRIORITY, 0, 1, std::string("\0\0\0\x01\x10", 5))), NGHTTP2_PROTOCOL_ERROR);
+}
+
+TEST(H2EngineClosedStreams, PriorityOnAnotherStreamIsIgnored) {
+  Raw r;
+  EXPECT_EQ(r.feed(preface() + frame(NGHTTP2_PRIORITY, 0, 3, std::string("\0\0\0\x01\x10", 5)) +
+                   headersFrame(1, baseGet(), kEndAll)), -1);
+  EXPECT_FALSE(r.failed);
+  EXPECT_EQ(r.rec.requests.size(), 1u);
+}
 
 TEST(H2EngineClosedStreams, HeadersOnAFinishedStreamIsAProtocolError) {
   Raw r;
