@@ -7,9 +7,9 @@
 // upstreams, local replies, limits); the upstream sees plain HTTP/1.1 with Host from
 // :authority, the X-Forwarded-* fields and the cookie crumbs joined; the response comes back
 // without HTTP/1.1's hop-by-hop fields. Malformed requests cost one stream (RST_STREAM
-// PROTOCOL_ERROR), not the connection; the known HTTP/2 attacks (rapid reset, CONTINUATION,
-// PING, SETTINGS and empty-frame floods, too many streams) end the connection with a GOAWAY and
-// leave the proxy serving others; idle and non-reading clients are cut after their timeouts;
+// PROTOCOL_ERROR), not the connection; the known HTTP/2 attacks (rapid reset and its
+// server-provoked variant, CONTINUATION, PING, SETTINGS, PRIORITY, WINDOW_UPDATE and empty-frame
+// floods, too many streams) end the connection with a GOAWAY and leave the proxy serving others; idle and non-reading clients are cut after their timeouts;
 // SIGTERM sends GOAWAY and lets streams in flight finish. (src/http/h2_engine.h lists the limits.)
 //
 // Suites:
@@ -662,6 +662,23 @@ TEST_F(Http2Attacks, StreamsBeyondMaxConcurrentStreamsGetGoaway) {
   EXPECT_EQ(last_.values["max_concurrent_streams"], 100) << last_.output.substr(0, 2000);
 }
 
+TEST_F(Http2Attacks, MalformedRequestFloodGetsGoaway) {
+  // CVE-2025-8671 ("MadeYouReset"): requests the server must reset itself cost the client as
+  // little as its own RST_STREAM, so they count towards the same limit.
+  expectGoawayAndClose("malformed", 3000, {kH2EnhanceYourCalm});
+  EXPECT_EQ(app_.requestCount(), 1u) << "only stillServes()'s request may reach the upstream";
+}
+
+TEST_F(Http2Attacks, WindowUpdateFloodGetsGoaway) {
+  // WINDOW_UPDATE frames with no DATA of ours to justify them.
+  expectGoawayAndClose("window_update", 5000, {kH2EnhanceYourCalm});
+}
+
+TEST_F(Http2Attacks, PriorityFloodGetsGoaway) {
+  // CVE-2019-9513: priority churn.
+  expectGoawayAndClose("priority", 5000, {kH2EnhanceYourCalm});
+}
+
 // ---------------------------------------------------------------------------------------------
 // Timeouts
 
@@ -702,7 +719,7 @@ TEST_F(Http2Timeouts, ZeroWindowClientIsCutAfterTheSendTimeout) {
   // The client reads everything but never opens its window: the body cannot move.
   ASSERT_TRUE(start({{"client_body", "1s"}}));
   Reply reply;
-  reply.body = patternBody(kMiB, 51);
+  reply.body = patternBody(16 * kMiB, 51);  // more than the loopback socket buffers hold
   app_.setReply(reply);
   H2PeerOptions o;
   o.scenario = "noread";

@@ -30,7 +30,8 @@ Scenarios (--scenario):
   requests   sends each --req (a JSON object, see Request below) on its own stream, all at once
              unless a request says "after_prev", and reads until every stream ended (response or
              reset); with --until-eof, then reads on until the server closes.
-  flood      --kind rapid_reset | continuation | ping | settings | empty_data | streams:
+  flood      --kind rapid_reset | continuation | ping | settings | empty_data | streams |
+             malformed | window_update | priority:
              floods the connection with --count frames (or streams) and reads until the server
              closes or the deadline passes.
   noread     --mode zero_window: SETTINGS_INITIAL_WINDOW_SIZE 0, one GET, then reads everything
@@ -48,7 +49,8 @@ import time
 
 import hpack
 from hyperframe.frame import (ContinuationFrame, DataFrame, Frame, GoAwayFrame, HeadersFrame,
-                              PingFrame, RstStreamFrame, SettingsFrame, WindowUpdateFrame)
+                              PingFrame, PriorityFrame, RstStreamFrame, SettingsFrame,
+                              WindowUpdateFrame)
 
 PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 MAX_WINDOW = 2**31 - 1
@@ -305,7 +307,9 @@ def request_body(req):
 def send_request(conn, req):
     sid = conn.new_stream()
     block, body = request_block(conn, req)
-    end_on_headers = not body and not req.get("open", False)
+    # A request that names a body (even an empty one) ends with a DATA frame, else with its HEADERS.
+    has_body = "body" in req or int(req.get("body_size", 0)) > 0
+    end_on_headers = not has_body and not req.get("open", False)
     out = conn.header_frames(sid, block, end_on_headers)
     if not end_on_headers:
         for i in range(0, len(body), 16384):
@@ -357,6 +361,15 @@ def flood_frames(conn, kind, i):
         sid = conn.new_stream()
         block, _ = request_block(conn, {"method": "POST", "path": "/stream/%d" % i})
         return conn.header_frames(sid, block, False)
+    if kind == "malformed":
+        # Streams the server must reset itself (CVE-2025-8671, "MadeYouReset"): free for the client.
+        sid = conn.new_stream()
+        block, _ = request_block(conn, {"path": "/malformed/%d" % i, "headers": [["connection", "keep-alive"]]})
+        return conn.header_frames(sid, block, True)
+    if kind == "window_update":
+        return WindowUpdateFrame(0, window_increment=1).serialize()
+    if kind == "priority":
+        return PriorityFrame(2 * i + 1, depends_on=0, stream_weight=16).serialize()
     raise ValueError("unknown flood kind " + kind)
 
 
@@ -387,7 +400,10 @@ def encode_hpack_int(n):
 
 
 def scenario_flood(conn, args, deadline):
-    conn.preface({SettingsFrame.INITIAL_WINDOW_SIZE: MAX_WINDOW}, MAX_WINDOW - 65535)
+    if args.kind == "window_update":
+        conn.preface()  # default windows: the flood's increments must not overflow them
+    else:
+        conn.preface({SettingsFrame.INITIAL_WINDOW_SIZE: MAX_WINDOW}, MAX_WINDOW - 65535)
     if args.kind == "streams":
         # The limit applies once the server's SETTINGS are acknowledged: wait for them (the
         # ACK goes out from pump) so the excess streams meet the acknowledged limit.

@@ -218,7 +218,7 @@ std::string h2PeerUnavailableReason() {
                                      CommandResult* out, milliseconds timeout) {
   std::vector<std::string> argv = {kNghttp};
   argv.insert(argv.end(), args.begin(), args.end());
-  argv.push_back("https://localhost:" + std::to_string(port) + path);
+  argv.push_back("https://127.0.0.1:" + std::to_string(port) + path);
   return runCommand(argv, out, timeout);
 }
 

@@ -78,7 +78,7 @@ struct H2loadResult {
 ::testing::AssertionResult runH2load(uint16_t port, const std::string& path, int requests, int clients,
                                      int streams, H2loadResult* out, milliseconds timeout = milliseconds(30000));
 
-// nghttp with `args` (e.g. {"-n", "-m", "50"}) against https://localhost:<port><path>.
+// nghttp with `args` (e.g. {"-n", "-m", "50"}) against https://127.0.0.1:<port><path>.
 ::testing::AssertionResult runNghttp(uint16_t port, const std::string& path, const std::vector<std::string>& args,
                                      CommandResult* out, milliseconds timeout = milliseconds(20000));
 
