@@ -20,6 +20,7 @@
 //   Http2Attacks        floods, each answered with GOAWAY, and a second connection still served
 //   Http2Timeouts       idle, zero-window and non-reading clients
 //   Http2Shutdown       SIGTERM with a stream in flight
+//   Http2Observability  HTTP/2 requests in the access log and /metrics
 #include <gtest/gtest.h>
 #include <signal.h>
 
@@ -29,6 +30,7 @@
 
 #include "harness/h2_client.h"
 #include "harness/harness.h"
+#include "harness/observability.h"
 
 namespace portcullis::integration {
 namespace {
@@ -834,6 +836,46 @@ TEST_F(Http2Shutdown, SigtermSendsGoawayAndTheStreamInFlightCompletes) {
   EXPECT_LT(r.goaway_ms, s.end_ms) << "the GOAWAY came only after the response, not on SIGTERM:\n" << r.output;
   EXPECT_GE(r.eof_ms, s.end_ms) << "the connection closed before the response was done:\n" << r.output;
   EXPECT_TRUE(proxy_.waitForExit(5000ms));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Observability
+
+class Http2Observability : public Http2Fixture {
+ protected:
+  FakeUpstream app_{"app"};
+  TempDir dir_;
+  const std::string log_ = dir_.path() + "/access.log";
+};
+
+TEST_F(Http2Observability, StreamsAreLoggedAndCountedLikeHttp11Requests) {
+  ProxyConfig config = ProxyConfig::singleUpstream({app_.address()});
+  config.top_extra = {"access_log: {path: " + log_ + ", format: json}", "admin: {address: \"127.0.0.1:0\"}"};
+  ASSERT_TRUE(proxy_.start(config));
+  H2loadResult r;
+  ASSERT_TRUE(runH2load(port(), "/logged?x=1", 20, 1, 5, &r));
+  ASSERT_EQ(r.status_2xx, 20u) << r.output;
+
+  std::vector<std::string> lines;
+  ASSERT_TRUE(waitForLines(log_, 20, &lines));
+  std::vector<JsonFields> recs;
+  ASSERT_TRUE(parseJsonLines(log_, &recs));
+  ASSERT_EQ(recs.size(), 20u);
+  for (auto& f : recs) {
+    EXPECT_TRUE(f["protocol"] == "\"HTTP/2.0\"" || f["protocol"] == "\"HTTP/2\"") << f["protocol"];
+    EXPECT_EQ(f["method"], "\"GET\"");
+    EXPECT_EQ(f["path"], "\"/logged\"");
+    EXPECT_EQ(f["query"], "\"x=1\"");
+    EXPECT_EQ(f["host"], "\"127.0.0.1:" + std::to_string(port()) + "\"");  // from :authority
+    EXPECT_EQ(f["status"], "200");
+    EXPECT_EQ(f["cluster"], "\"app\"");
+  }
+
+  MetricSamples m;
+  const std::string ok = "portcullis_requests_total|cluster=app,code=2xx,listener=https,route=*/";
+  EXPECT_TRUE(pollUntil([&] { return scrapeMetrics(proxy_, &m) && sampleAt(m, ok) == 20; }, kWait))
+      << ok << " = " << sampleAt(m, ok);
+  EXPECT_EQ(sampleAt(m, "portcullis_connections_accepted_total|listener=https,protocol=h2"), 1);
 }
 
 }  // namespace
