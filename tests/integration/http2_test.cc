@@ -386,16 +386,20 @@ TEST_F(Http2Proxy, MalformedHeadsAreResetAndTheConnectionStaysUsable) {
   H2PeerResult r = requests({bad("/bad-connection", {"connection", "keep-alive"}), good("/ok-1"),
                              bad("/bad-te", {"te", "gzip"}), good("/ok-2"),
                              bad("/bad-uppercase", {"X-Upper", "1"}), good("/ok-3"),
-                             bad("/bad-keep-alive", {"keep-alive", "timeout=5"}), good("/ok-4")});
+                             bad("/bad-keep-alive", {"keep-alive", "timeout=5"}), good("/ok-4"),
+                             // §8.3.1: a host naming another authority than :authority.
+                             bad("/bad-host", {"host", "other.example.org"}), good("/ok-5")});
   ASSERT_TRUE(r.ok());
-  for (int32_t sid : {1, 5, 9, 13}) {
+  for (int32_t sid : {1, 5, 9, 13, 17}) {
     EXPECT_EQ(r.stream(sid).reset, kH2ProtocolError) << "stream " << sid << ":\n" << r.output;
     EXPECT_EQ(r.stream(sid).status, 0) << "stream " << sid << " got a response:\n" << r.output;
   }
-  for (int32_t sid : {3, 7, 11, 15}) EXPECT_EQ(r.stream(sid).status, 200) << "stream " << sid << ":\n" << r.output;
+  for (int32_t sid : {3, 7, 11, 15, 19}) {
+    EXPECT_EQ(r.stream(sid).status, 200) << "stream " << sid << ":\n" << r.output;
+  }
   EXPECT_FALSE(r.goaway_code) << "a malformed request cost the whole connection:\n" << r.output;
-  ASSERT_TRUE(app_.waitForRequests(4));
-  EXPECT_EQ(upstreamTargets(), (std::vector<std::string>{"/ok-1", "/ok-2", "/ok-3", "/ok-4"}));
+  ASSERT_TRUE(app_.waitForRequests(5));
+  EXPECT_EQ(upstreamTargets(), (std::vector<std::string>{"/ok-1", "/ok-2", "/ok-3", "/ok-4", "/ok-5"}));
 
   // A te of "trailers" is the one allowed value (and it is not forwarded as is).
   H2Req te;
