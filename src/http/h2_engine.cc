@@ -53,6 +53,8 @@ struct H2Engine::Impl {
     bool deferred = false;     // nghttp2 holds its data item until resume_data
     bool codec_reset = false;  // resetStream: not the client's fault, not reported back
     bool client_reset = false;
+    bool end_sent = false;      // the response's END_STREAM went out
+    bool rst_after_end = false; // resetAfterResponse: RST_STREAM(NO_ERROR) once end_sent
     size_t unconsumed = 0;     // body bytes delivered and not yet consume()d
   };
 
@@ -464,8 +466,16 @@ struct H2Engine::Impl {
     return 0;
   }
 
-  static int onFrameSend(nghttp2_session*, const nghttp2_frame* frame, void* u) {
+  static int onFrameSend(nghttp2_session* session, const nghttp2_frame* frame, void* u) {
     Impl* e = self(u);
+    if ((frame->hd.type == NGHTTP2_DATA || frame->hd.type == NGHTTP2_HEADERS) &&
+        (frame->hd.flags & NGHTTP2_FLAG_END_STREAM)) {
+      Stream* s = e->stream(frame->hd.stream_id);
+      if (s) {
+        s->end_sent = true;
+        if (s->rst_after_end) e->resetUnfinishedRequest(session, s);
+      }
+    }
     switch (frame->hd.type) {
       case NGHTTP2_DATA:
         ++e->data_frames_sent;
@@ -487,6 +497,14 @@ struct H2Engine::Impl {
         break;
     }
     return 0;
+  }
+
+  // The response is out and the client is still sending a body nobody will read (RFC 9113 §8.1).
+  void resetUnfinishedRequest(nghttp2_session* sess, Stream* s) {
+    s->rst_after_end = false;
+    if (nghttp2_session_get_stream_remote_close(sess, s->id)) return;  // it has finished meanwhile
+    s->codec_reset = true;
+    nghttp2_submit_rst_stream(sess, NGHTTP2_FLAG_NONE, s->id, NGHTTP2_NO_ERROR);
   }
 
   static int onStreamClose(nghttp2_session*, int32_t id, uint32_t code, void* u) {
@@ -667,6 +685,14 @@ void H2Engine::resetStream(int32_t id, H2Error code) {
   nghttp2_submit_rst_stream(e.session, NGHTTP2_FLAG_NONE, id, static_cast<uint32_t>(code));
 }
 
+void H2Engine::resetAfterResponse(int32_t id) {
+  Impl& e = *impl_;
+  Impl::Stream* s = e.stream(id);
+  if (!s || s->codec_reset) return;
+  s->rst_after_end = true;
+  if (s->end_sent) e.resetUnfinishedRequest(e.session, s);
+}
+
 void H2Engine::goaway(H2Error code) {
   Impl& e = *impl_;
   nghttp2_submit_goaway(e.session, NGHTTP2_FLAG_NONE,
@@ -681,6 +707,7 @@ bool H2Engine::wantsWrite() const {
   return !impl_->pending.empty() || nghttp2_session_want_write(impl_->session);
 }
 size_t H2Engine::openStreams() const { return impl_->open; }
+uint64_t H2Engine::dataFramesSent() const { return impl_->data_frames_sent; }
 std::string_view H2Engine::failure() const { return impl_->failure; }
 
 }  // namespace portcullis::http

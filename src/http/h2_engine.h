@@ -190,6 +190,11 @@ class H2Engine {
   void consume(int32_t stream, size_t n);
   // RST_STREAM with `code`; onStreamClosed follows (during the next output() at the latest).
   void resetStream(int32_t stream, H2Error code);
+  // The response of `stream` is complete (or will be, once submitted) but the client has not
+  // finished its request body: once END_STREAM has gone out, RST_STREAM(NO_ERROR) tells it to
+  // stop sending (RFC 9113 §8.1). Body bytes still arriving are dropped (their window given
+  // back) and onData is not called for them any more; onStreamClosed follows as usual.
+  void resetAfterResponse(int32_t stream);
   // Graceful end: GOAWAY with the last stream id we took; streams up to it complete, newer ones
   // are refused. The connection is done once wantsRead() and wantsWrite() are both false.
   void goaway(H2Error code = H2Error::NoError);
@@ -200,6 +205,9 @@ class H2Engine {
   bool wantsRead() const;
   bool wantsWrite() const;
   size_t openStreams() const;  // streams reported by onRequest and not yet closed
+  // DATA frames written so far: progress the client made reading (a send timeout's measure;
+  // control frames such as PING ACKs do not count).
+  uint64_t dataFramesSent() const;
   // Why the connection ended, for logs ("" while it is fine).
   std::string_view failure() const;
 

@@ -17,6 +17,7 @@ void RequestHead::clear() {
   query = {};
   has_query = false;
   version_minor = 1;
+  version_major = 1;
   headers.clear();
   host = {};
   framing = Framing::None;

@@ -34,6 +34,7 @@ struct RequestHead {
   std::string_view query;         // after '?', without it; empty if none
   bool has_query = false;         // distinguishes "/a?" from "/a"
   int version_minor = 1;          // HTTP/1.<minor>; only 0 and 1 are accepted
+  int version_major = 1;          // 2: the request came over HTTP/2 (forwarded as HTTP/1.1)
   std::vector<Header> headers;
   std::string_view host;          // Host header value (or authority of absolute-form); empty if none
   Framing framing = Framing::None;

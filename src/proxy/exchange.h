@@ -93,6 +93,10 @@ class Exchange final : public upstream::QueueWaiter {
   // The downstream connection is being destroyed: leave the queue, release the host slot and
   // the retry budget, abort the upstream connection. Nothing runs on this object afterwards.
   void teardown();
+  bool dead() const { return dead_; }
+  // After a teardown that did not end the downstream connection (an HTTP/2 stream reset): the
+  // object takes a new request again. Only between events, never inside this exchange's calls.
+  void revive();
 
   bool recordOpen() const { return rec_open_; }
   // The upstream side is busy with this request (from routing until the response is complete).

@@ -349,6 +349,16 @@ void Exchange::releaseIdleMemory() {
   std::string().swap(location_);
 }
 
+void Exchange::revive() {
+  dead_ = false;
+  resp_state_ = RespState::None;
+  req_buffering_ = resp_buffering_ = resp_draining_ = websocket_ = false;
+  up_paused_ = upstream_ready_ = tunnel_up_eof_ = tunnel_down_eof_ = false;
+  rec_open_ = false;
+  req_buf_.reset();
+  resp_buf_.reset();
+}
+
 void Exchange::teardown() {
   if (dead_) return;
   dead_ = true;

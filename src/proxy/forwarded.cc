@@ -142,7 +142,7 @@ void upstreamRequestFields(const http::RequestHead& req, const ForwardInfo& info
   out.add("Forwarded", formatForwarded(info.client_ip, info.https, scratch));
   // RFC 9110 §7.6.3: a gateway must add Via to requests it forwards; the client's own Via
   // lines (if any) were kept above, and this one comes after them.
-  out.add("Via", req.version_minor == 0 ? "1.0 portcullis" : "1.1 portcullis");
+  out.add("Via", req.version_major == 2 ? "2 portcullis" : req.version_minor == 0 ? "1.0 portcullis" : "1.1 portcullis");
 }
 
 void appendUpstreamRequestHead(base::Buffer& out, const http::RequestHead& req, const http::HeaderList& fields) {

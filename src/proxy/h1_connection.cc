@@ -3,6 +3,8 @@
 #include "base/log.h"
 #include "http/date.h"
 #include "http/serializer.h"
+#include "proxy/h2_connection.h"
+#include "proxy/request_stats.h"
 
 namespace portcullis::proxy {
 
@@ -29,7 +31,9 @@ H1Connection::H1Connection(WorkerContext& worker, net::Connection& downstream, c
   facts_.local_port = down_->localPort();
   facts_.tls = down_->tlsInfo();
   facts_.connection_id = ++t_connection_ids;
-  worker_.add(this);
+  worker_.add(this, listener_);
+  // A TLS connection's protocol is known once ALPN has chosen it, at the end of the handshake.
+  if (!listener_.tls) worker_.countAccepted(this, kHttp11);
   idle_since_ms_ = worker_.loop().nowMs();
   armTimer();
 }
@@ -112,6 +116,11 @@ void H1Connection::onTimeout(net::Connection&) {
 void H1Connection::onHandshakeDone(net::Connection&) {
   handshake_done_ = true;
   facts_.tls = down_->tlsInfo();
+  if (facts_.tls && facts_.tls->alpn == "h2") {
+    handOverToH2();
+    return;
+  }
+  worker_.countAccepted(this, kHttp11);
   if (req_state_ == ReqState::Idle) armTimer();  // now client_header for the first head
 }
 
@@ -120,6 +129,19 @@ void H1Connection::onClose(net::Connection& c, net::CloseReason) {
   down_ = nullptr;
   exchange_.onDownstreamClosed();
   teardown();
+}
+
+void H1Connection::handOverToH2() {
+  // Nothing has been read yet (the handshake just ended), so there is no request to move: the
+  // exchange is idle and the connection is not counted as HTTP/1.1.
+  net::Connection* down = std::exchange(down_, nullptr);
+  dead_ = true;
+  exchange_.teardown();
+  worker_.remove(this);
+  auto* h2 = new H2Connection(worker_, *down, listener_, facts_.connection_id);
+  down->setHandler(h2);
+  worker_.loop().deferDelete(std::unique_ptr<net::Deletable>(this));
+  h2->start();
 }
 
 void H1Connection::drain() {

@@ -24,7 +24,10 @@
 
 namespace portcullis::proxy {
 
-class H1Connection final : public net::ConnectionHandler, public net::Deletable, public DownstreamStream {
+class H1Connection final : public net::ConnectionHandler,
+                           public net::Deletable,
+                           public DownstreamConnection,
+                           public DownstreamStream {
  public:
   H1Connection(WorkerContext& worker, net::Connection& downstream, const ListenerInfo& listener);
   ~H1Connection() override;
@@ -38,12 +41,12 @@ class H1Connection final : public net::ConnectionHandler, public net::Deletable,
   void onHandshakeDone(net::Connection& c) override;
 
   // Graceful drain: closes now if between requests, else after the current response.
-  void drain();
-  void abort();
+  void drain() override;
+  void abort() override;
   // Gives back buffer memory if the connection has waited between requests since before
   // `idle_before_ms` (loop time). Called by the worker's periodic sweep, not per request.
   // True if it released anything (once per idle period).
-  bool releaseIfIdle(uint64_t idle_before_ms);
+  bool releaseIfIdle(uint64_t idle_before_ms) override;
   const ListenerInfo& listener() const { return listener_; }
 
   // DownstreamStream.
@@ -76,6 +79,8 @@ class H1Connection final : public net::ConnectionHandler, public net::Deletable,
   void pumpRequestBody();
   void armTimer();
   void teardown();
+  // ALPN chose h2: an H2Connection takes the connection over and this object goes.
+  void handOverToH2();
   bool releaseQuietTunnel(uint64_t quiet_before_ms);
   void releaseBuffers();  // idle or quiet: the connection's and the exchange's buffers go back
   // At a request boundary: adopt the worker's newest runtime generation (after a reload).
@@ -87,8 +92,6 @@ class H1Connection final : public net::ConnectionHandler, public net::Deletable,
   const ListenerInfo& listener_;
   net::Connection* down_;
   ConnectionFacts facts_;
-  H1Connection* prev_ = nullptr;  // WorkerContext's intrusive list
-  H1Connection* next_ = nullptr;
   Exchange exchange_;
 
   http::RequestParser req_parser_;

@@ -73,7 +73,7 @@ void resetRecord(RequestRecord& r, const ConnectionFacts& c) {
 }
 
 void noteRequestHead(RequestRecord& r, const http::RequestHead& req, bool text) {
-  r.protocol = req.version_minor == 0 ? "HTTP/1.0" : "HTTP/1.1";
+  r.protocol = req.version_major == 2 ? "HTTP/2.0" : req.version_minor == 0 ? "HTTP/1.0" : "HTTP/1.1";
   r.bytes_in += req.head_bytes;
   if (!text) return;
   r.method.assign(req.method_text);

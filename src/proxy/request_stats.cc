@@ -113,9 +113,12 @@ std::shared_ptr<const RequestSlots> buildRequestSlots(Registry& reg, const confi
 void assignListenerSlots(Registry& reg, ListenerInfo& info, size_t index) {
   const Families f = families(reg);
   info.index = static_cast<uint32_t>(index);
-  std::string protocol(kProtocolHttp11);
-  info.connections_accepted_slot = reg.slot(f.accepted, {info.name, protocol});
-  info.connections_closed_slot = reg.slot(f.closed, {info.name, protocol});
+  // HTTP/2 is offered over TLS only: a plain listener has no h2 series.
+  for (uint8_t p = kHttp11; p <= (info.tls ? kH2 : kHttp11); ++p) {
+    std::string protocol(kProtocolNames[p]);
+    info.connections_accepted_slot[p] = reg.slot(f.accepted, {info.name, protocol});
+    info.connections_closed_slot[p] = reg.slot(f.closed, {info.name, protocol});
+  }
 }
 
 void RequestStats::onRequestDone(const RequestRecord& r) {

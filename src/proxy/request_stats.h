@@ -19,7 +19,10 @@ struct ListenerInfo;
 
 inline constexpr size_t kStatusClasses = 5;     // 1xx .. 5xx
 inline constexpr size_t kErrorKinds = 17;       // every ErrorKind (ClientClosed is the last)
-inline constexpr std::string_view kProtocolHttp11 = "http/1.1";
+// Connection protocols, indexes into ListenerInfo's connection slots.
+inline constexpr uint8_t kHttp11 = 0;
+inline constexpr uint8_t kH2 = 1;
+inline constexpr std::string_view kProtocolNames[] = {"http/1.1", "h2"};
 
 // Request histogram buckets, in microseconds: a web proxy's answers span from a cached 1 ms
 // to a report that takes most of gunicorn's 30 s timeout.

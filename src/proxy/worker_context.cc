@@ -96,32 +96,40 @@ void WorkerContext::serviceQueues() {
   }
 }
 
-void WorkerContext::add(H1Connection* c) {
-  if (stats_ && c->listener_.connections_accepted_slot != ListenerInfo::kNoSlot)
-    stats_->add(c->listener_.connections_accepted_slot);
+void WorkerContext::add(DownstreamConnection* c, const ListenerInfo& listener) {
+  c->listener_ = &listener;
   c->next_ = head_;
   c->prev_ = nullptr;
   if (head_) head_->prev_ = c;
   head_ = c;
 }
 
-void WorkerContext::remove(H1Connection* c) {
+void WorkerContext::countAccepted(DownstreamConnection* c, uint8_t protocol) {
+  if (c->counted_) return;
+  c->counted_ = true;
+  c->protocol_ = protocol;
+  uint32_t slot = c->listener_->connections_accepted_slot[protocol];
+  if (stats_ && slot != ListenerInfo::kNoSlot) stats_->add(slot);
+}
+
+void WorkerContext::remove(DownstreamConnection* c) {
   if (c->prev_) c->prev_->next_ = c->next_;
   else if (head_ == c) head_ = c->next_;
   else return;  // not in the list
   if (c->next_) c->next_->prev_ = c->prev_;
   c->prev_ = c->next_ = nullptr;
   // Only once per connection, past the "not in the list" return: active = accepted - closed.
-  if (stats_ && c->listener_.connections_closed_slot != ListenerInfo::kNoSlot)
-    stats_->add(c->listener_.connections_closed_slot);
+  if (!c->counted_) return;
+  uint32_t slot = c->listener_->connections_closed_slot[c->protocol_];
+  if (stats_ && slot != ListenerInfo::kNoSlot) stats_->add(slot);
 }
 
 void WorkerContext::beginDrain() {
   draining_ = true;
   current_->retire();
   // drain() may close the connection, which unlinks it: step with a saved next pointer.
-  for (H1Connection* s = head_; s;) {
-    H1Connection* next = s->next_;
+  for (DownstreamConnection* s = head_; s;) {
+    DownstreamConnection* next = s->next_;
     s->drain();
     s = next;
   }
@@ -131,7 +139,7 @@ void WorkerContext::releaseIdleBuffers(uint64_t min_idle_ms) {
   uint64_t now = loop_.nowMs();
   if (now < min_idle_ms) return;
   size_t released = 0;
-  for (H1Connection* s = head_; s; s = s->next_) released += s->releaseIfIdle(now - min_idle_ms) ? 1 : 0;
+  for (DownstreamConnection* s = head_; s; s = s->next_) released += s->releaseIfIdle(now - min_idle_ms) ? 1 : 0;
   // What released connections freed on the malloc heap (header vectors, TLS state) sits between
   // live objects, where glibc keeps it resident. malloc_trim hands whole free pages back to the
   // kernel (MADV_DONTNEED). It walks the heap, so only after a sweep that freed something, at
@@ -142,8 +150,8 @@ void WorkerContext::releaseIdleBuffers(uint64_t min_idle_ms) {
 }
 
 void WorkerContext::abortAll() {
-  for (H1Connection* s = head_; s;) {
-    H1Connection* next = s->next_;
+  for (DownstreamConnection* s = head_; s;) {
+    DownstreamConnection* next = s->next_;
     s->abort();
     s = next;
   }

@@ -20,8 +20,8 @@
 
 namespace portcullis::proxy {
 
-class H1Connection;
 class Exchange;
+class WorkerContext;
 
 // Immutable once built (shared_ptr<const Runtime>): the config snapshot plus what is derived
 // from it. In-flight requests keep the snapshot they started with alive across a reload.
@@ -54,9 +54,32 @@ struct ListenerInfo {
   // Metrics (proxy/request_stats.h): the listener's position in the config, stable for the
   // process since a reload cannot change listeners, and its connection counters.
   uint32_t index = 0;
-  uint32_t connections_accepted_slot = kNoSlot;
-  uint32_t connections_closed_slot = kNoSlot;
+  // Per protocol (kProtocolHttp11, kProtocolH2): counted once the protocol is known, so a TLS
+  // connection that never finishes its handshake is in neither.
+  uint32_t connections_accepted_slot[2] = {kNoSlot, kNoSlot};
+  uint32_t connections_closed_slot[2] = {kNoSlot, kNoSlot};
   static constexpr uint32_t kNoSlot = UINT32_MAX;
+};
+
+// A downstream connection as the worker sees it, whatever its protocol: in its list for drain,
+// abort and the idle-memory sweep.
+class DownstreamConnection {
+ public:
+  virtual ~DownstreamConnection() = default;
+  // Graceful: finish what is in flight, take nothing new, then close.
+  virtual void drain() = 0;
+  virtual void abort() = 0;
+  // Gives back buffer memory if the connection has been quiet since before `idle_before_ms`
+  // (loop time); true if it released anything (once per quiet period).
+  virtual bool releaseIfIdle(uint64_t idle_before_ms) = 0;
+
+ private:
+  friend class WorkerContext;
+  DownstreamConnection* prev_ = nullptr;  // WorkerContext's intrusive list
+  DownstreamConnection* next_ = nullptr;
+  const ListenerInfo* listener_ = nullptr;
+  uint8_t protocol_ = 0;
+  bool counted_ = false;  // in the accepted counter: the closed one follows
 };
 
 // A runtime snapshot together with this worker's pools for its clusters. A request holds the
@@ -86,8 +109,11 @@ class WorkerContext {
   // in the requests still using it.
   void setRuntime(std::shared_ptr<const Runtime> runtime);
 
-  void add(H1Connection* c);
-  void remove(H1Connection* c);
+  // A new downstream connection (its protocol's connection counters start once it is known:
+  // countAccepted). remove() is idempotent.
+  void add(DownstreamConnection* c, const ListenerInfo& listener);
+  void countAccepted(DownstreamConnection* c, uint8_t protocol);
+  void remove(DownstreamConnection* c);
 
   // This worker's stats shard (connections accepted and closed); null: not counted. Set by the
   // worker before its loop runs.
@@ -145,7 +171,7 @@ class WorkerContext {
   bool sweeping_ = false;
   std::vector<RequestObserver*> observers_;
   base::stats::Shard* stats_ = nullptr;
-  H1Connection* head_ = nullptr;  // intrusive list: O(1) add/remove with thousands of connections
+  DownstreamConnection* head_ = nullptr;  // intrusive list: O(1) add/remove with thousands of connections
   bool draining_ = false;
   bool records_text_ = false;
 };

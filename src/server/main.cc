@@ -96,8 +96,8 @@ int parseArgs(int argc, char** argv, Options& o) {
 pc::proxy::ListenerInfo listenerInfo(const pc::config::Listener& l, size_t index) {
   pc::proxy::ListenerInfo info;
   info.name = l.name;
-  pc::proxy::assignListenerSlots(pc::base::stats::Registry::global(), info, index);
   info.tls = l.tls.has_value();
+  pc::proxy::assignListenerSlots(pc::base::stats::Registry::global(), info, index);
   info.https_port = l.redirect_to_https ? l.redirect_to_https->https_port : 443;
   if (l.redirect_to_https) info.redirect_allowed_hosts = l.redirect_to_https->allowed_hosts;
   if (l.tls) {

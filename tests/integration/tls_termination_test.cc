@@ -46,13 +46,17 @@ TEST_F(TlsTermination, Tls11ClientIsRefused) {
   EXPECT_EQ(app_.requestCount(), 0u);
 }
 
-TEST_F(TlsTermination, AlpnSelectsHttp11EvenWhenH2IsOffered) {
+TEST_F(TlsTermination, AlpnPrefersH2AndServesHttp11ToTheRest) {
   TlsOptions options;
   options.alpn = {"h2", "http/1.1"};
   ASSERT_TRUE(client_.connect(proxy_.httpsPort(), options));
-  EXPECT_EQ(client_.alpnSelected(), "http/1.1");
+  EXPECT_EQ(client_.alpnSelected(), "h2");
+  TlsClient http11;
+  options.alpn = {"http/1.1"};
+  ASSERT_TRUE(http11.connect(proxy_.httpsPort(), options));
+  EXPECT_EQ(http11.alpnSelected(), "http/1.1");
   Response resp;
-  ASSERT_TRUE(client_.roundTrip(getRequest("/"), &resp));
+  ASSERT_TRUE(http11.roundTrip(getRequest("/"), &resp));
   EXPECT_EQ(resp.status, 200);
 }
 

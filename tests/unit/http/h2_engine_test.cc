@@ -591,6 +591,48 @@ TEST(H2Engine, NoBodyBytesAfterTheCodecReset) {
   EXPECT_EQ(rec.closed, std::vector<int32_t>{id});
 }
 
+TEST(H2Engine, ResetAfterResponseStopsAnUnreadBody) {
+  // A 413 while the client is still uploading: the whole response first, then RST_STREAM
+  // NO_ERROR (RFC 9113 §8.1), and no more body for the codec.
+  H2Settings s;
+  s.initial_window_size = 16 * 1024;
+  Pair p(s);
+  std::string body(200 * 1024, 'u');
+  int32_t id = p.cli.request({{":method", "POST"}, {":scheme", "https"}, {":authority", "a"},
+                              {":path", "/up"}}, &body);
+  ASSERT_TRUE(p.pump());
+  ASSERT_EQ(p.rec.requests.size(), 1u);
+  size_t seen = p.rec.body[id].size();
+  EXPECT_GT(seen, 0u);
+  p.eng.resetAfterResponse(id);  // before the response: waits for its END_STREAM
+  ASSERT_TRUE(p.eng.submitResponse(id, 413, fieldsOf({{"content-type", "text/plain"}}), false).ok());
+  ASSERT_TRUE(p.eng.submitData(id, "too large", true).ok());
+  ASSERT_TRUE(p.pump());
+  auto& resp = p.cli.resp[id];
+  EXPECT_EQ(resp.statuses, std::vector<int>{413});
+  EXPECT_EQ(resp.body, "too large");
+  EXPECT_TRUE(resp.rst);
+  EXPECT_EQ(resp.rst_code, uint32_t{NGHTTP2_NO_ERROR});
+  EXPECT_EQ(p.rec.body[id].size(), seen);  // nothing delivered after the reset
+  EXPECT_TRUE(p.rec.resets.empty());       // ours, not the client's
+  EXPECT_EQ(p.rec.closed, std::vector<int32_t>{id});
+}
+
+TEST(H2Engine, ResetAfterResponseNotNeededOnceTheBodyEnded) {
+  Pair p;
+  std::string body = "short";
+  int32_t id = p.cli.request({{":method", "POST"}, {":scheme", "https"}, {":authority", "a"},
+                              {":path", "/up"}}, &body);
+  ASSERT_TRUE(p.pump());
+  ASSERT_TRUE(p.eng.submitResponse(id, 200, {}, false).ok());
+  ASSERT_TRUE(p.eng.submitData(id, "ok", true).ok());
+  p.eng.resetAfterResponse(id);
+  ASSERT_TRUE(p.pump());
+  EXPECT_EQ(p.cli.resp[id].body, "ok");
+  EXPECT_FALSE(p.cli.resp[id].rst);
+  EXPECT_EQ(p.cli.resp[id].close_code, 0u);
+}
+
 TEST(H2Engine, DrainedCallbackMaySubmitMore) {
   // The codec refills from onStreamDrained; that output() call sends the refill too.
   struct Refill : Recorder {

@@ -57,6 +57,7 @@ class RequestStatsTest : public ::testing::Test {
   RequestStatsTest() : cfg_(twoRouteConfig()), stats_(*reg_.addShard()) {
     stats_.setSlots(buildRequestSlots(reg_, cfg_));
     https_.name = "https";
+    https_.tls = true;
     assignListenerSlots(reg_, https_, 0);
     http_.name = "http";
     assignListenerSlots(reg_, http_, 1);
@@ -157,12 +158,16 @@ TEST_F(RequestStatsTest, AReloadKeepsCountsForTheSameLabels) {
 }
 
 TEST_F(RequestStatsTest, ConnectionSlotsPerListener) {
-  EXPECT_NE(https_.connections_accepted_slot, http_.connections_accepted_slot);
-  EXPECT_NE(https_.connections_accepted_slot, https_.connections_closed_slot);
+  EXPECT_NE(https_.connections_accepted_slot[kHttp11], http_.connections_accepted_slot[kHttp11]);
+  EXPECT_NE(https_.connections_accepted_slot[kHttp11], https_.connections_closed_slot[kHttp11]);
+  EXPECT_NE(https_.connections_accepted_slot[kH2], https_.connections_accepted_slot[kHttp11]);
+  // HTTP/2 is TLS only: no h2 series on the plain listener.
+  EXPECT_EQ(http_.connections_accepted_slot[kH2], ListenerInfo::kNoSlot);
   ListenerInfo again;
   again.name = "https";
+  again.tls = true;
   assignListenerSlots(reg_, again, 0);
-  EXPECT_EQ(again.connections_accepted_slot, https_.connections_accepted_slot);
+  EXPECT_EQ(again.connections_accepted_slot[kH2], https_.connections_accepted_slot[kH2]);
 }
 
 }  // namespace
