@@ -165,6 +165,7 @@ std::string h2PeerUnavailableReason() {
   std::string line;
   while (std::getline(head, line)) {
     if (!line.empty() && line.back() == '\r') line.pop_back();
+    while (!line.empty() && line.back() == ' ') line.pop_back();  // curl prints "HTTP/2 200 "
     if (line.rfind("HTTP/", 0) == 0) {
       out->status_line = line;
       out->headers = HeaderList{};
