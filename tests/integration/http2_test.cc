@@ -19,10 +19,12 @@
 //   Http2Concurrency    many streams on one connection, and load with h2load
 //   Http2Attacks        floods, each answered with GOAWAY, and a second connection still served
 //   Http2Timeouts       idle, zero-window and non-reading clients
+//   Http2Backpressure   streamed uploads: the window follows what the upstream takes
 //   Http2Shutdown       SIGTERM with a stream in flight
 //   Http2Observability  HTTP/2 requests in the access log and /metrics
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/wait.h>
 
 #include <functional>
 #include <set>
@@ -471,6 +473,158 @@ TEST_F(Http2Proxy, OversizedHeaderListGets431AndOtherStreamsGoOn) {
   for (const auto& got : app_.requests()) EXPECT_NE(got.request.target, "/big-head");
 }
 
+TEST_F(Http2Proxy, CancelledStreamLetsGoOfItsUpstreamAndTheOthersGoOn) {
+  app_.setResponder([](const RecordedRequest& r) {
+    Reply reply;
+    reply.body = r.request.target;
+    if (r.request.target == "/hang") reply.action = Reply::Action::kNeverRespond;
+    return reply;
+  });
+  H2Req hang;  // the upstream never answers; the client gives up with RST_STREAM CANCEL
+  hang.path = "/hang";
+  hang.rst_after_ms = 300;
+  H2Req fast;
+  fast.path = "/fast";
+  fast.after_ms = 100;
+  H2Req after;
+  after.path = "/after-cancel";
+  after.after_prev = true;
+  H2PeerResult r = requests({hang, fast, after});
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r.stream(1).status, 0) << r.output;
+  EXPECT_EQ(r.stream(3).status, 200) << r.output;
+  EXPECT_EQ(r.stream(3).body, "/fast");
+  EXPECT_EQ(r.stream(5).status, 200) << r.output;
+  EXPECT_FALSE(r.goaway_code) << r.output;
+  // The cancelled exchange's upstream connection, mid-request, cannot be reused: it is closed.
+  EXPECT_TRUE(app_.waitForClosedConnections(1, 2000ms)) << "the proxy kept waiting on a cancelled request";
+}
+
+TEST_F(Http2Proxy, RequestTrailersAreDroppedAndTheBodyArrives) {
+  H2Req post;
+  post.method = "POST";
+  post.path = "/with-trailers";
+  post.body = "abc";
+  post.content_length = false;
+  post.trailers = {{"x-checksum", "900150983cd24fb0"}};
+  H2PeerResult r = requests({post});
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r.stream(1).status, 200) << r.output;
+  RecordedRequest got;
+  ASSERT_TRUE(app_.waitForRequest(0, &got));
+  EXPECT_EQ(got.request.body, "abc");
+  EXPECT_FALSE(got.request.headers.has("x-checksum")) << got.request.headers.toString();
+}
+
+TEST_F(Http2Proxy, HeadNoContentAndNotModifiedResponsesHaveNoBody) {
+  app_.setResponder([this](const RecordedRequest& r) {
+    Reply reply = app_.defaultReply();
+    if (r.request.target == "/empty") {
+      reply.status = 204;
+      reply.body.clear();
+    } else if (r.request.target == "/cached") {
+      reply.status = 304;
+      reply.headers.emplace_back("Content-Length", "500");
+      reply.body.clear();
+    }
+    return reply;
+  });
+  H2Req head;
+  head.method = "HEAD";
+  head.path = "/thing";
+  H2Req empty;
+  empty.path = "/empty";
+  H2Req cached;
+  cached.path = "/cached";
+  cached.headers = {{"if-none-match", "\"v1\""}};
+  H2Req after;
+  after.path = "/after";
+  after.after_prev = true;
+  H2PeerResult r = requests({head, empty, cached, after});
+  ASSERT_TRUE(r.ok());
+  const std::vector<std::pair<int32_t, int>> expected = {{1, 200}, {3, 204}, {5, 304}};
+  for (const auto& [sid, status] : expected) {
+    EXPECT_EQ(r.stream(sid).status, status) << r.output;
+    EXPECT_TRUE(r.stream(sid).ended) << "stream " << sid << " never ended:\n" << r.output;
+    EXPECT_EQ(r.stream(sid).body_len, 0u) << "stream " << sid << ":\n" << r.output;
+  }
+  EXPECT_EQ(r.stream(7).status, 200) << r.output;
+  EXPECT_EQ(r.stream(7).body, "ok");
+}
+
+TEST_F(Http2Proxy, ExpectContinueGets100ThenTheBodyArrives) {
+  const std::string body = patternBody(256 * 1024, 24);
+  app_.setResponder([](const RecordedRequest& r) {
+    Reply reply;
+    reply.body = "got " + std::to_string(r.request.body.size());
+    return reply;
+  });
+  TempDir dir;
+  CommandResult r;
+  ASSERT_TRUE(runNghttp(port(), "/expect", {"-v", "--expect-continue", "-d", dir.writeFile("body", body)}, &r));
+  EXPECT_EQ(r.exit_code, 0) << r.stderr_text;
+  EXPECT_NE(r.stdout_text.find(":status: 100"), std::string::npos) << r.stdout_text.substr(0, 3000);
+  EXPECT_NE(r.stdout_text.find("got 262144"), std::string::npos) << r.stdout_text.substr(0, 3000);
+  RecordedRequest got;
+  ASSERT_TRUE(app_.waitForRequest(0, &got));
+  EXPECT_TRUE(sameBytes(body, got.request.body));
+}
+
+TEST_F(Http2Proxy, LargeResponseHeadComesBackWhole) {
+  // 20,000 bytes of fields: more than one frame (16 KiB), so HEADERS and CONTINUATION.
+  Reply reply = app_.defaultReply();
+  reply.headers.emplace_back("X-Large", std::string(20000, 'v'));
+  app_.setReply(reply);
+  H2Req get;
+  get.path = "/large-head";
+  H2PeerResult r = requests({get});
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r.stream(1).status, 200) << r.output.substr(0, 2000);
+  EXPECT_EQ(r.stream(1).headers.get("x-large"), std::string(20000, 'v'));
+  EXPECT_EQ(r.stream(1).body, "ok");
+}
+
+TEST_F(Http2Proxy, ClientGoawayLetsTheStreamInFlightFinish) {
+  Reply reply = app_.defaultReply();
+  reply.delay = 500ms;
+  app_.setReply(reply);
+  H2PeerOptions o;
+  H2Req get;
+  get.path = "/before-client-goaway";
+  o.requests = {get};
+  o.goaway_after_ms = 100;
+  o.until_eof = true;
+  o.timeout = 5000ms;
+  H2PeerResult r = peer(o);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r.stream(1).status, 200) << r.output;
+  EXPECT_EQ(r.stream(1).body, "ok");
+  // Nothing more can happen on the connection: the proxy closes it once the stream is done.
+  ASSERT_GE(r.eof_ms, 0) << "the connection stayed open after the client's GOAWAY and its last stream:\n"
+                         << r.output;
+  EXPECT_LT(r.eof_ms - r.stream(1).end_ms, 1500) << r.output;
+}
+
+// HSTS is the listener's: it goes on HTTP/2 responses too, the upstream's and the proxy's own.
+using Http2Listener = Http2Fixture;
+
+TEST_F(Http2Listener, HstsGoesOnUpstreamAndLocalResponses) {
+  FakeUpstream app{"app"};
+  ProxyConfig config;
+  config.upstreams = {{"app", {app.address()}}};
+  config.routes = {{"", "/app/", "app"}};
+  config.https_extra = {"hsts: {max_age: 600s, include_subdomains: true, preload: false}"};
+  ASSERT_TRUE(proxy_.start(config));
+  for (const char* path : {"/app/x", "/nowhere"}) {
+    CurlRequest req;
+    req.path = path;
+    CurlResult r = curl(req);
+    EXPECT_EQ(r.headers.getAll("strict-transport-security"),
+              std::vector<std::string>{"max-age=600; includeSubDomains"})
+        << path << "\n" << r.headers.toString();
+  }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Local replies
 
@@ -593,6 +747,23 @@ TEST_F(Http2Concurrency, H2loadSmokeTwoThousandRequestsAllSucceed) {
   EXPECT_EQ(r.failed + r.errored + r.timeout, 0u) << r.output;
   RecordProperty("h2load_2000_ms", static_cast<int>(since(start).count()));
   EXPECT_TRUE(proxy_.running());
+}
+
+TEST_F(Http2Concurrency, LargeResponsesOnManyStreamsShareSmallWindows) {
+  // 40 responses of 1 MiB, 10 at a time on one connection whose windows are 64 KiB (stream and
+  // connection): every byte goes out as the client's WINDOW_UPDATEs allow.
+  for (FakeUpstream* u : {&a_, &b_}) {
+    Reply reply = u->defaultReply();
+    reply.body = patternBody(kMiB, 61);
+    u->setReply(reply);
+  }
+  ASSERT_TRUE(proxy_.start(ProxyConfig::singleUpstream({a_.address(), b_.address()})));
+  H2loadResult r;
+  ASSERT_TRUE(runH2load(port(), "/large", 40, 1, 10, &r, 30000ms, {"-w", "16", "-W", "16"}));
+  EXPECT_EQ(r.protocol, "h2") << r.output;
+  EXPECT_EQ(r.succeeded, 40u) << r.output;
+  EXPECT_EQ(r.status_2xx, 40u) << r.output;
+  EXPECT_NE(r.output.find("traffic: 40."), std::string::npos) << "not 40 MiB of traffic:\n" << r.output;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -802,6 +973,93 @@ TEST_F(Http2Timeouts, NonReadingClientIsCutAndProxyMemoryStaysBounded) {
   EXPECT_GE(r.eof_ms, 0) << "the connection of a client cut for not reading stayed open:\n"
                          << r.output.substr(0, 2000);
   EXPECT_TRUE(stillServes());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Request body backpressure
+
+// Uploads through a streaming route (`buffering: off`): the proxy must pass the body on as the
+// upstream takes it, opening the client's window only as it goes.
+class Http2Backpressure : public Http2Fixture {
+ protected:
+  void SetUp() override {
+    Http2Fixture::SetUp();
+    if (IsSkipped()) return;
+    ProxyConfig config = ProxyConfig::singleUpstream({app_.address()});
+    config.routes[0].buffering = "off";
+    ASSERT_TRUE(proxy_.start(config));
+  }
+  void TearDown() override {
+    if (curl_pid_ > 0 && !curlExited()) {
+      kill(curl_pid_, SIGKILL);
+      waitpid(curl_pid_, &curl_status_, 0);
+    }
+  }
+
+  // curl --http2 uploading `body` to /upload, in the background.
+  void startUpload(const std::string& body) {
+    const std::string file = dir_.writeFile("body", body);
+    std::string error;
+    curl_pid_ = spawnProcess({"/usr/bin/curl", "-sS", "-k", "--http2", "--data-binary", "@" + file, "-o",
+                              dir_.path() + "/out", "-w", "%{http_version} %{http_code}",
+                              "https://127.0.0.1:" + std::to_string(port()) + "/upload"},
+                             dir_.path() + "/stdout", dir_.path() + "/stderr", &error);
+    ASSERT_GT(curl_pid_, 0) << error;
+  }
+  bool curlExited() {
+    if (!curl_done_ && curl_pid_ > 0) curl_done_ = waitpid(curl_pid_, &curl_status_, WNOHANG) == curl_pid_;
+    return curl_done_;
+  }
+  // Waits for curl to end; "<http version> <status>" as curl printed them.
+  ::testing::AssertionResult finishUpload(milliseconds timeout, std::string* result) {
+    if (!pollUntil([&] { return curlExited(); }, timeout)) {
+      return ::testing::AssertionFailure() << "the upload was still going after " << timeout.count() << " ms";
+    }
+    *result = readFile(dir_.path() + "/stdout");
+    if (!WIFEXITED(curl_status_) || WEXITSTATUS(curl_status_) != 0) {
+      return ::testing::AssertionFailure() << "curl failed: " << readFile(dir_.path() + "/stderr");
+    }
+    return ::testing::AssertionSuccess();
+  }
+
+  FakeUpstream app_{"app"};
+  TempDir dir_;
+  pid_t curl_pid_ = -1;
+  int curl_status_ = 0;
+  bool curl_done_ = false;
+};
+
+TEST_F(Http2Backpressure, StreamedUploadOf64MiBArrivesIntact) {
+  // Past every window and watermark: the upstream socket's queue fills and drains many times.
+  const std::string body = patternBody(64 * kMiB, 62);
+  startUpload(body);
+  std::string result;
+  ASSERT_TRUE(finishUpload(15000ms, &result));
+  EXPECT_EQ(result, "2 200");
+  RecordedRequest got;
+  ASSERT_TRUE(app_.waitForRequest(0, &got));
+  EXPECT_TRUE(sameBytes(body, got.request.body));
+}
+
+TEST_F(Http2Backpressure, UpstreamThatStopsReadingStallsTheUploadAndGetsItWholeLater) {
+  const std::string body = patternBody(64 * kMiB, 63);
+  app_.holdRequestBodies();
+  const uint64_t rss_before = residentKiB(proxy_.pid());
+  startUpload(body);
+  ASSERT_TRUE(app_.waitForHeldRequests(1)) << "the request head never reached the upstream";
+  std::this_thread::sleep_for(1500ms);  // the upload runs into the stall (nothing to wait for)
+  EXPECT_FALSE(curlExited()) << "curl finished a 64 MiB upload its upstream was not reading";
+  const uint64_t rss_stalled = residentKiB(proxy_.pid());
+  EXPECT_LT(rss_stalled, rss_before + 32 * 1024) << "proxy RSS " << rss_before << " KiB before, " << rss_stalled
+                                                 << " KiB while stalled";
+
+  app_.releaseRequestBodies();
+  std::string result;
+  ASSERT_TRUE(finishUpload(15000ms, &result));
+  EXPECT_EQ(result, "2 200");
+  RecordedRequest got;
+  ASSERT_TRUE(app_.waitForRequest(0, &got));
+  EXPECT_TRUE(sameBytes(body, got.request.body));
 }
 
 // ---------------------------------------------------------------------------------------------

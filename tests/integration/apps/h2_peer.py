@@ -105,6 +105,7 @@ class Conn:
         self.next_sid = 1
         self.send_failed = None
         self.report_data = False
+        self.timers = []  # (monotonic deadline, action)
 
     def ms(self):
         return int((time.monotonic() - self.t0) * 1000)
@@ -264,16 +265,30 @@ class Conn:
 
     def pump_until(self, done, deadline):
         while not done() and not self.eof:
+            self.run_timers()
             left = deadline - time.monotonic()
             if left <= 0:
                 emit("timeout", self.ms())
                 return False
-            self.pump(min(left, 0.2))
+            due = [t for t, _ in self.timers]
+            step = min([left, 0.2] + [max(0.0, t - time.monotonic()) for t in due])
+            self.pump(step)
         return done()
+
+    def at(self, delay_ms, action):
+        """Runs `action` once `delay_ms` have passed (from within pump_until)."""
+        self.timers.append((time.monotonic() + delay_ms / 1000.0, action))
+
+    def run_timers(self):
+        now = time.monotonic()
+        due = [a for t, a in self.timers if t <= now]
+        self.timers = [(t, a) for t, a in self.timers if t > now]
+        for action in due:
+            action()
 
     def stream_done(self, sid):
         s = self.streams[sid]
-        return s["ended"] or s["reset"] is not None
+        return s["ended"] or s["reset"] is not None or s.get("cancelled", False)
 
 
 # --- requests
@@ -307,20 +322,30 @@ def request_body(req):
 def send_request(conn, req):
     sid = conn.new_stream()
     block, body = request_block(conn, req)
-    # A request that names a body (even an empty one) ends with a DATA frame, else with its HEADERS.
+    # A request that names a body (even an empty one) ends with a DATA frame, else with its
+    # HEADERS; one with trailers ends with those.
     has_body = "body" in req or int(req.get("body_size", 0)) > 0
-    end_on_headers = not has_body and not req.get("open", False)
+    open_ = req.get("open", False) or bool(req.get("trailers"))
+    end_on_headers = not has_body and not open_
     out = conn.header_frames(sid, block, end_on_headers)
     if not end_on_headers:
         for i in range(0, len(body), 16384):
             chunk = body[i:i + 16384]
             f = DataFrame(sid, data=chunk)
-            if i + 16384 >= len(body) and not req.get("open", False):
+            if i + 16384 >= len(body) and not open_:
                 f.flags.add("END_STREAM")
             out += f.serialize()
-        if not body and not req.get("open", False):
+        if not body and not open_:
             out += DataFrame(sid, data=b"", flags=["END_STREAM"]).serialize()
+    if req.get("trailers"):
+        out += conn.header_frames(sid, conn.enc.encode([tuple(t) for t in req["trailers"]]), True)
     conn.send(out)
+    if req.get("rst_after_ms") is not None:
+        def cancel():
+            conn.streams[sid]["cancelled"] = True
+            emit("mark", "cancel_%d" % sid, conn.ms())
+            conn.send(RstStreamFrame(sid, error_code=CANCEL).serialize())
+        conn.at(req["rst_after_ms"], cancel)
     return sid
 
 
@@ -328,14 +353,19 @@ def scenario_requests(conn, args, deadline):
     conn.preface({SettingsFrame.INITIAL_WINDOW_SIZE: MAX_WINDOW}, MAX_WINDOW - 65535)
     reqs = [json.loads(r) for r in args.req]
     sids = []
+    if args.goaway_after_ms is not None:
+        def goaway():
+            emit("mark", "client_goaway", conn.ms())
+            conn.send(GoAwayFrame(0, last_stream_id=0, error_code=0).serialize())
+        conn.at(args.goaway_after_ms, goaway)
     for req in reqs:
         if req.get("after_prev") and sids:
             conn.pump_until(lambda: all(conn.stream_done(s) for s in sids), deadline)
         if req.get("after_ms"):
-            time.sleep(req["after_ms"] / 1000.0)
+            conn.pump_until(lambda: False, min(deadline, time.monotonic() + req["after_ms"] / 1000.0))
         sids.append(send_request(conn, req))
         conn.pump(0)
-    conn.pump_until(lambda: all(conn.stream_done(s) for s in sids), deadline)
+    conn.pump_until(lambda: all(conn.stream_done(s) for s in sids) and not conn.timers, deadline)
     if args.until_eof:
         conn.pump_until(lambda: conn.eof, deadline)
 
@@ -460,8 +490,12 @@ def main():
                         "([[name, value], ...]), fields (the whole head instead), body or body_size, "
                         "cl (false: no content-length), content_length (sent as given), big_header "
                         "(an x-big field of that many bytes), open (no END_STREAM), after_prev "
-                        "(send once the previous streams ended), after_ms (sleep first)")
+                        "(send once the previous streams ended), after_ms (wait first, reading), trailers "
+                        "([[name, value], ...] after the body), rst_after_ms (RST_STREAM CANCEL this "
+                        "long after sending)")
     p.add_argument("--until-eof", action="store_true")
+    p.add_argument("--goaway-after-ms", type=int, default=None,
+                   help="requests: send GOAWAY(NO_ERROR) this long after the start")
     p.add_argument("--kind", default="ping")
     p.add_argument("--count", type=int, default=1000)
     p.add_argument("--batch", type=int, default=50)

@@ -103,6 +103,7 @@ std::vector<std::string> peerArgv(uint16_t port, const H2PeerOptions& o) {
     argv.push_back(r.toJson());
   }
   if (o.until_eof) argv.push_back("--until-eof");
+  if (o.goaway_after_ms) argv.insert(argv.end(), {"--goaway-after-ms", std::to_string(*o.goaway_after_ms)});
   if (!o.kind.empty()) {
     argv.insert(argv.end(), {"--kind", o.kind, "--count", std::to_string(o.count), "--batch", std::to_string(o.batch)});
   }
@@ -184,12 +185,14 @@ std::string h2PeerUnavailableReason() {
 // nghttp and h2load
 
 ::testing::AssertionResult runH2load(uint16_t port, const std::string& path, int requests, int clients, int streams,
-                                     H2loadResult* out, milliseconds timeout) {
+                                     H2loadResult* out, milliseconds timeout, const std::vector<std::string>& extra) {
   *out = H2loadResult{};
   CommandResult r;
-  auto ran = runCommand({kH2load, "-n", std::to_string(requests), "-c", std::to_string(clients), "-m",
-                         std::to_string(streams), "https://127.0.0.1:" + std::to_string(port) + path},
-                        &r, timeout);
+  std::vector<std::string> argv = {kH2load, "-n", std::to_string(requests), "-c", std::to_string(clients), "-m",
+                                   std::to_string(streams)};
+  argv.insert(argv.end(), extra.begin(), extra.end());
+  argv.push_back("https://127.0.0.1:" + std::to_string(port) + path);
+  auto ran = runCommand(argv, &r, timeout);
   out->output = r.stdout_text + r.stderr_text;
   if (!ran) return ran;
   out->exit_code = r.exit_code;
@@ -243,6 +246,8 @@ std::string H2Req::toJson() const {
   if (big_header) add("big_header", std::to_string(big_header));
   if (after_prev) add("after_prev", "true");
   if (after_ms) add("after_ms", std::to_string(after_ms));
+  if (!trailers.empty()) add("trailers", jsonPairs(trailers));
+  if (rst_after_ms) add("rst_after_ms", std::to_string(*rst_after_ms));
   return j + "}";
 }
 

@@ -75,8 +75,10 @@ struct H2loadResult {
 
 // h2load -n <requests> -c <clients> -m <streams> https://127.0.0.1:<port><path>. Succeeds if
 // h2load ran and its summary parsed.
+// `extra`: more h2load options (e.g. {"-w", "16"}).
 ::testing::AssertionResult runH2load(uint16_t port, const std::string& path, int requests, int clients,
-                                     int streams, H2loadResult* out, milliseconds timeout = milliseconds(30000));
+                                     int streams, H2loadResult* out, milliseconds timeout = milliseconds(30000),
+                                     const std::vector<std::string>& extra = {});
 
 // nghttp with `args` (e.g. {"-n", "-m", "50"}) against https://127.0.0.1:<port><path>.
 ::testing::AssertionResult runNghttp(uint16_t port, const std::string& path, const std::vector<std::string>& args,
@@ -132,7 +134,9 @@ struct H2Req {
   std::optional<uint64_t> content_length_value;  // sent as given, whatever the body
   size_t big_header = 0;                 // an x-big field of that many bytes
   bool after_prev = false;               // sent once every earlier stream has ended
-  int after_ms = 0;                      // sleep before sending
+  int after_ms = 0;                      // wait (reading) before sending
+  std::vector<std::pair<std::string, std::string>> trailers;  // a trailer block after the body
+  std::optional<int> rst_after_ms;       // RST_STREAM CANCEL this long after sending
 
   std::string toJson() const;
 };
@@ -142,6 +146,7 @@ struct H2PeerOptions {
   std::string authority = "localhost";
   std::vector<H2Req> requests;
   bool until_eof = false;
+  std::optional<int> goaway_after_ms;  // requests: the client sends GOAWAY(NO_ERROR) then
   std::string kind;  // flood
   int count = 0;     // flood: frames or streams
   int batch = 50;
