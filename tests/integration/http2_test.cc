@@ -9,12 +9,18 @@
 // without HTTP/1.1's hop-by-hop fields. Malformed requests cost one stream (RST_STREAM
 // PROTOCOL_ERROR), not the connection; the known HTTP/2 attacks (rapid reset and its
 // server-provoked variant, CONTINUATION, PING, SETTINGS, PRIORITY, WINDOW_UPDATE and empty-frame
-// floods, too many streams) end the connection with a GOAWAY and leave the proxy serving others; idle and non-reading clients are cut after their timeouts;
-// SIGTERM sends GOAWAY and lets streams in flight finish. (src/http/h2_engine.h lists the limits.)
+// floods, too many streams) end the connection with a GOAWAY and leave the proxy serving
+// others; idle and non-reading clients are cut after their timeouts; a streamed upload moves
+// only as fast as the upstream takes it; SIGTERM sends GOAWAY and lets streams in flight
+// finish. (src/http/h2_engine.h lists the limits.)
+//
+// Every wait is bounded: h2_peer.py runs under its own --timeout-ms and is killed 5 s after it,
+// the command-line clients under runCommand's deadline.
 //
 // Suites:
 //   Http2Alpn           what ALPN picks for clients offering h2 and only http/1.1
-//   Http2Proxy          one request at a time: heads, bodies both ways, cookies, malformed heads
+//   Http2Proxy          requests and responses: heads, bodies both ways, cookies, malformed
+//                       heads, trailers, 100-continue, cancel, the client's GOAWAY
 //   Http2LocalReplies   404, 502 and 413 answered by the proxy itself over HTTP/2
 //   Http2Concurrency    many streams on one connection, and load with h2load
 //   Http2Attacks        floods, each answered with GOAWAY, and a second connection still served
@@ -22,6 +28,7 @@
 //   Http2Backpressure   streamed uploads: the window follows what the upstream takes
 //   Http2Shutdown       SIGTERM with a stream in flight
 //   Http2Observability  HTTP/2 requests in the access log and /metrics
+//   Http2Listener       listener-wide behaviour (HSTS) on HTTP/2 responses
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -594,7 +601,7 @@ TEST_F(Http2Proxy, ClientGoawayLetsTheStreamInFlightFinish) {
   o.requests = {get};
   o.goaway_after_ms = 100;
   o.until_eof = true;
-  o.timeout = 5000ms;
+  o.timeout = 3000ms;
   H2PeerResult r = peer(o);
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(r.stream(1).status, 200) << r.output;
@@ -1034,7 +1041,7 @@ TEST_F(Http2Backpressure, StreamedUploadOf64MiBArrivesIntact) {
   const std::string body = patternBody(64 * kMiB, 62);
   startUpload(body);
   std::string result;
-  ASSERT_TRUE(finishUpload(15000ms, &result));
+  ASSERT_TRUE(finishUpload(10000ms, &result));
   EXPECT_EQ(result, "2 200");
   RecordedRequest got;
   ASSERT_TRUE(app_.waitForRequest(0, &got));
@@ -1055,7 +1062,7 @@ TEST_F(Http2Backpressure, UpstreamThatStopsReadingStallsTheUploadAndGetsItWholeL
 
   app_.releaseRequestBodies();
   std::string result;
-  ASSERT_TRUE(finishUpload(15000ms, &result));
+  ASSERT_TRUE(finishUpload(10000ms, &result));
   EXPECT_EQ(result, "2 200");
   RecordedRequest got;
   ASSERT_TRUE(app_.waitForRequest(0, &got));
