@@ -1109,6 +1109,9 @@ TEST_F(Http2Shutdown, SigtermSendsGoawayAndTheStreamInFlightCompletes) {
   EXPECT_GE(r.goaway_last_stream, 1) << "the GOAWAY refused the stream in flight:\n" << r.output;
   EXPECT_LT(r.goaway_ms, s.end_ms) << "the GOAWAY came only after the response, not on SIGTERM:\n" << r.output;
   EXPECT_GE(r.eof_ms, s.end_ms) << "the connection closed before the response was done:\n" << r.output;
+  RecordProperty("close_after_last_stream_ms", static_cast<int>(r.eof_ms - s.end_ms));
+  // Draining: the connection closes once its last stream is done, not at shutdown_grace (5 s).
+  EXPECT_LT(r.eof_ms - s.end_ms, 1500) << "the connection outlived its last stream after GOAWAY:\n" << r.output;
   EXPECT_TRUE(proxy_.waitForExit(5000ms));
 }
 
