@@ -19,7 +19,9 @@ else); what happened goes to stdout, one event per line, for the C++ side to par
   reset <sid> <code> <t_ms>            RST_STREAM from the server
   goaway <code> <last_sid> <t_ms>      GOAWAY from the server
   eof <t_ms>                           the server closed the connection (clean close or reset)
-  mark <name> <t_ms>                   a point in the scenario (e.g. flood_start)
+  mark <name> <t_ms>                   a point in the scenario (flood_start, flood_end,
+                                       send_failed, stall_start, stall_end, cancel_<sid>,
+                                       client_goaway)
   value <name> <v>                     a number the scenario measured (e.g. flood_frames)
   timeout <t_ms>                       the scenario's deadline passed first
   error <message>                      the script itself failed (exit status 2)
