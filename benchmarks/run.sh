@@ -14,13 +14,17 @@
 #                           (2 rounds: mean) and the per-round ratios
 #   BENCH_WORKERS="1 2"     worker/thread counts to run every proxy with
 #   BENCH_PROXIES="portcullis nginx haproxy"
-#   BENCH_SCENARIOS="keepalive full resume redirect big idle keepalive_log ws_idle ws_echo"
+#   BENCH_SCENARIOS="keepalive full resume redirect big idle keepalive_log ws_idle ws_echo h2_small h2_large h2_idle"
 #                           which scenarios to run, in that order (e.g. BENCH_SCENARIOS=keepalive_log
-#                           runs the access-log variant alone; "ws_idle ws_echo" the WebSocket ones)
+#                           runs the access-log variant alone; "ws_idle ws_echo" the WebSocket ones;
+#                           "h2_small h2_large h2_idle" the HTTP/2 ones, h2load and tools/h2_tool.cc)
 #   BENCH_LOG_WORKERS=1     worker counts for keepalive_log (the JSON access log variant; Portcullis
 #                           and nginx only); a subset of BENCH_WORKERS
 #   BENCH_IDLE_CONNS=5000   connections held open in the idle-memory scenario
 #   BENCH_WS_IDLE_CONNS=5000  WebSockets held open in ws_idle (quick: 500)
+#   BENCH_H2_IDLE_CONNS=5000  HTTP/2 connections held open in h2_idle (quick: 500)
+#   BENCH_H2_LARGE_PER_SEC=1000  h2_large's request count per second of round (h2load -n, bounded
+#                           in time by timeout(1) at 4 x the round + 20 s)
 #   BENCH_MICRO=1           also build and run the Google Benchmark micro-benchmarks (0: skip)
 #   BENCH_NO_BUILD=1        use the existing build/portcullis instead of building
 #   BENCH_PORTCULLIS_BIN=PATH  benchmark this portcullis binary (no build; e.g. one built from
@@ -47,12 +51,16 @@ if [ "$quick" = 1 ]; then
   rounds="${BENCH_ROUNDS:-1}"
   idle_conns="${BENCH_IDLE_CONNS:-500}"
   ws_idle_conns="${BENCH_WS_IDLE_CONNS:-500}"
+  h2_idle_conns="${BENCH_H2_IDLE_CONNS:-500}"
 else
   secs="${BENCH_SECONDS:-10}"
   rounds="${BENCH_ROUNDS:-2}"
   idle_conns="${BENCH_IDLE_CONNS:-5000}"
   ws_idle_conns="${BENCH_WS_IDLE_CONNS:-5000}"
+  h2_idle_conns="${BENCH_H2_IDLE_CONNS:-5000}"
 fi
+h2_large_per_sec="${BENCH_H2_LARGE_PER_SEC:-1000}"
+[[ "$h2_large_per_sec" =~ ^[1-9][0-9]*$ ]] || { echo "run.sh: BENCH_H2_LARGE_PER_SEC must be a whole number" >&2; exit 64; }
 [[ "$secs" =~ ^[1-9][0-9]*$ ]] || { echo "run.sh: BENCH_SECONDS must be a whole number of seconds" >&2; exit 64; }
 [[ "$rounds" =~ ^[1-9][0-9]*$ ]] || { echo "run.sh: BENCH_ROUNDS must be 1 or more" >&2; exit 64; }
 # Each round of a timed scenario is this long (wrk and tlsload take whole seconds).
@@ -62,10 +70,10 @@ profile="${BENCH_PROFILE:-0}"
 profile_secs="${BENCH_PROFILE_SECONDS:-3}"
 worker_counts="${BENCH_WORKERS:-1 2}"
 proxies="${BENCH_PROXIES:-portcullis nginx haproxy}"
-scenarios="${BENCH_SCENARIOS:-keepalive full resume redirect big idle keepalive_log ws_idle ws_echo}"
+scenarios="${BENCH_SCENARIOS:-keepalive full resume redirect big idle keepalive_log ws_idle ws_echo h2_small h2_large h2_idle}"
 for sc in $scenarios; do
   case "$sc" in
-    keepalive|full|resume|redirect|big|idle|keepalive_log|ws_idle|ws_echo) ;;
+    keepalive|full|resume|redirect|big|idle|keepalive_log|ws_idle|ws_echo|h2_small|h2_large|h2_idle) ;;
     *) echo "run.sh: unknown scenario '$sc' in BENCH_SCENARIOS" >&2; exit 64 ;;
   esac
 done
@@ -86,6 +94,8 @@ WS1_PORT=$((19111 + port_offset))
 WS2_PORT=$((19112 + port_offset))
 ws_selected=0
 [[ " $scenarios " == *" ws_"* ]] && ws_selected=1
+h2_selected=0
+[[ " $scenarios " == *" h2_"* ]] && h2_selected=1
 LOAD_CPU=1        # wrk / tlsload / the idle client run on this CPU (taskset)
 PY=/usr/bin/python3
 [ -x "$PY" ] || PY="$(command -v python3)"
@@ -97,6 +107,8 @@ die() { printf 'run.sh: %s\n' "$*" >&2; exit 1; }
 need=(nginx haproxy wrk openssl curl python3 python3-matplotlib libssl-dev gcc util-linux)
 [ "$micro" = 1 ] && need+=(libbenchmark-dev cmake g++)
 [ "$profile" = 1 ] && need+=(strace)
+# HTTP/2: h2load (scenarios 11 and 12) and nghttp2's headers for tools/h2_tool.cc (13).
+[ "$h2_selected" = 1 ] && need+=(nghttp2-client libnghttp2-dev g++)
 missing=()
 for p in "${need[@]}"; do
   if [ "$p" = nginx ]; then
@@ -182,6 +194,8 @@ ulimit -n "$hard" || true
 # An idle WebSocket costs the proxy two descriptors (client and upstream side) for good.
 [ "$ws_selected" = 0 ] || [ "$(ulimit -n)" -ge $((ws_idle_conns * 2 + 1000)) ] ||
   echo "run.sh: warning: ulimit -n is $(ulimit -n); ws_idle may run out of descriptors" >&2
+[[ " $scenarios " != *" h2_idle "* ]] || [ "$(ulimit -n)" -ge $((h2_idle_conns * 2 + 1000)) ] ||
+  echo "run.sh: warning: ulimit -n is $(ulimit -n); h2_idle may run out of descriptors" >&2
 
 # --------------------------------------------------------------------------------- build
 src_root="$root"
@@ -230,6 +244,12 @@ if [ "$ws_selected" = 1 ]; then
   # Like tlsload: a standalone OpenSSL client (the same TLS library as wrk), not part of the
   # CMake build of Portcullis or its CI.
   g++ -O2 -std=c++20 -Wall -o "$tmp/ws_tool" "$bench/tools/ws_tool.cc" -lssl -lcrypto
+fi
+if [ "$h2_selected" = 1 ]; then
+  log "building benchmarks/tools/h2_tool.cc"
+  # The HTTP/2 probe and idle-connection holder: nghttp2 (framing, HPACK) over OpenSSL, like
+  # h2load; standalone, not part of the CMake build of Portcullis or its CI.
+  g++ -O2 -std=c++20 -Wall -o "$tmp/h2_tool" "$bench/tools/h2_tool.cc" -lnghttp2 -lssl -lcrypto
 fi
 
 # ------------------------------------------------------------------------- certificate, files
@@ -332,6 +352,33 @@ run_wsload() {
   echo "  $proxy w=$w r=$round $sc: $j" >&2
 }
 
+# Runs h2load over HTTP/2 (ALPN offers only h2: no HTTP/1.1 fallback) and appends a result line.
+#   run_h2load WORKERS PROXY SCENARIO URL h2load-args...
+# h2_small: timed (-D $dur, like wrk -d), with a per-request log for the latency percentiles;
+# h2_large: counted (-n in the args). Either way timeout(1) bounds the run (4 x the round + 20 s:
+# h2_large's count at a tenth of the expected rate still fits), and a run it had to stop is
+# recorded as such. h2load's exit status is not trusted for errors: its counts are.
+run_h2load() {
+  local w="$1" proxy="$2" sc="$3" url="$4"; shift 4
+  local out="$tmp/h2load-$w-$proxy-$sc-r$round.txt" lat="" c0 c1 rc=0 limit=$((dur * 4 + 20)) j
+  [ "$sc" = h2_small ] && lat="$tmp/h2load-$w-$proxy-$sc-r$round.log"
+  c0="$(children_ticks)"
+  timeout -k 5 "$limit" taskset -c "$LOAD_CPU" h2load -t1 --npn-list=h2 -H ':authority: localhost' \
+    ${lat:+--log-file="$lat"} "$@" "$url" >"$out" 2>&1 || rc=$?
+  c1="$(children_ticks)"
+  j="$("$PY" "$bench/tools/bench.py" h2loadjson "$out" ${lat:+--log "$lat"} --rc "$rc" --limit "$limit")"
+  # The client's CPU share over the time h2load itself measured (h2_large's length varies).
+  local secs
+  secs="$("$PY" -c 'import json,sys; print(json.loads(sys.argv[1]).get("seconds") or sys.argv[2])' "$j" "$dur")"
+  j="${j%\}},\"client_cpu\":$(client_share "$c0" "$c1" "$secs")}"
+  record "${j%\}},\"workers\":$w,\"proxy\":\"$proxy\",\"scenario\":\"$sc\",\"round\":$round}"
+  rm -f "$lat"  # ~20 bytes per request: tens of MB per round
+  printf '  %-10s w=%s r=%s %-9s %s\n' "$proxy" "$w" "$round" "$sc" \
+    "$(grep -E '^(finished in|requests:|status codes:)' "$out" | tr -s ' ' | tr '\n' ' ')" >&2
+  [ "$rc" = 0 ] || echo "  h2load exit status $rc (124: stopped by timeout after $limit s); last lines:" >&2
+  [ "$rc" = 0 ] || tail -3 "$out" | sed 's/^/    /' >&2
+}
+
 # ----------------------------------------------------------------------- (1) direct, the ceiling
 log "(1) direct to upstream nginx, no proxy: the ceiling"
 curl -fsS -o /dev/null "http://127.0.0.1:$UP1_PORT/" || die "upstream does not answer"
@@ -355,8 +402,26 @@ render_portcullis() {  # render_portcullis WORKERS [log]
     { echo; cat "$tmp/portcullis-access-log.yaml"; } >>"$tmp/portcullis.yaml"
   fi
 }
-render_nginx() {  # render_nginx WORKERS [log]
+# The HTTP/2 configs' upstream pool: 64 connections x 10 streams are 640 requests in flight,
+# each on an upstream HTTP/1.1 connection of its own, so (2)'s pool of 128 idle connections
+# (sized for 64 client connections) would make nginx and Portcullis close and reopen most
+# upstream connections on every request, while HAProxy's pool is not capped. 1024 covers the
+# 640, as 128 covers (2)'s 64 (nginx: keepalive per worker; Portcullis: max_idle per worker and
+# server; HAProxy: unchanged, http-reuse always with no pool limit).
+h2_pool() {  # h2_pool NAME FILE SED_FROM SED_TO
+  grep -q "$3" "$2" || die "$1's template has no upstream pool line matching '$3' to resize for HTTP/2"
+  sed -i "s|$3|$4|" "$2"
+}
+render_nginx() {  # render_nginx WORKERS [log|h2]
   render nginx.conf.in "$tmp/nginx.conf" "$1"
+  if [ "${2:-}" = h2 ]; then
+    # HTTP/2 (scenarios 11-13): nginx.conf.in with "http2" on its TLS listener (nginx 1.22's
+    # syntax; nginx then offers h2 and http/1.1 by ALPN). Everything else is the same config.
+    grep -q "^ *listen 127.0.0.1:$HTTPS_PORT ssl reuseport;" "$tmp/nginx.conf" ||
+      die "nginx.conf.in has no 'listen 127.0.0.1:@HTTPS_PORT@ ssl reuseport;' line to add http2 to"
+    sed -i "s|^\( *listen 127.0.0.1:$HTTPS_PORT ssl\) reuseport;|\1 http2 reuseport;|" "$tmp/nginx.conf"
+    h2_pool nginx "$tmp/nginx.conf" '^\( *keepalive\) 128;' '\1 1024;'
+  fi
   if [ "${2:-}" = log ]; then
     render nginx-access-log.conf.in "$tmp/nginx-access-log.conf" "$1"
     grep -q '^ *access_log off;' "$tmp/nginx.conf" || die "nginx.conf.in has no 'access_log off;' line to replace"
@@ -374,7 +439,17 @@ log_supported() {  # log_supported WORKERS -> 0 if supported
   record "{\"workers\":$w,\"proxy\":\"portcullis\",\"scenario\":\"unsupported\",\"sc\":\"keepalive_log\",\"detail\":$(printf '%s' "${out##*$'\n'}" | "$PY" -c 'import json,sys; print(json.dumps(sys.stdin.read()[-300:]))')}"
   return 1
 }
-start_proxy() {  # start_proxy NAME WORKERS [log|ws]   (log: with the JSON access log to a file)
+# HTTP/2 (scenarios 11-13): haproxy.cfg.in with "alpn h2,http/1.1" on its TLS bind line (HAProxy
+# 2.6 then speaks h2 to clients that select it; the backend stays HTTP/1.1, as for the others).
+render_haproxy() {  # render_haproxy WORKERS [h2]
+  render haproxy.cfg.in "$tmp/haproxy.cfg" "$1"
+  if [ "${2:-}" = h2 ]; then
+    grep -q "^ *bind 127.0.0.1:$HTTPS_PORT ssl crt [^ ]*\$" "$tmp/haproxy.cfg" ||
+      die "haproxy.cfg.in has no 'bind 127.0.0.1:@HTTPS_PORT@ ssl crt FILE' line to add alpn to"
+    sed -i "s|^\( *bind 127.0.0.1:$HTTPS_PORT ssl crt [^ ]*\)\$|\1 alpn h2,http/1.1|" "$tmp/haproxy.cfg"
+  fi
+}
+start_proxy() {  # start_proxy NAME WORKERS [log|ws|h2]   (log: with the JSON access log to a file)
   local name="$1" w="$2" variant="${3:-}"
   # ws: the WebSocket scenarios. Same templates for Portcullis (it tunnels an upgrade on any
   # route), the WebSocket ones for nginx and HAProxy, and the two echo servers as upstreams.
@@ -382,7 +457,12 @@ start_proxy() {  # start_proxy NAME WORKERS [log|ws]   (log: with the JSON acces
   [ "$variant" = ws ] && UP1_PORT="$WS1_PORT" UP2_PORT="$WS2_PORT"
   case "$name" in
     portcullis)
-      render_portcullis "$w" "$variant"
+      # h2: the same config; Portcullis's TLS listeners offer h2 by ALPN by default (the
+      # listener key "protocols: [h2, http/1.1]" is the default). A build without the HTTP/2
+      # codec fails the h2 probe and its h2 cells say n/a.
+      local pv="$variant"; [ "$pv" = h2 ] && pv=""
+      render_portcullis "$w" "$pv"
+      [ "$variant" = h2 ] && h2_pool portcullis "$tmp/portcullis.yaml" '^\( *max_idle:\) 128$' '\1 1024'
       start portcullis "$tmp/portcullis" -c "$tmp/portcullis.yaml" --log-level warn ;;
     nginx)
       mkdir -p "$tmp"/nginx-{body,proxy,fastcgi,uwsgi,scgi}
@@ -391,7 +471,7 @@ start_proxy() {  # start_proxy NAME WORKERS [log|ws]   (log: with the JSON acces
       start nginx "$NGINX" -p "$tmp" -c "$tmp/nginx.conf" -e "$tmp/nginx-error.log" ;;
     haproxy)
       if [ "$variant" = ws ]; then render haproxy-websocket.cfg.in "$tmp/haproxy.cfg" "$w"
-      else render haproxy.cfg.in "$tmp/haproxy.cfg" "$w"; fi
+      else render_haproxy "$w" "$variant"; fi
       start haproxy "$HAPROXY" -db -f "$tmp/haproxy.cfg" ;;
   esac
   proxy_pid="$last_pid"
@@ -403,7 +483,9 @@ start_proxy() {  # start_proxy NAME WORKERS [log|ws]   (log: with the JSON acces
 }
 
 # Pre-flight: status codes, body sizes, redirect Location, what reached the upstream, TLS params.
-check_proxy() {  # check_proxy NAME WORKERS
+check_proxy() {  # check_proxy NAME WORKERS [h2]
+  # h2: the proxy runs its HTTP/2 config; curl (HTTP/2 via nghttp2) then negotiates h2 by ALPN,
+  # so the same checks run over HTTP/2, and the negotiated version must be 2.
   local name="$1" w="$2" problems=() c
   local curl_tls=(curl -sk --tlsv1.3 --resolve "localhost:$HTTPS_PORT:127.0.0.1")
   c="$("${curl_tls[@]}" -o /dev/null -w '%{http_code}' "https://localhost:$HTTPS_PORT/")" || true
@@ -415,7 +497,11 @@ check_proxy() {  # check_proxy NAME WORKERS
   [[ "$echo_body" == *"host=localhost:$HTTPS_PORT "* ]] || problems+=("upstream did not get the client's Host")
   [[ "$echo_body" == *"xff=127.0.0.1 "* ]] || problems+=("upstream did not get X-Forwarded-For: 127.0.0.1")
   [[ "$echo_body" == *"xfp=https "* ]] || problems+=("upstream did not get X-Forwarded-Proto: https")
-  [[ "$echo_body" == *"xfh=localhost:$HTTPS_PORT xfport=$HTTPS_PORT realip=127.0.0.1 forwarded=for=127.0.0.1;proto=https via=1.1 "* ]] ||
+  # Via names the protocol the proxy received (RFC 9110 §7.6.3): "1.1", or over HTTP/2 "2", which
+  # Portcullis sends while nginx and HAProxy write a fixed "1.1" from their configs.
+  local via_ver="1.1"
+  [ "${3:-}" = h2 ] && [[ "$echo_body" == *" via=2 "* ]] && via_ver=2
+  [[ "$echo_body" == *"xfh=localhost:$HTTPS_PORT xfport=$HTTPS_PORT realip=127.0.0.1 forwarded=for=127.0.0.1;proto=https via=$via_ver "* ]] ||
     problems+=("upstream did not get the same X-Forwarded-Host/-Port, X-Real-IP, Forwarded and Via as from the others")
   local red
   red="$(curl -s -o /dev/null -w '%{http_code} %{redirect_url}' -H 'Host: localhost' "http://127.0.0.1:$HTTP_PORT/a/b?c=1")" || true
@@ -425,6 +511,12 @@ check_proxy() {  # check_proxy NAME WORKERS
          grep -E 'Protocol version|Ciphersuite|temp key' | sed 's/^[^:]*: *//' | tr '\n' ' ')" || true
   [[ "$tls" == *TLSv1.3* ]] || problems+=("TLS 1.3 was not negotiated: $tls")
   local detail="upstream saw: $echo_body; redirect: $red; TLS: $tls"
+  if [ "${3:-}" = h2 ]; then
+    local ver
+    ver="$("${curl_tls[@]}" --http2 -o /dev/null -w '%{http_version}' "https://localhost:$HTTPS_PORT/")" || true
+    [ "$ver" = 2 ] || problems+=("HTTP/2 config: curl --http2 negotiated HTTP/$ver, not HTTP/2")
+    detail="HTTP/2 config, checks over HTTP/$ver; $detail"
+  fi
   echo "  check $name: $detail" >&2
   local pj="" p
   for p in "${problems[@]}"; do pj+="${pj:+,}\"${p//\"/\'}\""; echo "  PROBLEM: $name: $p" >&2; done
@@ -460,8 +552,29 @@ ws_probe() {  # ws_probe NAME WORKERS -> 0 if the echo came back
   return 1
 }
 
+# Whether the running proxy speaks HTTP/2: one connection offering only h2 by ALPN, the preface
+# and SETTINGS exchange, one GET / answered 200 (h2_tool probe, 5 s at most). Once per proxy and
+# worker count, before its first HTTP/2 round. A proxy that does not select h2 (Portcullis before
+# its HTTP/2 codec) or fails the exchange is recorded as unsupported: its (11)-(13) cells say n/a,
+# the reason is listed under "Errors and checks", and the run goes on.
+h2_probe() {  # h2_probe NAME WORKERS -> 0 if the exchange completed
+  local name="$1" w="$2" out rc=0 detail
+  out="$(timeout -k 2 15 "$tmp/h2_tool" probe --url "https://127.0.0.1:$HTTPS_PORT/")" || rc=$?
+  [ "$rc" = 0 ] && return 0
+  detail="$("$PY" -c 'import json,sys; print(json.loads(sys.stdin.read() or "{}").get("detail", ""))' <<<"$out" 2>/dev/null || true)"
+  echo "  $name: no HTTP/2 support (h2_tool probe exit $rc: ${detail:-$out})" >&2
+  record "{\"workers\":$w,\"proxy\":\"$name\",\"scenario\":\"unsupported\",\"sc\":\"$sc\",\"detail\":$(printf '%s' "${detail:-$out}" | "$PY" -c 'import json,sys; print(json.dumps(sys.stdin.read()[-300:]))')}"
+  return 1
+}
+
 warm_up() {  # Warm-up (TLS context, upstream pools, allocator), not measured.
   taskset -c "$LOAD_CPU" wrk -t1 -c64 -d1s -H "Host: localhost" "https://127.0.0.1:$HTTPS_PORT/" >/dev/null 2>&1 || true
+}
+# The HTTP/2 scenarios' warm-up: the same second of small responses, over h2 (h2load, 64
+# connections x 10 streams), not measured.
+warm_up_h2() {
+  timeout -k 5 20 taskset -c "$LOAD_CPU" h2load -t1 -c64 -m10 -D 1 --npn-list=h2 -H ':authority: localhost' \
+    "https://127.0.0.1:$HTTPS_PORT/" >/dev/null 2>&1 || true
 }
 # The same warm-up, with its request count kept in $warm_requests (the access log has its lines).
 warm_up_counted() {
@@ -513,13 +626,16 @@ PYEOF
 # every round the same procedure (and the idle scenario needs one anyway).
 checked=" "
 ws_checked=" " ws_bad=" "
+h2_checked=" " h2_bad=" "
 for w in $worker_counts; do
   for sc in $scenarios; do
     # Idle memory is close to deterministic: one round, at the full connection count.
     n_rounds="$rounds"; [ "$sc" = idle ] && n_rounds=1
     [ "$sc" = ws_idle ] && n_rounds=1  # as idle: one round
+    [ "$sc" = h2_idle ] && n_rounds=1  # as idle: one round
     sc_proxies="$proxies" variant=""
     [[ "$sc" == ws_* ]] && variant=ws
+    [[ "$sc" == h2_* ]] && variant=h2
     if [ "$sc" = keepalive_log ]; then
       # The access-log variant: only at BENCH_LOG_WORKERS (default 1: the CPU-per-request target
       # is about the code, and this keeps the full run ~25 s longer, not ~50), only Portcullis
@@ -539,6 +655,8 @@ for w in $worker_counts; do
       for name in $sc_proxies; do
         # A proxy that failed the WebSocket probe at this worker count is not started again.
         [[ "$variant" = ws && "$ws_bad" == *" $name-$w "* ]] && continue
+        # The same for the HTTP/2 probe.
+        [[ "$variant" = h2 && "$h2_bad" == *" $name-$w "* ]] && continue
         log "$name, $w worker(s): $sc, round $round of $n_rounds"
         start_proxy "$name" "$w" "$variant"
         if [ "$variant" = ws ]; then
@@ -553,6 +671,19 @@ for w in $worker_counts; do
               continue
             fi
           fi
+        elif [ "$variant" = h2 ]; then
+          # HTTP/2: the probe first (a proxy without h2 is not run again for these rows), then
+          # the pre-flight checks once more with the HTTP/2 config (curl negotiates h2).
+          if [[ "$h2_checked" != *" $name-$w "* ]]; then
+            h2_checked+="$name-$w "
+            if ! h2_probe "$name" "$w"; then
+              h2_bad+="$name-$w "
+              stop "$proxy_pid"
+              collect_log "$name" "$w" "$sc" "$round"
+              continue
+            fi
+            check_proxy "$name" "$w" h2
+          fi
         elif [[ "$checked" != *" $name-$w "* ]]; then
           check_proxy "$name" "$w"
           checked+="$name-$w "
@@ -563,7 +694,9 @@ for w in $worker_counts; do
           # The same warm-up as the others' (1 s, 64 connections), as WebSocket round trips.
           taskset -c "$LOAD_CPU" "$tmp/ws_tool" load --url "wss://127.0.0.1:$HTTPS_PORT/echo" \
             --connections 64 --seconds 1 >/dev/null 2>&1 || true
-        elif [ "$sc" != idle ] && [ "$sc" != ws_idle ]; then
+        elif [ "$sc" = h2_small ] || [ "$sc" = h2_large ]; then
+          warm_up_h2
+        elif [ "$sc" != idle ] && [ "$sc" != ws_idle ] && [ "$sc" != h2_idle ]; then
           warm_up
         fi
         dur="$round_secs"
@@ -608,7 +741,37 @@ for w in $worker_counts; do
           ws_echo)
             # (10) WebSocket echo round trips over 64 WebSockets, with the proxy's CPU time.
             with_proxy_cpu run_wsload "$w" "$name" ws_echo "wss://127.0.0.1:$HTTPS_PORT/echo" ;;
+          h2_small)
+            # (11) HTTP/2, small responses: 64 connections x 10 concurrent streams for the
+            # round, requests/s, p99 from h2load's per-request log, proxy CPU per request as (8).
+            with_proxy_cpu run_h2load "$w" "$name" h2_small "https://127.0.0.1:$HTTPS_PORT/" -c64 -m10 -D "$dur" ;;
+          h2_large)
+            # (12) HTTP/2, 1 MiB responses: 4 connections x 4 streams (16 responses in flight,
+            # as (6)'s 16 connections), a fixed count of requests (bounded in time by
+            # run_h2load's timeout), MiB/s of response data.
+            with_proxy_cpu run_h2load "$w" "$name" h2_large "https://127.0.0.1:$HTTPS_PORT/1m" -c4 -m4 -n "$((h2_large_per_sec * dur))" ;;
+          h2_idle)
+            # (13) memory per idle HTTP/2 connection: (9)'s method (fresh proxy, 20 warm-up
+            # connections, baseline RSS, open N, 2.5 s, RSS again, summed over the process
+            # tree), with h2_tool holding the connections (TLS 1.3, ALPN h2, preface + SETTINGS
+            # both ways, one GET / each).
+            j="$(taskset -c "$LOAD_CPU" "$PY" "$bench/tools/bench.py" h2idle --pid "$proxy_pid" \
+                 --tool "$tmp/h2_tool" --url "https://127.0.0.1:$HTTPS_PORT/" --conns "$h2_idle_conns")"
+            if [[ "$j" == *'"unsupported": true'* ]]; then
+              echo "  $name: no HTTP/2 support (h2_idle warm-up: $j)" >&2
+              record "{\"workers\":$w,\"proxy\":\"$name\",\"scenario\":\"unsupported\",\"sc\":\"h2_idle\",\"detail\":$(printf '%s' "$j" | "$PY" -c 'import json,sys; print(json.dumps(sys.stdin.read()[-300:]))')}"
+            else
+              record "${j%\}},\"workers\":$w,\"proxy\":\"$name\",\"scenario\":\"h2_idle\",\"round\":$round}"
+            fi
+            echo "  $name w=$w h2_idle: $j" >&2 ;;
         esac
+        if ! kill -0 "$proxy_pid" 2>/dev/null; then
+          # The proxy exited (crashed) during the round: its figures for it are not to be
+          # trusted (its CPU time is lost with it), and the report says so.
+          st=0; wait "$proxy_pid" 2>/dev/null || st=$?
+          echo "  PROBLEM: $name exited during $sc round $round (exit status $st)" >&2
+          record "{\"workers\":$w,\"proxy\":\"$name\",\"scenario\":\"check\",\"problems\":[\"$name exited during $sc round $round (exit status $st)\"],\"detail\":\"exited during $sc round $round\"}"
+        fi
         stop "$proxy_pid"
         if [ "$sc" = keepalive_log ]; then log_check "$name"; fi  # before collect_log's record
         collect_log "$name" "$w" "$sc" "$round"
@@ -693,7 +856,8 @@ fi
   echo "Versions: Portcullis $commit (BoringSSL: Debian android-libboringssl)," \
        "$("$NGINX" -v 2>&1 | sed 's/^nginx version: //') ($("$NGINX" -V 2>&1 | grep -o 'running with OpenSSL [0-9.]*' | sed 's/running with //' || true))," \
        "HAProxy $("$HAPROXY" -v | head -1 | awk '{print $3}') ($("$HAPROXY" -vv | grep -m1 'Running on OpenSSL' | sed 's/.*: //'))," \
-       "$(wrk -v 2>&1 | head -1 | awk '{print $1, $2}'), $(openssl version | awk '{print "OpenSSL", $2}') (wrk, tlsload, ws_tool)."
+       "$(wrk -v 2>&1 | head -1 | awk '{print $1, $2}'),$([ "$h2_selected" = 1 ] && echo " h2load $(h2load --version 2>&1 | awk '{print $2}'),")" \
+       "$(openssl version | awk '{print "OpenSSL", $2}') (wrk, tlsload, ws_tool$([ "$h2_selected" = 1 ] && echo ", h2load, h2_tool"))."
   echo
   echo "Load generators run on CPU $LOAD_CPU (taskset), one thread; proxies and the two upstream nginx (1 worker each) are not pinned."
 } >"$tmp/machine.txt"

@@ -12,6 +12,12 @@
   bench.py wsidle --pid PID --tool WS_TOOL --url wss://... [--conns N] [--settle SECS]
                                  memory per idle WebSocket (scenario 9): scenario 7's method,
                                  with `ws_tool idle` holding the WebSockets; prints JSON
+  bench.py h2idle --pid PID --tool H2_TOOL --url https://... [--conns N] [--settle SECS]
+                                 memory per idle HTTP/2 connection (scenario 13): wsidle's
+                                 method, with `h2_tool idle` holding the connections
+  bench.py h2loadjson OUT [--log FILE] [--rc N] [--limit SECS]
+                                 h2load's output (and its --log-file, for latency
+                                 percentiles) as one JSON object
   bench.py report RESULTS.jsonl OUT_BASENAME [--machine FILE] [--micro FILE] [--quick]
                                  writes OUT_BASENAME.md and .tsv (and .png when matplotlib is
                                  installed) and prints the markdown
@@ -201,7 +207,8 @@ async def idle_main(args):
 
 
 def ws_idle(args):
-    """idle_main's method (warm-up, settle, baseline, open N, settle, RSS again) for WebSockets:
+    """idle_main's method (warm-up, settle, baseline, open N, settle, RSS again) for WebSockets
+    (and, as `h2idle`, for HTTP/2 connections: `h2_tool idle` speaks the same JSON lines):
     `ws_tool idle` opens them (TLS 1.3, upgrade, one echo round trip each), says when all are
     open, and holds them until it gets SIGTERM after the second RSS reading."""
     tool = [args.tool, "idle", "--url", args.url]
@@ -267,6 +274,62 @@ def ws_idle(args):
     print(json.dumps(out))
 
 
+# ------------------------------------------------------------- scenarios 11, 12: h2load
+
+
+def h2load_json(args):
+    """h2load's summary (finished in, requests, status codes, traffic, protocol) and, from its
+    per-request --log-file (start µs, status, duration µs), p50 and p99 latency. Errors are
+    counted, not raised: a proxy without HTTP/2 makes h2load fail every request, and that has
+    to reach the report as a row of failures, not stop the run."""
+    import re
+    text = open(args.out, errors="replace").read()
+    out = {"rc": args.rc}
+    m = re.search(r"finished in ([0-9.]+)(ms|s)", text)
+    if m:
+        out["seconds"] = float(m.group(1)) / (1000 if m.group(2) == "ms" else 1)
+    m = re.search(r"requests: (\d+) total, (\d+) started, (\d+) done, (\d+) succeeded, "
+                  r"(\d+) failed, (\d+) errored, (\d+) timeout", text)
+    if m:
+        for k, v in zip(("total", "started", "done", "succeeded", "failed", "errored", "timeout"),
+                        m.groups()):
+            out[k] = int(v)
+    m = re.search(r"status codes: (\d+) 2xx, (\d+) 3xx, (\d+) 4xx, (\d+) 5xx", text)
+    if m:
+        out["status_2xx"] = int(m.group(1))
+        out["status_other"] = sum(int(x) for x in m.groups()[1:])
+    m = re.search(r"traffic: \S+ \((\d+)\) total, \S+ \((\d+)\) headers .*?, \S+ \((\d+)\) data", text)
+    if m:
+        out["bytes_total"], out["bytes_headers"], out["bytes_data"] = (int(x) for x in m.groups())
+    m = re.search(r"Application protocol: (\S+)", text)
+    out["protocol"] = m.group(1) if m else None
+    if args.rc == 124 or args.rc == 137:
+        out["detail"] = f"h2load did not finish within {args.limit} s (stopped by timeout)"
+    elif "seconds" not in out:
+        out["detail"] = " | ".join(l.strip() for l in text.strip().splitlines()[-3:])[-300:]
+    elif not out.get("succeeded"):
+        lines = [l.strip() for l in text.splitlines()
+                 if any(w in l.lower() for w in ("negotiated", "error", "fail", "refused"))
+                 and not l.startswith("requests:")]
+        out["detail"] = ("no request succeeded: " + " | ".join(dict.fromkeys(lines[:4])))[-300:]
+    if args.log:
+        lat = []
+        try:
+            with open(args.log) as f:
+                for line in f:
+                    parts = line.split("\t")
+                    if len(parts) >= 3 and parts[1].strip().isdigit():
+                        lat.append(int(parts[2]))
+        except OSError:
+            pass
+        lat.sort()
+        out["latency_rows"] = len(lat)
+        if lat:
+            out["p50_us"] = lat[min(len(lat) - 1, int(0.5 * len(lat)))]
+            out["p99_us"] = lat[min(len(lat) - 1, int(0.99 * len(lat)))]
+    print(json.dumps(out))
+
+
 # ----------------------------------------------------------------------------------- report
 
 PROXIES = [("portcullis", "Portcullis"), ("nginx", "nginx"), ("haproxy", "HAProxy")]
@@ -291,24 +354,30 @@ METRICS = [
     ("ws_rtps", "(10) WebSocket echo round trips, 64 WebSockets", "round trips/s", True, 1.2),
     ("ws_p99", "(10) WebSocket round-trip latency p99", "ms", False, None),
     ("ws_cpu_us", "(10) proxy CPU time per WebSocket round trip", "µs/rt", False, None),
+    ("h2_rps", "(11) HTTP/2, small responses, 64 conns x 10 streams", "req/s", True, 1.2),
+    ("h2_p99", "(11) HTTP/2 latency p99", "ms", False, None),
+    ("h2_cpu_us", "(11) proxy CPU time per HTTP/2 request", "µs/req", False, 0.8),
+    ("h2_big_mibps", "(12) HTTP/2, 1 MiB responses, 4 conns x 4 streams", "MiB/s", True, 1.0),
+    ("h2_idle_kib", "(13) memory per idle HTTP/2 connection", "KiB/conn", False, 0.5),
 ]
 
 
 # Scenario -> key of the load generator's CPU share in that scenario (see client_share in run.sh).
 CLIENT_KEYS = {"keepalive": "ka_client", "full": "full_client", "resume": "resumed_client",
                "redirect": "redirect_client", "big": "big_client", "keepalive_log": "kalog_client",
-               "ws_echo": "ws_client"}
+               "ws_echo": "ws_client", "h2_small": "h2_client", "h2_large": "h2_big_client"}
 CLIENT_LABELS = [("ka_client", "(2) keep-alive"), ("full_client", "(3) full handshakes"),
                  ("resumed_client", "(4) resumed handshakes"), ("redirect_client", "(5) redirects"),
                  ("big_client", "(6) 1 MiB responses"), ("kalog_client", "(2L) keep-alive, access log"),
-                 ("ws_client", "(10) WebSocket round trips")]
+                 ("ws_client", "(10) WebSocket round trips"), ("h2_client", "(11) HTTP/2 small responses"),
+                 ("h2_big_client", "(12) HTTP/2 1 MiB responses")]
 
 
 def client_section(table, workers):
     """How busy the one-thread load generator was: near 100 % of its CPU, the client set the
     pace, and the proxies' figures (and ratios) mostly show who left it more CPU."""
     out = ["\n## Load generator CPU\n",
-           "Share of its pinned CPU that wrk (or tlsload, or ws_tool) used during each scenario, per proxy "
+           "Share of its pinned CPU that wrk (or tlsload, ws_tool, h2load) used during each scenario, per proxy "
            "measured (mean of the rounds). Near 100 % the client, not the proxy, sets the pace: "
            "the proxies then differ only by how much CPU they leave it, and a throughput ratio "
            "cannot go far above 1.0x however cheap the proxy is; CPU per request (8) is the "
@@ -330,12 +399,12 @@ def client_section(table, workers):
 def fmt(v, key):
     if v is None:
         return "—"
-    if key in ("ka_p50", "ka_p99", "ws_p99"):
+    if key in ("ka_p50", "ka_p99", "ws_p99", "h2_p99"):
         return f"{v:.2f}"
     if key in ("idle_kib", "cpu_us", "redirect_cpu_us", "full_cpu_us", "resumed_cpu_us", "kalog_cpu_us",
-               "ws_idle_kib", "ws_cpu_us"):
+               "ws_idle_kib", "ws_cpu_us", "h2_cpu_us", "h2_idle_kib"):
         return f"{v:.1f}"
-    if key == "big_mibps":
+    if key in ("big_mibps", "h2_big_mibps"):
         return f"{v:.0f}"
     return f"{v:,.0f}"
 
@@ -358,6 +427,10 @@ def derive(rows):
             m.setdefault(key, {})[rnd] = value
 
         bad = []
+        # A proxy that exited during the run has no CPU time left to read after it: the delta
+        # comes out negative and means nothing (run.sh reports the exit).
+        if r.get("cpu_seconds") is not None and r["cpu_seconds"] < 0:
+            r["cpu_seconds"] = None
         if r.get("client_cpu") is not None and sc in CLIENT_KEYS:
             put(CLIENT_KEYS[sc], r["client_cpu"])
         if sc in ("keepalive", "keepalive_log", "redirect", "big", "direct_small", "direct_big", "profile"):
@@ -436,6 +509,14 @@ def derive(rows):
                     NOT_AVAILABLE.setdefault((w, proxy), set()).add(key)
             problems.append(f"workers={w} {proxy}: no WebSocket support, (9) and (10) are n/a "
                             f"({r.get('detail', '')})")
+        elif sc == "unsupported" and str(r.get("sc", "")).startswith("h2_"):
+            # The proxy did not speak HTTP/2 (run.sh's h2_tool probe: ALPN did not select h2, or
+            # the preface/SETTINGS/GET exchange failed): its rows (11)-(13) say n/a.
+            for key, _, _, _, _ in METRICS:
+                if key.startswith("h2_"):
+                    NOT_AVAILABLE.setdefault((w, proxy), set()).add(key)
+            problems.append(f"workers={w} {proxy}: no HTTP/2 support, (11)-(13) are n/a "
+                            f"({r.get('detail', '')})")
         elif sc == "unsupported":
             # This build cannot run that variant (keepalive_log: no access_log in the config).
             for key, _, _, _, _ in METRICS:
@@ -461,16 +542,43 @@ def derive(rows):
                     put("ws_p99", r["p99_us"] / 1000)
                     if r.get("cpu_seconds") is not None and r["round_trips"]:
                         put("ws_cpu_us", r["cpu_seconds"] * 1e6 / r["round_trips"])
-        elif sc == "ws_idle":
-            put("ws_idle_kib", r.get("kib_per_conn"))
+        elif sc in ("h2_small", "h2_large"):
+            if r.get("detail"):
+                bad.append(f"h2load: {r['detail']}")
+            for k in ("failed", "errored", "timeout"):
+                if r.get(k):
+                    bad.append(f"h2load {k} requests: {r[k]}")
+            if r.get("status_other"):
+                bad.append(f"non-2xx responses: {r['status_other']}")
+            if r.get("protocol") not in (None, "h2"):
+                bad.append(f"h2load negotiated {r['protocol']}, not h2")
+            ok, secs = r.get("succeeded") or 0, r.get("seconds")
+            if r.get("rc") not in (0, None) and "detail" not in r:
+                bad.append(f"h2load exit status {r['rc']}")
+            # No figure from a run where nothing succeeded (the row then shows "—" and the
+            # failures above), nor from one timeout(1) had to stop.
+            if ok and secs and r.get("rc") not in (124, 137):
+                if sc == "h2_small":
+                    put("h2_rps", ok / secs)
+                    if r.get("p99_us") is not None:
+                        put("h2_p99", r["p99_us"] / 1000)
+                    if r.get("cpu_seconds") is not None:
+                        put("h2_cpu_us", r["cpu_seconds"] * 1e6 / ok)
+                else:
+                    put("h2_big_mibps", r.get("bytes_data", 0) / secs / (1 << 20))
+                    if r.get("bytes_data", 0) < ok * (1 << 20):
+                        bad.append(f"{r.get('bytes_data', 0)} response bytes for {ok} 1 MiB responses")
+        elif sc in ("ws_idle", "h2_idle"):
+            put("ws_idle_kib" if sc == "ws_idle" else "h2_idle_kib", r.get("kib_per_conn"))
             if "rc" in r:  # ws_tool gave up before holding anything (bench.py ws_idle)
                 bad.append(f"no measurement: ws_tool idle exited {r['rc']} "
                            f"({r.get('detail') or r.get('stderr', '')})")
+            what = "WebSockets" if sc == "ws_idle" else "HTTP/2 connections"
             if r.get("errors"):
-                bad.append(f"{r['errors']} of {r.get('requested')} WebSockets did not open"
+                bad.append(f"{r['errors']} of {r.get('requested')} {what} did not open"
                            + (f" ({r['detail']})" if r.get("detail") else ""))
             if r.get("closed_while_idle"):
-                bad.append(f"{r['closed_while_idle']} WebSockets were closed while idle")
+                bad.append(f"{r['closed_while_idle']} {what} were closed while idle")
         elif sc == "log":
             last = " | ".join(l.strip() for l in r.get("last", "").strip().splitlines()[-2:])
             bad.append(f"the proxy logged {r['lines']} warning/error line(s) during the "
@@ -577,7 +685,7 @@ def report(args):
                      {r["workers"] for r in rows if r["proxy"] != "direct"})
     n_rounds = max([r.get("round", 1) for r in rows
                     if r["scenario"] in ("keepalive", "keepalive_log", "full", "resume", "redirect", "big",
-                                          "ws_echo")]
+                                          "ws_echo", "h2_small", "h2_large")]
                    or [1])
     md = []
     tsv = ["workers\tround\tmetric\tunit\tbetter\tdirect\tportcullis\tnginx\thaproxy\tratio\ttarget\tmet"]
@@ -596,7 +704,7 @@ def report(args):
                   f"figure is the {agg_name(n_rounds)} of that proxy (for more than 2 rounds: "
                   "the median) and the ratio compares those; \"per round\" is Portcullis ÷ best "
                   "other within each round, in order (more than 4 rounds: min–max), which shows "
-                  "how stable the ratio is. Idle memory, (7) and (9), is a single run. \"met (k of n)\" "
+                  "how stable the ratio is. Idle memory, (7), (9) and (13), is a single run. \"met (k of n)\" "
                   "means the rounds disagree: k of the n per-round ratios met the target.\n")
     for w in workers:
         md.append(f"\n## {w} worker{'s' if w > 1 else ''} / thread{'s' if w > 1 else ''} per proxy\n")
@@ -665,7 +773,8 @@ def report(args):
         md.append("None: no wrk socket errors or non-2xx/3xx responses, every tlsload connection "
                   "got a complete 200, every resumed-mode handshake after the first per "
                   "connection slot was resumed, every full-mode one was full, every WebSocket "
-                  "opened, stayed open and echoed correctly, and the pre-flight "
+                  "opened, stayed open and echoed correctly, every h2load request succeeded over "
+                  "h2, every idle HTTP/2 connection opened and stayed open, and the pre-flight "
                   "checks (status codes, redirect Location, forwarded headers) passed.")
     checks = [r for r in rows if r["scenario"] == "check"]
     if checks:
@@ -741,14 +850,18 @@ def main():
     p.add_argument("--port", type=int, required=True)
     p.add_argument("--conns", type=int, default=5000)
     p.add_argument("--settle", type=float, default=2.5)
-    p = sub.add_parser("wsidle")
-    p.add_argument("--pid", type=int, required=True)
-    p.add_argument("--tool", required=True)
-    p.add_argument("--url", required=True)
-    p.add_argument("--conns", type=int, default=5000)
-    p.add_argument("--settle", type=float, default=2.5)
-    # Upper bound only: the WebSockets are released (SIGTERM) as soon as RSS has been read.
-    p.add_argument("--hold", type=float, default=120)
+    p = sub.add_parser("h2loadjson"); p.add_argument("out")
+    p.add_argument("--log"); p.add_argument("--rc", type=int, default=0)
+    p.add_argument("--limit", type=int, default=0)
+    for name in ("wsidle", "h2idle"):
+        p = sub.add_parser(name)
+        p.add_argument("--pid", type=int, required=True)
+        p.add_argument("--tool", required=True)
+        p.add_argument("--url", required=True)
+        p.add_argument("--conns", type=int, default=5000)
+        p.add_argument("--settle", type=float, default=2.5)
+        # Upper bound only: the connections are released (SIGTERM) as soon as RSS has been read.
+        p.add_argument("--hold", type=float, default=120)
     p = sub.add_parser("report")
     p.add_argument("results"); p.add_argument("out")
     p.add_argument("--machine"); p.add_argument("--micro"); p.add_argument("--quick", action="store_true")
@@ -769,8 +882,11 @@ def main():
         sys.exit(wait_port(args.port, args.seconds))
     elif args.cmd == "idle":
         asyncio.run(idle_main(args))
-    elif args.cmd == "wsidle":
+    elif args.cmd in ("wsidle", "h2idle"):
+        # The same measurement; h2_tool idle speaks ws_tool idle's JSON lines and exit codes.
         ws_idle(args)
+    elif args.cmd == "h2loadjson":
+        h2load_json(args)
     elif args.cmd == "report":
         report(args)
 

@@ -5,6 +5,7 @@
 // completes; version, cipher and group are BoringSSL's static names.
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace portcullis::base {
 
@@ -15,6 +16,10 @@ struct TlsInfo {
   std::string alpn;          // negotiated protocol ("http/1.1"); empty if none
   std::string sni;           // server name the client asked for; empty if none
   bool resumed = false;      // session resumption (ticket or cache)
+  // The names the certificate sent on this connection covers (subjectAltName DNS entries,
+  // lowercase, wildcards as "*.example.com", and IP entries): an HTTP/2 client may reuse the
+  // connection for any of them (RFC 9113 §9.1.1), and for no other.
+  std::vector<std::string> certificate_names;
   // Client certificate (mTLS): set only when the client sent one, which the handshake verified.
   std::string client_subject;      // RFC 2253 one line
   std::string client_fingerprint;  // SHA-256 of the DER, 64 lower-case hex digits

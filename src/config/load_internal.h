@@ -124,6 +124,7 @@ class Loader {
   Listener listener(const Value& v) const;
   RedirectToHttps redirectToHttps(const Value& v) const;
   Hsts hsts(const Value& v) const;
+  std::vector<std::string> protocols(const Value& v) const;
 
   // --- load_tls.cc ----------------------------------------------------------------------------
   TlsFiles tlsFiles(const Value& v) const;

@@ -1,4 +1,4 @@
-// Listeners: address, TLS or redirect, HSTS.
+// Listeners: address, TLS or redirect, HSTS, the HTTP versions offered by ALPN.
 #include <algorithm>
 #include <array>
 #include <chrono>
@@ -12,8 +12,8 @@
 namespace portcullis::config::internal {
 namespace {
 
-constexpr std::array<std::string_view, 5> kListenerKeys = {"name", "address", "tls",
-                                                           "redirect_to_https", "hsts"};
+constexpr std::array<std::string_view, 6> kListenerKeys = {"name", "address", "tls",
+                                                           "redirect_to_https", "hsts", "protocols"};
 constexpr std::array<std::string_view, 4> kHstsKeys = {"enabled", "max_age", "include_subdomains",
                                                        "preload"};
 constexpr std::array<std::string_view, 2> kRedirectKeys = {"port", "allowed_hosts"};
@@ -58,7 +58,36 @@ Listener Loader::listener(const Value& v) const {
     }
     l.hsts = this->hsts(hsts->value);
   }
+  if (const Entry* protocols = find(entries, "protocols")) {
+    if (!tls) {
+      // ALPN is a TLS extension (RFC 7301) and h2c (HTTP/2 over plain TCP) is not offered: a
+      // plain listener only ever answers with a redirect.
+      failAt(protocols->key_mark, v.path + ".protocols: HTTP/2 is offered over TLS only; a plain "
+                                           "listener redirects (put 'protocols' on the listener "
+                                           "with 'tls')");
+    }
+    l.protocols = this->protocols(protocols->value);
+  }
   return l;
+}
+
+// ALPN ids in server preference order: the first one the client also offers wins (RFC 7301
+// §3.2). A client offering none of them gets no ALPN answer and is served HTTP/1.1.
+std::vector<std::string> Loader::protocols(const Value& v) const {
+  std::vector<Value> items = listItems(v);
+  // An empty list would offer nothing, which ALPN cannot express (every client would fall
+  // back to HTTP/1.1 while the config reads as "no HTTP at all").
+  if (items.empty()) fail(v, "must not be empty; leave it out for the default [h2, http/1.1]");
+  std::vector<std::string> out;
+  for (const Value& item : items) {
+    choice(item, {"h2", "http/1.1"});  // anything else is an error naming both
+    std::string name = item.node.Scalar();
+    if (std::find(out.begin(), out.end(), name) != out.end()) {
+      fail(item, "'" + name + "' is listed twice");
+    }
+    out.push_back(std::move(name));
+  }
+  return out;
 }
 
 RedirectToHttps Loader::redirectToHttps(const Value& v) const {

@@ -86,6 +86,10 @@ struct Listener {
   std::optional<TlsFiles> tls;                 // exactly one of tls / redirect_to_https
   std::optional<RedirectToHttps> redirect_to_https;
   Hsts hsts;                                   // TLS listeners only
+  // `protocols:`, TLS listeners only: the HTTP versions offered by ALPN, as ALPN ids ("h2",
+  // "http/1.1"), in server preference order, no duplicates, never empty. A plain (redirect)
+  // listener keeps the default and never reads it.
+  std::vector<std::string> protocols = {"h2", "http/1.1"};
   Mark mark;
 };
 

@@ -80,6 +80,16 @@ void Exchange::onRequestHead(const http::RequestHead& req, bool has_body) {
     return;
   }
 
+  // Connection coalescing (RFC 9113 §9.1.1): an HTTP/2 client may send a request for another
+  // name down a connection whose certificate covers that name too. A name the certificate does
+  // not cover was never vouched for on this connection: 421, and the client retries on a
+  // connection of its own. (A request for the name the client asked for in SNI, or on a
+  // connection without SNI, is the client's own choice and not coalescing.)
+  if (req.version_major == 2 && conn.tls && !conn.tls->sni.empty() && !conn.tls->certificate_names.empty() &&
+      !http::iequals(host, conn.tls->sni) && !certificateCovers(conn.tls->certificate_names, host)) {
+    verdict_error_ = ErrorKind::NoRouteHost;
+    return;
+  }
   RouteMatch m = rt_->router.match(host, req.path, redirect_listener);
   if (m.kind != RouteMatch::Kind::Forward) {
     verdict_error_ = m.kind == RouteMatch::Kind::NoHost && !redirect_listener ? ErrorKind::NoRouteHost

@@ -12,6 +12,33 @@ namespace {
 constexpr size_t kStreamHighWatermark = 64 * 1024;
 
 const http::HeaderList kNoFields;
+
+// A Sec-WebSocket-Key (RFC 6455 §4.1: 16 random bytes, base64) for the upstream leg of an
+// RFC 8441 WebSocket. It only proves the upstream speaks WebSocket, so it needs no secrecy:
+// splitmix64 over a per-thread seed.
+void makeWebSocketKey(std::string& out) {
+  thread_local uint64_t state = static_cast<uint64_t>(steadyNowNs()) ^ reinterpret_cast<uintptr_t>(&out);
+  auto next = [] {
+    uint64_t z = (state += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+  };
+  uint8_t b[18] = {};
+  uint64_t a = next(), c = next();
+  for (int i = 0; i < 8; ++i) {
+    b[i] = static_cast<uint8_t>(a >> (8 * i));
+    b[8 + i] = static_cast<uint8_t>(c >> (8 * i));
+  }
+  static constexpr char kB64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  out.clear();
+  for (int i = 0; i < 18; i += 3) {
+    uint32_t v = (uint32_t{b[i]} << 16) | (uint32_t{b[i + 1]} << 8) | b[i + 2];
+    for (int k = 3; k >= 0; --k) out.push_back(kB64[(v >> (6 * k)) & 63]);
+  }
+  out.resize(22);
+  out += "==";  // 16 bytes: 22 digits and two pads
+}
 }  // namespace
 
 // ---------------------------------------------------------------------------------------------
@@ -26,14 +53,16 @@ void H2Stream::start(int32_t id, const http::H2Request& req) {
   body_.clear();
   body_end_ = req.end_stream;
   body_told_ = head_sent_ = ended_ = failed_ = closed_ = done_ = false;
-  wants_drain_ = reset_after_end_ = over_ = false;
+  wants_drain_ = reset_after_end_ = over_ = tunnel_ = false;
+  tunnel_owed_ = 0;
+  websocket_ = req.method_kind == http::Method::Connect && http::iequals(req.protocol, "websocket");
 
   // The HTTP/1.1 request the upstream will get, in the pipeline's terms (RFC 9113 §8.3.1:
   // :authority is the Host; the engine has joined the cookie crumbs and refused
   // connection-specific fields).
   head_.clear();
-  head_.method_text = req.method;
-  head_.method = req.method_kind;
+  head_.method_text = websocket_ ? std::string_view("GET") : req.method;
+  head_.method = websocket_ ? http::Method::Get : req.method_kind;
   head_.target = req.path;
   size_t q = req.path.find('?');
   head_.path = req.path.substr(0, q);
@@ -52,8 +81,18 @@ void H2Stream::start(int32_t id, const http::H2Request& req) {
     if (h.name == "expect" && http::iequals(h.value, "100-continue")) expect_continue_ = true;
   }
   head_.head_bytes = bytes;
+  if (websocket_) {
+    // The HTTP/1.1 handshake the upstream expects (RFC 8441 §5): the exchange takes it for the
+    // upgrade it is and relays the 101 as a 200; after it the stream's DATA is the tunnel.
+    makeWebSocketKey(ws_key_);
+    head_.headers.push_back({"upgrade", "websocket"});
+    head_.headers.push_back({"connection", "upgrade"});
+    head_.headers.push_back({"sec-websocket-key", ws_key_});
+  }
   head_.expect_continue = expect_continue_;
-  if (req.has_content_length) {
+  if (websocket_) {
+    head_.framing = http::Framing::None;  // what follows is the tunnel, not a body
+  } else if (req.has_content_length) {
     head_.framing = http::Framing::ContentLength;
     head_.content_length = req.content_length;
   } else {
@@ -63,7 +102,7 @@ void H2Stream::start(int32_t id, const http::H2Request& req) {
 
   if (exchange_.dead()) exchange_.revive();
   exchange_.begin(conn_.worker_.current());
-  exchange_.onRequestHead(head_, !req.end_stream);
+  exchange_.onRequestHead(head_, !req.end_stream && !websocket_);
   exchange_.proceed();
 }
 
@@ -75,8 +114,26 @@ void H2Stream::onBody(std::string_view data, bool end) {
   }
   body_.append(data);
   if (end) body_end_ = true;
+  if (tunnel_) {
+    feedTunnel(data.size());
+    if (end && !done_ && !exchange_.dead()) exchange_.onTunnelEof();
+    return;
+  }
+  if (websocket_) return;  // bytes before the upstream's 101 wait (their window stays closed)
   if (!data.empty()) conn_.noteProgress();
   pumpBody();
+}
+
+void H2Stream::feedTunnel(size_t n) {
+  exchange_.onTunnelData(body_);
+  if (done_ || exchange_.dead()) return;
+  // As with a request body, the client may send more only once the upstream took these.
+  if (exchange_.bodyBlocked()) {
+    tunnel_owed_ += n;
+  } else {
+    conn_.engine_->consume(id_, tunnel_owed_ + n);
+    tunnel_owed_ = 0;
+  }
 }
 
 void H2Stream::pumpBody() {
@@ -97,6 +154,10 @@ void H2Stream::pumpBody() {
 
 void H2Stream::requestBodyWanted() {
   if (done_ || exchange_.dead()) return;
+  if (tunnel_) {
+    if (tunnel_owed_) conn_.engine_->consume(id_, std::exchange(tunnel_owed_, 0));
+    return;
+  }
   if (expect_continue_ && body_.empty() && !body_end_ && !head_sent_) {
     expect_continue_ = false;
     if (conn_.engine_->submitResponse(id_, 100, kNoFields, false)) conn_.flushOutput();
@@ -109,6 +170,29 @@ void H2Stream::requestBodyWanted() {
 void H2Stream::sendResponseHead(const http::Response& r) {
   if (failed_ || head_sent_) return;
   head_sent_ = true;
+  if (websocket_) {
+    if (r.websocket) {
+      // RFC 8441 §5: a 2xx opens the tunnel. Sec-WebSocket-Accept answers the key we made up
+      // and means nothing to the client.
+      ws_fields_.clear();
+      for (const http::Header& h : r.headers)
+        if (!http::iequals(h.name, "sec-websocket-accept")) ws_fields_.add(h.name, h.value);
+      if (conn_.engine_->submitResponse(id_, 200, ws_fields_, false)) return;
+    } else if (r.status >= 200 && r.status < 300) {
+      // An upstream that ignored the upgrade and answered 2xx: to an extended CONNECT that
+      // would mean "tunnel open". It is a failed handshake.
+      if (conn_.engine_->submitResponse(id_, 502, kNoFields, true)) {
+        failed_ = true;
+        return;
+      }
+    } else if (conn_.engine_->submitResponse(id_, r)) {
+      if (r.body == http::BodySize::None) ended_ = true;
+      return;
+    }
+    failed_ = true;
+    conn_.engine_->resetStream(id_, http::H2Error::InternalError);
+    return;
+  }
   if (!conn_.engine_->submitResponse(id_, r)) {
     // A head nghttp2 cannot encode (a field value it refuses): the stream cannot be answered.
     failed_ = true;
@@ -161,9 +245,25 @@ void H2Stream::reset() {
   conn_.flushOutput();
 }
 
-// RFC 8441 (WebSocket over HTTP/2) is not offered yet: no exchange on a stream tunnels.
-void H2Stream::startTunnel() { reset(); }
-void H2Stream::closeWrite() {}
+void H2Stream::startTunnel() {
+  if (!websocket_) {  // only an extended CONNECT can become a tunnel on HTTP/2
+    reset();
+    return;
+  }
+  tunnel_ = true;
+  conn_.flushOutput();  // the 200
+  if (done_ || exchange_.dead()) return;
+  // What the client sent since its CONNECT goes first.
+  if (!body_.empty()) feedTunnel(body_.size());
+  if (body_end_ && !done_ && !exchange_.dead()) exchange_.onTunnelEof();
+}
+
+void H2Stream::closeWrite() {
+  if (!tunnel_ || ended_ || failed_) return;
+  ended_ = true;
+  (void)conn_.engine_->submitData(id_, {}, true);  // END_STREAM: the upstream's half-close
+  conn_.flushOutput();
+}
 
 void H2Stream::onExchangeDone() {
   done_ = true;
@@ -171,6 +271,10 @@ void H2Stream::onExchangeDone() {
   if (closed_) {
     conn_.release(this);
     return;
+  }
+  if (!ended_ && head_sent_ && !failed_) {  // a tunnel that ended (idle, an upstream reset)
+    ended_ = true;
+    (void)conn_.engine_->submitData(id_, {}, true);
   }
   // The client is still sending a body nobody will read: once the response is out, tell it to
   // stop (RFC 9113 §8.1); the engine drops what arrives meanwhile.
@@ -218,6 +322,8 @@ http::H2Settings H2Connection::settings() const {
   http::H2Settings s;
   // The same bound as an HTTP/1 head (limits.header_bytes); above it the engine answers 431.
   s.max_header_list_size = static_cast<uint32_t>(std::min<uint64_t>(rt_->config->limits.header_bytes, UINT32_MAX));
+  // RFC 8441: WebSockets over HTTP/2 (a route with websocket: false still refuses them).
+  s.enable_connect_protocol = true;
   return s;
 }
 

@@ -66,10 +66,18 @@ class H2Stream final : public DownstreamStream {
   // lets go of its upstream.
   void abandon();
   bool waitingOnClient() const;
+  // The tunnel's bytes from the client go to the exchange; their window reopens once the
+  // upstream takes them.
+  void feedTunnel(size_t n);
 
   H2Connection& conn_;
   Exchange exchange_;
   http::RequestHead head_;  // the request as the pipeline sees it; the header vector is reused
+  // RFC 8441: an extended CONNECT for a WebSocket goes upstream as an HTTP/1.1 upgrade, which
+  // needs a Sec-WebSocket-Key of its own (HTTP/2 has none).
+  std::string ws_key_;
+  http::HeaderList ws_fields_;  // the 101's fields as a 200's
+  size_t tunnel_owed_ = 0;      // tunnel bytes the upstream took late: window still closed
   base::Buffer body_;       // request body received and not yet taken by the exchange
   int32_t id_ = 0;
   uint64_t bytes_out_ = 0;
@@ -84,6 +92,8 @@ class H2Stream final : public DownstreamStream {
   bool done_ = false;             // the exchange finished (its record emitted)
   bool wants_drain_ = false;      // the exchange paused on aboveHighWatermark: tell it on drain
   bool reset_after_end_ = false;  // answered before the body ended: RST_STREAM(NO_ERROR) once sent
+  bool websocket_ = false;        // an extended CONNECT with :protocol websocket (RFC 8441)
+  bool tunnel_ = false;           // the upstream switched to WebSocket: DATA is tunnel bytes
   mutable bool over_ = false;     // aboveHighWatermark said yes
 };
 

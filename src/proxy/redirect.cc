@@ -61,6 +61,19 @@ bool hostAllowed(std::string_view host, const std::vector<std::string>& patterns
   return false;
 }
 
+bool certificateCovers(const std::vector<std::string>& names, std::string_view host) {
+  if (!host.empty() && host.back() == '.') host.remove_suffix(1);
+  for (const std::string& n : names) {
+    if (n.size() > 2 && n[0] == '*' && n[1] == '.') {
+      std::string_view suffix = std::string_view(n).substr(1);  // ".example.com"
+      if (matchesWildcard(host, suffix) && host.find('.') == host.size() - suffix.size()) return true;
+    } else if (http::iequals(host, n)) {
+      return true;
+    }
+  }
+  return false;
+}
+
 bool matchesWildcard(std::string_view host, std::string_view dot_suffix) {
   return host.size() > dot_suffix.size() &&
          http::iequals(host.substr(host.size() - dot_suffix.size()), dot_suffix);

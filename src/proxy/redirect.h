@@ -29,6 +29,9 @@ void assignHttpsLocation(std::string& out, std::string_view host, uint16_t https
 // True when `host` (no port, any case) matches one of `patterns` ("example.com" exact,
 // "*.example.com" any name below it), or when `patterns` is empty (no allow-list).
 bool hostAllowed(std::string_view host, const std::vector<std::string>& patterns);
+// RFC 6125 §6.4.3 as browsers apply it: `host` is one of `names` (a certificate's
+// subjectAltNames, lowercase), or a "*.example.com" entry covers it with exactly one label.
+bool certificateCovers(const std::vector<std::string>& names, std::string_view host);
 // True if `host` is a name under `dot_suffix` (".example.com"), one label or more, any case:
 // what a "*.example.com" pattern matches, in routes and in the redirect allow-list.
 bool matchesWildcard(std::string_view host, std::string_view dot_suffix);

@@ -68,6 +68,9 @@ base::Result<std::shared_ptr<const tls::Context>> buildServerContext(const confi
   o.min_version = versionOf(t.min_version);
   o.tls12_ciphers = t.ciphers;
   o.curves = join(t.curves, ':');
+  // ALPN in the listener's preference order. Built afresh on every reload (as the rest of the
+  // context), so a changed `protocols` applies to the connections accepted after it.
+  o.alpn = l.protocols;
   o.session_tickets = t.session_tickets;
   if (t.session_tickets) {
     auto keys = ticketKeysFor(l);

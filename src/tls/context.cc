@@ -159,6 +159,19 @@ Context::Impl* implOf(const SSL* ssl) {
       SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), internal::contextIndex()));
 }
 
+}  // namespace
+
+const std::vector<std::string>* internal::chosenCertificateNames(const SSL* ssl) {
+  const Context::Impl* impl = implOf(ssl);
+  if (!impl) return nullptr;
+  const SSL_CTX* chosen = SSL_get_SSL_CTX(ssl);
+  for (const auto& c : impl->certs)
+    if (c.ctx.get() == chosen) return &c.names;
+  return nullptr;
+}
+
+namespace {
+
 // Runs once per ClientHello, before the resumption decision, on the default SSL_CTX. Switching
 // the SSL_CTX swaps only the certificate settings (BoringSSL copies the CERT, which also holds
 // the session ID context); everything else (versions, ciphers, curves, verify mode, session

@@ -44,7 +44,7 @@ struct ServerOptions {
   TlsVersion min_version = TlsVersion::Tls1_2;  // Tls1_2 or Tls1_3; 1.0/1.1 are refused
   std::string tls12_ciphers;                    // OpenSSL-style list; empty: AEAD + ECDHE only
   std::string curves;                           // "X25519:P-256"; empty: X25519:P-256:P-384
-  std::vector<std::string> alpn{"h2", "http/1.1"};    // server preference order
+  std::vector<std::string> alpn{"http/1.1"};    // server preference order (the config sets it)
 
   bool session_tickets = true;
   // Shared ticket keys (same manager for every context of a listener, across reloads, so

@@ -41,6 +41,10 @@ std::string normalizeHost(std::string_view host);
 // True for a literal IPv4/IPv6 address (which SNI must not carry, RFC 6066 §3).
 bool isIpLiteral(std::string_view host);
 
+// Server side: the subjectAltNames of the certificate the handshake on `ssl` chose (see
+// Context), or null when `ssl` is not a server connection of a Context.
+const std::vector<std::string>* chosenCertificateNames(const SSL* ssl);
+
 // Ex-data slots, allocated once per process.
 int contextIndex();       // SSL_CTX -> Context::Impl* (server)
 int ticketIndex();        // SSL_CTX -> TicketKeyManager* (server)

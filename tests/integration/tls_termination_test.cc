@@ -47,6 +47,7 @@ TEST_F(TlsTermination, Tls11ClientIsRefused) {
 }
 
 TEST_F(TlsTermination, AlpnPrefersH2AndServesHttp11ToTheRest) {
+  // The default `protocols` is [h2, http/1.1].
   TlsOptions options;
   options.alpn = {"h2", "http/1.1"};
   ASSERT_TRUE(client_.connect(proxy_.httpsPort(), options));
@@ -57,6 +58,22 @@ TEST_F(TlsTermination, AlpnPrefersH2AndServesHttp11ToTheRest) {
   EXPECT_EQ(http11.alpnSelected(), "http/1.1");
   Response resp;
   ASSERT_TRUE(http11.roundTrip(getRequest("/"), &resp));
+  EXPECT_EQ(resp.status, 200);
+}
+
+TEST(TlsProtocols, AlpnSelectsHttp11EvenWhenH2IsOfferedIfTheListenerOffersOnlyHttp11) {
+  FakeUpstream app{"app"};
+  ProxyConfig config = ProxyConfig::singleUpstream({app.address()});
+  config.https_extra = {"protocols: [http/1.1]"};
+  ProxyProcess proxy;
+  ASSERT_TRUE(proxy.start(config));
+  TlsClient client;
+  TlsOptions options;
+  options.alpn = {"h2", "http/1.1"};
+  ASSERT_TRUE(client.connect(proxy.httpsPort(), options));
+  EXPECT_EQ(client.alpnSelected(), "http/1.1");
+  Response resp;
+  ASSERT_TRUE(client.roundTrip(getRequest("/"), &resp));
   EXPECT_EQ(resp.status, 200);
 }
 

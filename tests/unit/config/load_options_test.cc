@@ -1,7 +1,8 @@
 // loadString for the optional settings: TLS versions, ciphers, curves, tickets and client
-// certificates; HSTS; redirect allow-lists; balancing, health checks, outlier ejection, queues
-// and retries; per-route buffering; temp_dir. One behaviour per test; the errors are fixtures
-// (tests/fixtures/configs/bad_*.yaml).
+// certificates; HSTS; ALPN protocols; redirect allow-lists; balancing, health checks, outlier
+// ejection, queues and retries; per-route buffering; temp_dir. One behaviour per test; the
+// errors are fixtures (tests/fixtures/configs/bad_*.yaml), but for `protocols`, whose errors
+// (file:line:col included) are tested here.
 #include <gtest/gtest.h>
 
 #include <string>
@@ -277,6 +278,77 @@ TEST(ConfigOptions, HstsEnabledFalseKeepsTheOtherSettings) {
   Hsts h = httpsWith("    hsts: {enabled: false, max_age: 1d}\n").hsts;
   EXPECT_FALSE(h.enabled);
   EXPECT_EQ(h.max_age, seconds(86'400));
+}
+
+// --- ALPN protocols -------------------------------------------------------------------------
+// The errors are here rather than in fixtures: each one's line:col is part of the expectation.
+
+using Protocols = std::vector<std::string>;
+
+// The TLS listener of httpsWith, with `extra` as further listener keys: the error message.
+std::string httpsErrorWith(const std::string& extra) {
+  return test_util::errorOf(R"(
+listeners:
+  - name: https
+    address: "127.0.0.1:8443"
+    tls: {certificate: cert.pem, key: key.pem}
+)" + extra);  // `extra` starts on line 6
+}
+
+TEST(ConfigOptions, ProtocolsDefaultToH2ThenHttp11) {
+  EXPECT_EQ(httpsWith("").protocols, (Protocols{"h2", "http/1.1"}));
+}
+
+TEST(ConfigOptions, ProtocolsKeepTheOrderWritten) {
+  EXPECT_EQ(httpsWith("    protocols: [http/1.1, h2]\n").protocols, (Protocols{"http/1.1", "h2"}));
+  EXPECT_EQ(httpsWith("    protocols:\n      - h2\n      - http/1.1\n").protocols,
+            (Protocols{"h2", "http/1.1"}));
+}
+
+TEST(ConfigOptions, ProtocolsMayOfferOneVersion) {
+  EXPECT_EQ(httpsWith("    protocols: [http/1.1]\n").protocols, Protocols{"http/1.1"});
+  EXPECT_EQ(httpsWith("    protocols: [h2]\n").protocols, Protocols{"h2"});
+}
+
+TEST(ConfigOptions, ProtocolsRefuseAnUnknownProtocol) {
+  EXPECT_EQ(httpsErrorWith("    protocols: [h2, h3]\n"),
+            "test.yaml:6:21: listeners[0].protocols[1]: expected one of h2, http/1.1; got 'h3'");
+  // ALPN ids are case-sensitive (RFC 7301 §6): "HTTP/1.1" is not "http/1.1".
+  EXPECT_EQ(httpsErrorWith("    protocols: [HTTP/1.1]\n"),
+            "test.yaml:6:17: listeners[0].protocols[0]: expected one of h2, http/1.1; got "
+            "'HTTP/1.1'");
+}
+
+TEST(ConfigOptions, ProtocolsRefuseADuplicate) {
+  EXPECT_EQ(httpsErrorWith("    protocols: [h2, http/1.1, h2]\n"),
+            "test.yaml:6:31: listeners[0].protocols[2]: 'h2' is listed twice");
+}
+
+TEST(ConfigOptions, ProtocolsRefuseAnEmptyList) {
+  EXPECT_EQ(httpsErrorWith("    protocols: []\n"),
+            "test.yaml:6:16: listeners[0].protocols: must not be empty; leave it out for the "
+            "default [h2, http/1.1]");
+  // `protocols:` with nothing after it is null: reported at the key.
+  EXPECT_EQ(httpsErrorWith("    protocols:\n"),
+            "test.yaml:6:5: listeners[0].protocols: must not be empty; leave it out for the "
+            "default [h2, http/1.1]");
+}
+
+TEST(ConfigOptions, ProtocolsMustBeAList) {
+  EXPECT_EQ(httpsErrorWith("    protocols: h2\n"),
+            "test.yaml:6:16: listeners[0].protocols: expected a list, got 'h2'");
+}
+
+TEST(ConfigOptions, ProtocolsOnARedirectListenerAreRefused) {
+  EXPECT_EQ(test_util::errorOf(R"(
+listeners:
+  - name: http
+    address: "127.0.0.1:8080"
+    redirect_to_https: {}
+    protocols: [h2]
+)"),
+            "test.yaml:6:5: listeners[0].protocols: HTTP/2 is offered over TLS only; a plain "
+            "listener redirects (put 'protocols' on the listener with 'tls')");
 }
 
 // --- redirect allow-list --------------------------------------------------------------------

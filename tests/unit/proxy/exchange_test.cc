@@ -233,6 +233,52 @@ TEST_F(ExchangeTest, UnknownHostIsALocalReply421) {
   EXPECT_EQ(records_.all[0].route, -1);
 }
 
+// An HTTP/2 request as the h2 codec hands it over (the parser makes the fields; the codec sets
+// the version), on a connection whose certificate covers example.com and *.example.com.
+class CoalescingTest : public ExchangeTest {
+ protected:
+  void h2Request(const std::string& host) {
+    tls_.sni = "example.com";
+    tls_.certificate_names = {"example.com", "*.example.com"};
+    stream_->facts_.tls = &tls_;
+    head_bytes_ = "GET / HTTP/1.1\r\nHost: " + host + "\r\n\r\n";
+    http::RequestParser parser;
+    ASSERT_EQ(parser.parse(head_bytes_, req_), http::ParseStatus::Complete);
+    req_.version_major = 2;
+    ex_->begin(worker_->current());
+    ex_->onRequestHead(req_, false);
+    ex_->proceed();
+  }
+  base::TlsInfo tls_;
+};
+
+TEST_F(CoalescingTest, NameTheCertificateDoesNotCoverIs421) {
+  RawUpstream up;
+  start(runtimeFor(up.port()));
+  h2Request("other.test");
+  EXPECT_EQ(stream_->events, (std::vector<std::string>{"local 421", "end", "done"}));
+  EXPECT_EQ(records_.all.at(0).error, ErrorKind::NoRouteHost);
+}
+
+TEST_F(CoalescingTest, NamesTheCertificateCoversAreServed) {
+  RawUpstream up;
+  start(runtimeFor(up.port()));
+  h2Request("www.example.com:443");  // the wildcard, and the port is not part of the name
+  ASSERT_TRUE(runUntil(loop_, [&] { return up.poll(); }));
+  EXPECT_NE(up.got.find("Via: 2 portcullis"), std::string::npos);
+  EXPECT_TRUE(stream_->events.empty());
+}
+
+TEST_F(CoalescingTest, HTTP11IsNeverCoalesced) {
+  RawUpstream up;
+  start(runtimeFor(up.port()));
+  tls_.sni = "example.com";
+  tls_.certificate_names = {"example.com"};
+  stream_->facts_.tls = &tls_;
+  request("GET / HTTP/1.1\r\nHost: other.test\r\n\r\n");  // domain fronting is the client's business
+  ASSERT_TRUE(runUntil(loop_, [&] { return up.poll(); }));
+}
+
 TEST_F(ExchangeTest, DeclaredBodyOverTheLimitIs413BeforeAnyUpstream) {
   RawUpstream up;
   start(runtimeFor(up.port()));

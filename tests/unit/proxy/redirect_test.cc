@@ -135,5 +135,18 @@ TEST(RedirectLocationInPlace, NearTheParsersLimits) {
   EXPECT_EQ(kept, "https://" + host + ":65535" + path + "?" + std::string(100, 'q'));
 }
 
+TEST(CertificateCovers, ExactNamesAndOneLabelWildcards) {
+  const std::vector<std::string> names = {"example.com", "*.example.net", "192.0.2.1"};
+  EXPECT_TRUE(certificateCovers(names, "example.com"));
+  EXPECT_TRUE(certificateCovers(names, "EXAMPLE.com."));
+  EXPECT_TRUE(certificateCovers(names, "www.example.net"));
+  EXPECT_TRUE(certificateCovers(names, "192.0.2.1"));
+  EXPECT_FALSE(certificateCovers(names, "www.example.com"));
+  EXPECT_FALSE(certificateCovers(names, "example.net"));        // the wildcard needs a label
+  EXPECT_FALSE(certificateCovers(names, "a.b.example.net"));    // and exactly one
+  EXPECT_FALSE(certificateCovers(names, "badexample.net"));
+  EXPECT_FALSE(certificateCovers(names, ""));
+}
+
 }  // namespace
 }  // namespace portcullis::proxy

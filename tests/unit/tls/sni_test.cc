@@ -267,12 +267,18 @@ TEST(ContextOptions, CurvesListIsEnforced) {
   EXPECT_TRUE(connect(server, testing::must(ClientContext::create(co)), "default.test").ok());
 }
 
+// The listener's `protocols` (default [h2, http/1.1]) become ServerOptions::alpn as written.
 TEST(ContextOptions, AlpnFollowsServerPreference) {
   ServerOptions so;
   so.alpn = {"h2", "http/1.1"};
   auto ctx = serverContext({pki().pair("default")}, so);
   ClientOptions o = sni("default.test");
-  o.alpn = "http/1.1,h2";
+  o.alpn = "h2,http/1.1";  // what browsers and curl offer
+  Connection both = connect(ctx, o);
+  ASSERT_TRUE(both.ok()) << both.client.error << " / " << both.server.error;
+  EXPECT_EQ(both.server.engine.alpn(), "h2");
+  EXPECT_EQ(both.client.engine.alpn(), "h2");
+  o.alpn = "http/1.1,h2";  // the server's order wins over the client's
   EXPECT_EQ(connect(ctx, o).server.engine.alpn(), "h2");
   o.alpn = "http/1.1";
   EXPECT_EQ(connect(ctx, o).server.engine.alpn(), "http/1.1");
@@ -280,6 +286,19 @@ TEST(ContextOptions, AlpnFollowsServerPreference) {
   Connection c = connect(ctx, o);
   EXPECT_TRUE(c.ok());
   EXPECT_EQ(c.server.engine.alpn(), "");
+}
+
+TEST(ContextOptions, AlpnWithoutH2AnswersHttp11ToAClientPreferringH2) {
+  ServerOptions so;
+  so.alpn = {"http/1.1"};  // `protocols: [http/1.1]`
+  auto ctx = serverContext({pki().pair("default")}, so);
+  ClientOptions o = sni("default.test");
+  o.alpn = "h2,http/1.1";
+  Connection c = connect(ctx, o);
+  ASSERT_TRUE(c.ok()) << c.client.error << " / " << c.server.error;
+  EXPECT_EQ(c.server.engine.alpn(), "http/1.1");
+  EXPECT_EQ(c.client.engine.alpn(), "http/1.1");
+  // A client offering only h2 here gets no ALPN answer: TlsEngine.ClientOfferingOnlyH2...
 }
 
 TEST(ContextOptions, AlpnWorksAfterSwitchingCertificate) {
