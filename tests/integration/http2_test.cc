@@ -19,6 +19,7 @@
 //
 // Suites:
 //   Http2Alpn           what ALPN picks for clients offering h2 and only http/1.1
+//   Http2AlpnConfigured a listener with `protocols: [http/1.1]`
 //   Http2Proxy          requests and responses: heads, bodies both ways, cookies, malformed
 //                       heads, trailers, 100-continue, cancel, the client's GOAWAY
 //   Http2LocalReplies   404, 502 and 413 answered by the proxy itself over HTTP/2
@@ -177,6 +178,29 @@ TEST_F(Http2Alpn, ClientOfferingOnlyHttp11GetsHttp11) {
   EXPECT_EQ(no_alpn.alpnSelected(), "");
   ASSERT_TRUE(no_alpn.roundTrip(getRequest("/no-alpn"), &resp));
   EXPECT_EQ(resp.status, 200);
+}
+
+// `protocols: [http/1.1]` on the listener: h2 is not offered, so curl --http2 falls back.
+using Http2AlpnConfigured = Http2Fixture;
+
+TEST_F(Http2AlpnConfigured, ListenerWithoutH2ServesCurlOverHttp11) {
+  FakeUpstream app{"app"};
+  ProxyConfig config = ProxyConfig::singleUpstream({app.address()});
+  config.https_extra = {"protocols: [http/1.1]"};
+  ASSERT_TRUE(proxy_.start(config));
+  CurlResult r;
+  CurlRequest req;
+  ASSERT_TRUE(runCurl(port(), req, &r));
+  EXPECT_EQ(r.exit_code, 0) << r.stderr_text;
+  EXPECT_EQ(r.http_version, "1.1");
+  EXPECT_EQ(r.status, 200);
+  // And a client that insists on h2 gets no HTTP/2 connection.
+  H2PeerResult p;
+  H2PeerOptions o;
+  o.requests = {H2Req{}};
+  o.timeout = 3000ms;
+  ASSERT_TRUE(H2Peer::run(port(), o, &p));
+  EXPECT_NE(p.alpn, "h2") << p.output;
 }
 
 // ---------------------------------------------------------------------------------------------
