@@ -11,6 +11,7 @@ packages=(
   openssl curl python3 ca-certificates
   prometheus python3-prometheus-client
   python3-uvicorn python3-websockets python3-daphne
+  nghttp2-client python3-h2
 )
 
 missing=()
