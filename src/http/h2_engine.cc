@@ -787,6 +787,19 @@ void H2Engine::goaway(H2Error code) {
 
 void H2Engine::shutdownNotice() { nghttp2_submit_shutdown_notice(impl_->session); }
 
+void H2Engine::releaseIdleMemory() {
+  Impl& e = *impl_;
+  if (e.open != 0 || e.free_list.size() != e.all.size()) return;  // a stream is still held
+  e.free_list.clear();
+  e.all.clear();
+  std::string().swap(e.text);
+  std::string().swap(e.cookie);
+  std::vector<Impl::Field>().swap(e.fields);
+  std::vector<Header>().swap(e.req.headers);
+  std::vector<nghttp2_nv>().swap(e.nva);
+  if (e.pending.empty()) e.pending.release();
+}
+
 bool H2Engine::wantsRead() const { return !impl_->failed && nghttp2_session_want_read(impl_->session); }
 bool H2Engine::wantsWrite() const {
   return !impl_->pending.empty() || nghttp2_session_want_write(impl_->session);

@@ -202,6 +202,10 @@ class H2Engine {
   // stream id, so requests in flight are not refused; call goaway() an RTT later.
   void shutdownNotice();
 
+  // Between requests (no stream open): gives back the scratch of request heads and the pooled
+  // stream records. nghttp2's own buffers (its frame buffer, the HPACK tables) stay.
+  void releaseIdleMemory();
+
   bool wantsRead() const;
   bool wantsWrite() const;
   size_t openStreams() const;  // streams reported by onRequest and not yet closed

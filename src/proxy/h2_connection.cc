@@ -475,6 +475,7 @@ bool H2Connection::releaseIfIdle(uint64_t idle_before_ms) {
   free_.clear();
   all_.clear();
   scratch_.release();
+  engine_->releaseIdleMemory();
   return true;
 }
 

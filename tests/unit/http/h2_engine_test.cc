@@ -356,6 +356,26 @@ TEST(H2Engine, GetRoundTrip) {
   EXPECT_EQ(p.eng.openStreams(), 0u);
 }
 
+TEST(H2Engine, ReleasingIdleMemoryKeepsTheConnectionWorking) {
+  Pair p;
+  int32_t a = p.cli.get("/a", {{"x-big", std::string(3000, 'v')}});
+  ASSERT_TRUE(p.pump());
+  p.eng.releaseIdleMemory();  // a stream is open: nothing may go
+  ASSERT_TRUE(p.eng.submitResponse(a, 200, {}, false).ok());
+  ASSERT_TRUE(p.eng.submitData(a, "one", true).ok());
+  ASSERT_TRUE(p.pump());
+  EXPECT_EQ(p.cli.resp[a].body, "one");
+  p.eng.releaseIdleMemory();
+  int32_t b = p.cli.get("/b", {{"x-big", std::string(3000, 'w')}});  // HPACK state survives
+  ASSERT_TRUE(p.pump());
+  ASSERT_EQ(p.rec.requests.size(), 2u);
+  EXPECT_EQ(findHeader(p.rec.requests[1].headers, "x-big"), std::string(3000, 'w'));
+  ASSERT_TRUE(p.eng.submitResponse(b, 200, {}, false).ok());
+  ASSERT_TRUE(p.eng.submitData(b, "two", true).ok());
+  ASSERT_TRUE(p.pump());
+  EXPECT_EQ(p.cli.resp[b].body, "two");
+}
+
 TEST(H2Engine, NeutralResponseWithKnownLengthAndInformational) {
   Pair p;
   int32_t id = p.cli.get();
