@@ -9,6 +9,7 @@ namespace portcullis::net {
 Loop::Loop()
     : loop_(new uv_loop_t),
       check_(new uv_check_t),
+      idle_(new uv_idle_t),
       async_(new uv_async_t),
       scratch_(new char[kScratchSize]) {
   if (uv_loop_init(loop_) != 0) std::abort();  // only fails on fd exhaustion at start
@@ -16,26 +17,31 @@ Loop::Loop()
   check_->data = this;
   uv_check_start(check_, &Loop::onCheck);
   uv_unref(reinterpret_cast<uv_handle_t*>(check_));  // must not keep the loop alive by itself
+  uv_idle_init(loop_, idle_);
   uv_async_init(loop_, async_, &Loop::onAsync);
   async_->data = this;
   uv_unref(reinterpret_cast<uv_handle_t*>(async_));
 }
 
 Loop::~Loop() {
+  runDeferredWork();
   drainDeferred();
   uv_close(reinterpret_cast<uv_handle_t*>(check_), nullptr);
+  uv_close(reinterpret_cast<uv_handle_t*>(idle_), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(async_), nullptr);
   // Let every pending close callback run so the handles can be freed.
   uv_run(loop_, UV_RUN_DEFAULT);
   drainDeferred();
   uv_loop_close(loop_);
   delete check_;
+  delete idle_;
   delete async_;
   delete loop_;
 }
 
 void Loop::run() {
   uv_run(loop_, UV_RUN_DEFAULT);
+  runDeferredWork();
   drainDeferred();
 }
 
@@ -51,6 +57,26 @@ void Loop::post(std::function<void()> fn) {
 
 void Loop::deferDelete(std::unique_ptr<Deletable> obj) { deferred_.push_back(std::move(obj)); }
 
+void Loop::defer(Deferred* d) {
+  if (d->deferred_queued_) return;
+  d->deferred_queued_ = true;
+  if (work_.empty()) uv_idle_start(idle_, [](uv_idle_t*) {});
+  work_.push_back(d);
+}
+
+void Loop::runDeferredWork() {
+  // Work may defer more work (a write that frees a window): run until quiet.
+  while (!work_.empty()) {
+    running_.swap(work_);
+    for (Deferred* d : running_) {
+      d->deferred_queued_ = false;
+      d->runDeferred();
+    }
+    running_.clear();
+  }
+  uv_idle_stop(idle_);
+}
+
 uint64_t Loop::nowMs() const { return uv_now(loop_); }
 
 void Loop::drainDeferred() {
@@ -62,7 +88,11 @@ void Loop::drainDeferred() {
   }
 }
 
-void Loop::onCheck(uv_check_t* h) { static_cast<Loop*>(h->data)->drainDeferred(); }
+void Loop::onCheck(uv_check_t* h) {
+  auto* self = static_cast<Loop*>(h->data);
+  self->runDeferredWork();
+  self->drainDeferred();
+}
 
 void Loop::onAsync(uv_async_t* h) {
   auto* self = static_cast<Loop*>(h->data);

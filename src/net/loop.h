@@ -15,12 +15,28 @@
 struct uv_loop_s;
 struct uv_check_s;
 struct uv_async_s;
+struct uv_idle_s;
 
 namespace portcullis::net {
 
 class Deletable {
  public:
   virtual ~Deletable() = default;
+};
+
+// Work for the end of the current loop iteration, once its batch of I/O callbacks has unwound
+// (Loop::defer). An HTTP/2 connection writes there: every stream that produced output in the
+// iteration goes out in one write, not one per stream.
+class Deferred {
+ public:
+  virtual void runDeferred() = 0;
+
+ protected:
+  ~Deferred() = default;
+
+ private:
+  friend class Loop;
+  bool deferred_queued_ = false;
 };
 
 class Loop {
@@ -38,6 +54,10 @@ class Loop {
   // Loop thread only: makes run() return after the current iteration.
   void stop();
   void deferDelete(std::unique_ptr<Deletable> obj);
+  // Runs d->runDeferred() at the end of this iteration (once, however often it is asked for),
+  // before the deferred deletions: an object deleted through deferDelete in the same iteration
+  // is still alive when its work runs, and must check that itself.
+  void defer(Deferred* d);
   uint64_t nowMs() const;
 
   uv_loop_s* native() { return loop_; }
@@ -51,10 +71,14 @@ class Loop {
   static void onCheck(uv_check_s* h);
   static void onAsync(uv_async_s* h);
   void drainDeferred();
+  void runDeferredWork();
 
   uv_loop_s* loop_;
   uv_check_s* check_;
+  uv_idle_s* idle_;  // started while work is deferred: the poll must not block before it runs
   uv_async_s* async_;
+  std::vector<Deferred*> work_;
+  std::vector<Deferred*> running_;
   std::vector<std::unique_ptr<Deletable>> deferred_;
   std::mutex posted_mu_;
   std::vector<std::function<void()>> posted_;

@@ -579,6 +579,12 @@ void H2Connection::flushOutput() {
   busy_ = false;
   if (dead_ || !down_) return;
   if (engine_->dataFramesSent() != frames) noteProgress();
+  worker_.loop().defer(this);
+}
+
+void H2Connection::runDeferred() {
+  // Still alive if torn down in this iteration: its deferred deletion comes after this.
+  if (dead_ || !down_ || !engine_) return;
   down_->flush();
   if (dead_ || !down_) return;
   closeWhenDone();

@@ -98,7 +98,10 @@ class H2Stream final : public DownstreamStream {
   mutable bool over_ = false;     // aboveHighWatermark said yes
 };
 
-class H2Connection final : public net::ConnectionHandler, public net::Deletable, public DownstreamConnection {
+class H2Connection final : public net::ConnectionHandler,
+                           public net::Deletable,
+                           public net::Deferred,
+                           public DownstreamConnection {
  public:
   // `connection_id`: the number the HTTP/1 connection that negotiated h2 had (records and logs
   // keep one number per connection).
@@ -117,6 +120,8 @@ class H2Connection final : public net::ConnectionHandler, public net::Deletable,
   void drain() override;
   void abort() override;
   bool releaseIfIdle(uint64_t idle_before_ms) override;
+  // The iteration's one write (net::Deferred).
+  void runDeferred() override;
 
  private:
   friend class H2Stream;
@@ -139,8 +144,10 @@ class H2Connection final : public net::ConnectionHandler, public net::Deletable,
   H2Stream* takeStream();
   // The stream leaves the active list; its object waits in the pool for the next request.
   void release(H2Stream* s);
-  // Frames what the engine has into the socket and writes. Inside the engine's callbacks it
-  // only notes that it must run, and the outermost call does the work.
+  // Frames what the engine has into the socket's buffer, and asks for the write at the end of
+  // the loop iteration (runDeferred): streams answered in the same iteration share one TLS
+  // record and one send. Inside the engine's callbacks it only notes that it must run, and the
+  // outermost call does the work.
   void flushOutput();
   // After each step: resets owed, streams to tell of a drain, the timer, and the close once the
   // connection has nothing left to do.
