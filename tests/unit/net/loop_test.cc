@@ -6,6 +6,7 @@
 
 #include <functional>
 #include <memory>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -60,6 +61,63 @@ TEST(Loop, DeferredDeleteWaitsForTheCurrentCallbackToUnwind) {
   ASSERT_TRUE(runUntil(loop, [&] { return fired && deleted; }));
   t->close();
   EXPECT_FALSE(deleted_inside_callback);
+}
+
+// Deferred work: once per iteration however often asked, after the callback that asked, and
+// before the deferred deletions of the same iteration.
+struct Work : Deferred, Deletable {
+  explicit Work(std::vector<std::string>& log) : log_(log) {}
+  ~Work() override { log_.push_back("deleted"); }
+  void runDeferred() override { log_.push_back("run"); }
+  std::vector<std::string>& log_;
+};
+
+TEST(Loop, DeferredWorkRunsOnceAfterTheCallbackAndBeforeDeletion) {
+  Loop loop;
+  std::vector<std::string> log;
+  auto* w = new Work(log);
+  bool fired = false;
+  Timer* t = Timer::create(loop, [&] {
+    loop.defer(w);
+    loop.defer(w);  // asked twice, runs once
+    log.push_back("callback");
+    loop.deferDelete(std::unique_ptr<Deletable>(w));
+    fired = true;
+  });
+  t->start(1);
+  ASSERT_TRUE(runUntil(loop, [&] { return fired && log.size() >= 3; }));
+  t->close();
+  EXPECT_EQ(log, (std::vector<std::string>{"callback", "run", "deleted"}));
+}
+
+TEST(Loop, WorkDeferredFromATimerDoesNotWaitForTheNextEvent) {
+  // Timers run before the poll: without care the loop would block there until the next event
+  // (the 3 s timer) before the deferred work's turn came.
+  struct StopWork : Deferred {
+    explicit StopWork(Loop& l) : loop(l) {}
+    void runDeferred() override {
+      ran_at = loop.nowMs();
+      loop.stop();
+    }
+    Loop& loop;
+    uint64_t ran_at = 0;
+  };
+  Loop loop;
+  StopWork w(loop);
+  uint64_t deferred_at = 0;
+  Timer* t = Timer::create(loop, [&] {
+    deferred_at = loop.nowMs();
+    loop.defer(&w);
+  });
+  Timer* later = Timer::create(loop, [&] { loop.stop(); });
+  t->start(1);
+  later->start(3000);
+  loop.run();
+  ASSERT_NE(w.ran_at, 0u);
+  EXPECT_LT(w.ran_at - deferred_at, 1000u);
+  t->close();
+  later->close();
+  loop.run();
 }
 
 TEST(Timer, FiresOnceAfterItsDelay) {
