@@ -3,7 +3,7 @@
 // implementation per protocol). The codec owns bytes, framing and the connection; the exchange
 // (exchange.h) owns meaning: routing, balancing, retries, buffering, the record. Neither knows
 // the other's protocol: HTTP/1 implements DownstreamStream for the connection's current request
-// today, an HTTP/2 stream will implement it per stream id.
+// and an HTTP/2 stream (h2_connection.h) implements it per stream id.
 //
 // Re-entrancy: any call that sends (flush, endResponse, reset) may end the
 // downstream connection before it returns; the codec then tells the exchange (teardown), and the
@@ -39,7 +39,7 @@ class DownstreamStream {
   virtual uint64_t bytesOut() const = 0;
 
   // --- Request body flow control. The codec stops reading while Exchange::bodyBlocked() (h1:
-  // the socket; h2 will withhold the stream's window) and starts again here.
+  // the socket; h2: the stream's window stays closed) and starts again here.
   // The exchange can take the request body now: the codec answers a pending
   // "Expect: 100-continue" (RFC 9110 §10.1.1; the proxy answers it itself rather than relaying
   // Expect to an upstream that may not support it), resumes reading and feeds what it holds.
@@ -64,13 +64,13 @@ class DownstreamStream {
   // The send timeout depends on whether the exchange waits for the client: re-evaluate it.
   virtual void rearmTimer() = 0;
   // The request cannot be answered in protocol any more (a response cut short): h1 closes the
-  // connection, h2 will reset the stream. Ends in teardown.
+  // connection, h2 resets the stream. Ends in teardown.
   virtual void reset() = 0;
 
   // --- Tunnel (a WebSocket after its 101). From startTunnel on, the connection carries raw
   // bytes both ways: the codec stops parsing, hands every byte the client sends (including
   // those held since the upgrade request) to Exchange::onTunnelData, and sendBody writes bytes
-  // unframed. h2 (RFC 8441) will map the same calls onto the stream's DATA frames.
+  // unframed. h2 (RFC 8441) maps the same calls onto the stream's DATA frames.
   virtual void startTunnel() = 0;
   // The upstream finished sending: pass the half-close on (h1: FIN once the pending bytes are
   // out; the client may still send).
