@@ -233,16 +233,20 @@ class BrowserFixture : public ::testing::Test {
     EXPECT_EQ(r.scripts_run, static_cast<size_t>(kPerKind)) << "scripts that ran to their last line";
     EXPECT_EQ(r.nav_protocol, protocol) << "the page's nextHopProtocol";
     size_t asset_entries = 0;
+    std::map<std::string, size_t> protocols;  // nextHopProtocol -> assets fetched over it
     for (const auto& [path, res] : r.resources) {
       if (!path.starts_with("/assets/")) continue;
       ++asset_entries;
-      EXPECT_EQ(res.protocol, protocol) << path;
+      ++protocols[res.protocol];
       EXPECT_EQ(res.status, 200) << path;
       auto it = assets_.find(path);
       ASSERT_NE(it, assets_.end()) << "a resource the page never asked for: " << path;
       EXPECT_EQ(res.decoded_size, it->second.body.size()) << path;
     }
     EXPECT_EQ(asset_entries, kAssets) << "resource timing entries for /assets/";
+    std::string tally;
+    for (const auto& [p, n] : protocols) tally += " " + p + " x" + std::to_string(n);
+    EXPECT_EQ(protocols[protocol], kAssets) << "assets fetched over " << protocol << "; nextHopProtocol tally:" << tally;
     for (const auto& [path, a] : assets_) {
       EXPECT_EQ(r.resources.count(path), 1u) << "resource timing entries for " << path;
     }
@@ -316,10 +320,14 @@ TEST_F(BrowserHttp2, PageWithSixtyAssetsLoadsOverH2OnFewConnections) {
   expectUpstreamSawEverything();
   expectAccessLog({"HTTP/2.0", "HTTP/2"});
 
-  // One connection carries every stream; allow a second (a speculative preconnect).
+  // One connection carries every stream. Chromium sometimes starts a second TLS connect while
+  // the first handshake is still running (its net log then shows two SSL connect jobs and one
+  // HTTP2 session), so two are allowed; HTTP/1.1 takes six.
   const double h2 = acceptedConnections("h2");
   const double h1 = acceptedConnections("http/1.1");
-  std::cout << "[ browser  ] TLS connections accepted: h2 " << h2 << ", http/1.1 " << h1 << "\n";
+  std::cout << "[ browser  ] TLS connections accepted: h2 " << h2 << ", http/1.1 " << h1
+            << "; upstream connections " << app_.acceptedConnections() << ", at most "
+            << app_.maxConcurrentRequests() << " requests at once\n";
   EXPECT_GE(h2, 1);
   EXPECT_LE(h2, 2) << "Chromium opened more than two h2 connections for one origin";
   EXPECT_EQ(h1, 0) << "connections that negotiated http/1.1";
@@ -340,7 +348,9 @@ TEST_F(BrowserHttp11, SamePageLoadsOverHttp11WhenTheListenerOffersOnlyHttp11) {
 
   const double h2 = acceptedConnections("h2");
   const double h1 = acceptedConnections("http/1.1");
-  std::cout << "[ browser  ] TLS connections accepted: h2 " << h2 << ", http/1.1 " << h1 << "\n";
+  std::cout << "[ browser  ] TLS connections accepted: h2 " << h2 << ", http/1.1 " << h1
+            << "; upstream connections " << app_.acceptedConnections() << ", at most "
+            << app_.maxConcurrentRequests() << " requests at once\n";
   EXPECT_EQ(h2, 0);
   EXPECT_GE(h1, 1);
   EXPECT_LE(h1, 8) << "Chromium keeps at most 6 HTTP/1.1 connections per origin (+ preconnects)";

@@ -7,6 +7,7 @@
 #include <openssl/x509.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <sstream>
 
 namespace portcullis::integration {
@@ -75,6 +76,12 @@ std::string spkiSha256Base64(const std::string& pem_path, std::string* error) {
     argv.push_back("--ignore-certificate-errors-spki-list=" + list);
   }
   for (const auto& f : options.extra_flags) argv.push_back(f);
+  // For debugging a failure by hand, e.g. PORTCULLIS_CHROMIUM_FLAGS="--log-net-log=/tmp/net.json"
+  // (space-separated).
+  if (const char* env = std::getenv("PORTCULLIS_CHROMIUM_FLAGS")) {
+    std::istringstream flags(env);
+    for (std::string f; flags >> f;) argv.push_back(f);
+  }
   argv.push_back("--dump-dom");
   argv.push_back(options.url);
 
