@@ -11,7 +11,7 @@ packages=(
   openssl curl python3 ca-certificates
   prometheus python3-prometheus-client
   python3-uvicorn python3-websockets python3-daphne
-  nghttp2-client python3-h2
+  nghttp2-client python3-h2 chromium
 )
 
 missing=()
