@@ -309,6 +309,9 @@ bool H2Stream::waitingOnClient() const {
   if (conn_.engine_->queuedBytes(id_) > 0) return true;
   if (done_) return !body_end_ && !reset_after_end_;  // a body being dropped
   if (exchange_.dead()) return false;
+  // A WebSocket may be quiet for hours (tunnel_idle, on the upstream's timer, bounds it); only
+  // a client that does not read what it is sent is waited on.
+  if (tunnel_) return exchange_.waitingOnClient();
   if (exchange_.waitingOnClient()) return true;
   // A request body the exchange would take and the client does not send.
   return !body_end_ && exchange_.takesBody() && !exchange_.bodyBlocked();
