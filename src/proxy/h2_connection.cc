@@ -293,6 +293,11 @@ void H2Stream::onExchangeDone() {
   if (!ended_ && head_sent_ && !failed_) {  // a tunnel that ended (idle, an upstream reset)
     ended_ = true;
     (void)conn_.engine_->submitData(id_, {}, true);
+    conn_.flushOutput();
+    if (closed_) {  // the END_STREAM closed it (the client had ended its side)
+      conn_.release(this);
+      return;
+    }
   }
   // The client may still be sending a body nobody will read: onBody drops it (and resets the
   // stream past kMaxDiscard); the connection's client_body timeout bounds a client that stalls.
