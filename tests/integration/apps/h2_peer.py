@@ -82,14 +82,15 @@ class Closed(Exception):
 class Conn:
     """One client connection: raw frames out, frames in, events printed as they arrive."""
 
-    def __init__(self, port, authority, timeout):
+    def __init__(self, port, authority, timeout, sni="localhost"):
+        """`sni`: the TLS server name sent (None or "": no SNI extension at all)."""
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
         ctx.check_hostname = False
         ctx.verify_mode = ssl.CERT_NONE
         ctx.set_alpn_protocols(["h2"])
         raw = socket.create_connection(("127.0.0.1", port), timeout=timeout)
         raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self.sock = ctx.wrap_socket(raw, server_hostname="localhost")
+        self.sock = ctx.wrap_socket(raw, server_hostname=sni or None)
         self.t0 = time.monotonic()
         self.authority = authority
         emit("alpn", self.sock.selected_alpn_protocol() or "none")

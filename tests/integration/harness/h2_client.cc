@@ -378,4 +378,121 @@ std::string H2Peer::outputSoFar() const { return readFile(dir_.path() + "/stdout
   return peer.wait(out);
 }
 
+// ---------------------------------------------------------------------------------------------
+// h2_ws_peer.py
+
+namespace {
+
+std::string wsPeerScript() { return std::string(PORTCULLIS_SOURCE_DIR) + "/tests/integration/apps/h2_ws_peer.py"; }
+
+std::vector<std::string> wsPeerArgv(uint16_t port, const H2WsPeerOptions& o) {
+  std::vector<std::string> argv = {"/usr/bin/env", "PYTHONDONTWRITEBYTECODE=1", kPython, wsPeerScript(),
+                                   "--port", std::to_string(port), "--authority", o.authority,
+                                   "--sni", o.sni, "--timeout-ms", std::to_string(o.timeout.count())};
+  for (const auto& s : o.steps) argv.insert(argv.end(), {"--step", s});
+  return argv;
+}
+
+}  // namespace
+
+const H2Stream& H2WsPeerResult::stream(const std::string& name) const {
+  auto it = sids.find(name);
+  if (it == sids.end()) return h2.stream(-1);
+  return h2.stream(it->second);
+}
+
+const std::vector<H2WsMessage>& H2WsPeerResult::got(const std::string& name) const {
+  static const std::vector<H2WsMessage> kNone;
+  auto it = received.find(name);
+  return it == received.end() ? kNone : it->second;
+}
+
+::testing::AssertionResult H2WsPeerResult::ok() const {
+  if (auto r = h2.ok(); !r) return r;
+  if (h2.timed_out) {
+    return ::testing::AssertionFailure() << "h2_ws_peer.py timed out after " << steps_done << " steps:\n" << output;
+  }
+  return ::testing::AssertionSuccess();
+}
+
+void parseH2WsPeerOutput(const std::string& text, H2WsPeerResult* out) {
+  parseH2PeerOutput(text, &out->h2);
+  std::istringstream in(text);
+  std::string line;
+  while (std::getline(in, line)) {
+    std::istringstream w(line);
+    std::string kind, name;
+    w >> kind >> name;
+    if (kind == "stream") {
+      int32_t sid = 0;
+      if (w >> sid) out->sids[name] = sid;
+    } else if (kind == "sent" || kind == "msg") {
+      H2WsMessage m;
+      std::string hex;
+      if (!(w >> m.opcode >> m.length >> m.sha256)) continue;
+      if (kind == "msg" && (w >> hex)) m.data = unhex(hex);
+      (kind == "sent" ? out->sent : out->received)[name].push_back(std::move(m));
+    } else if (kind == "mark" && name.rfind("step_", 0) == 0) {
+      ++out->steps_done;
+    }
+  }
+}
+
+H2WsPeer::~H2WsPeer() {
+  if (pid_ > 0) {
+    kill(pid_, SIGKILL);
+    int status = 0;
+    waitpid(pid_, &status, 0);
+  }
+}
+
+::testing::AssertionResult H2WsPeer::start(uint16_t port, const H2WsPeerOptions& options) {
+  if (pid_ > 0) return ::testing::AssertionFailure() << "h2_ws_peer.py already running";
+  std::string error;
+  const std::string out_path = dir_.path() + "/stdout";
+  const std::string err_path = dir_.path() + "/stderr";
+  ::unlink(out_path.c_str());
+  ::unlink(err_path.c_str());
+  pid_ = spawnProcess(wsPeerArgv(port, options), out_path, err_path, &error);
+  if (pid_ < 0) return ::testing::AssertionFailure() << error;
+  deadline_ = Clock::now() + options.timeout + milliseconds(5000);
+  return ::testing::AssertionSuccess();
+}
+
+std::string H2WsPeer::outputSoFar() const { return readFile(dir_.path() + "/stdout"); }
+
+bool H2WsPeer::waitForOutput(const std::string& prefix, milliseconds timeout) const {
+  return pollUntil([&] {
+    const std::string text = outputSoFar();
+    return text.rfind(prefix, 0) == 0 || text.find("\n" + prefix) != std::string::npos;
+  }, timeout);
+}
+
+::testing::AssertionResult H2WsPeer::wait(H2WsPeerResult* out) {
+  *out = H2WsPeerResult{};
+  if (pid_ <= 0) return ::testing::AssertionFailure() << "h2_ws_peer.py not started";
+  int status = 0;
+  const auto left = std::chrono::duration_cast<milliseconds>(deadline_ - Clock::now());
+  bool exited = pollUntil([&] { return waitpid(pid_, &status, WNOHANG) == pid_; }, std::max(left, milliseconds(0)));
+  if (!exited) {
+    kill(pid_, SIGKILL);
+    waitpid(pid_, &status, 0);
+  }
+  pid_ = -1;
+  const std::string stdout_text = readFile(dir_.path() + "/stdout");
+  const std::string stderr_text = readFile(dir_.path() + "/stderr");
+  parseH2WsPeerOutput(stdout_text, out);
+  out->output = stdout_text + (stderr_text.empty() ? "" : "--- stderr ---\n" + stderr_text);
+  out->h2.output = out->output;
+  out->h2.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  if (!exited) return ::testing::AssertionFailure() << "h2_ws_peer.py outlived its deadline; killed:\n" << out->output;
+  return ::testing::AssertionSuccess();
+}
+
+::testing::AssertionResult H2WsPeer::run(uint16_t port, const H2WsPeerOptions& options, H2WsPeerResult* out) {
+  H2WsPeer peer;
+  if (auto started = peer.start(port, options); !started) return started;
+  return peer.wait(out);
+}
+
 }  // namespace portcullis::integration

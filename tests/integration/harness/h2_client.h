@@ -182,4 +182,60 @@ class H2Peer {
 // Parses h2_peer.py's output into *out.
 void parseH2PeerOutput(const std::string& text, H2PeerResult* out);
 
+// ---------------------------------------------------------------------------------------------
+// h2_ws_peer.py: WebSocket over HTTP/2 (RFC 8441), step by step (see the script's docstring for
+// the steps and the events).
+
+// One WebSocket message as h2_ws_peer.py sent or received it.
+struct H2WsMessage {
+  std::string opcode;  // text, binary, close, ping, pong
+  uint64_t length = 0;
+  std::string sha256;  // hex, of the payload
+  std::string data;    // the payload, when received and at most 256 bytes (else empty)
+};
+
+struct H2WsPeerOptions {
+  std::string authority = "localhost";
+  std::string sni = "localhost";   // empty: no SNI
+  std::vector<std::string> steps;  // e.g. "ws a /echo", "text a hello", "recv a", "end a"
+  milliseconds timeout{10000};     // bound on the whole run (it is killed 5 s after)
+};
+
+struct H2WsPeerResult {
+  H2PeerResult h2;  // the HTTP/2 events (streams by id, GOAWAY, eof, timeout, errors)
+  std::map<std::string, int32_t> sids;  // step name -> stream id
+  std::map<std::string, std::vector<H2WsMessage>> sent, received;  // by step name
+  int steps_done = 0;   // steps that finished
+  std::string output;   // stdout + stderr, for messages
+
+  // The stream a step opened (an empty H2Stream if it never did).
+  const H2Stream& stream(const std::string& name) const;
+  const std::vector<H2WsMessage>& got(const std::string& name) const;
+  // The script ran every step: exit 0, no error, ALPN h2, no timeout.
+  ::testing::AssertionResult ok() const;
+};
+
+void parseH2WsPeerOutput(const std::string& text, H2WsPeerResult* out);
+
+class H2WsPeer {
+ public:
+  H2WsPeer() = default;
+  ~H2WsPeer();  // kills a run still going
+  H2WsPeer(const H2WsPeer&) = delete;
+  H2WsPeer& operator=(const H2WsPeer&) = delete;
+
+  static ::testing::AssertionResult run(uint16_t port, const H2WsPeerOptions& options, H2WsPeerResult* out);
+  ::testing::AssertionResult start(uint16_t port, const H2WsPeerOptions& options);
+  ::testing::AssertionResult wait(H2WsPeerResult* out);
+  std::string outputSoFar() const;
+  // Waits until the output so far has line-start `prefix` (e.g. "mark rst_a ").
+  bool waitForOutput(const std::string& prefix, milliseconds timeout) const;
+  const std::string& dir() const { return dir_.path(); }
+
+ private:
+  TempDir dir_;
+  pid_t pid_ = -1;
+  Clock::time_point deadline_{};
+};
+
 }  // namespace portcullis::integration
