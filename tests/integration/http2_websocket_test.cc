@@ -268,18 +268,29 @@ TEST_P(Http2WebSocket, ClientEndStreamHalfClosesTheUpstream) {
   const std::string conn = id();
   // No close frame: the client's END_STREAM alone. The upstream must see its end of the TCP
   // connection (the app: a WebSocket gone without a close frame), and the proxy then ends the
-  // stream from its side too, without waiting for anything more from the client.
-  //
-  // Fails as of this writing (a proxy bug): when the client half-closed first, the upstream's
-  // close ends the exchange (Exchange::onTunnelUpstreamEof -> endTunnel -> finish ->
-  // H2Stream::onExchangeDone), which queues the END_STREAM but never flushes the connection's
-  // output: it goes out only when something else is written on the connection (another stream's
-  // frames), so a client waiting for it waits for ever. The app does see the WebSocket closed.
+  // stream from its side too, without waiting for anything more from the client (the
+  // exchange's end sends the END_STREAM at once, not with the connection's next write).
   H2WsPeerResult r = peer({"ws a /echo?id=" + conn, "head a", "text a x", "recv a", "end a", "done a"});
   EXPECT_TRUE(r.ok()) << "(a timeout in \"done a\": no END_STREAM from the proxy)";
   expectTunnelHead(r, "a");
   expectEnded(r, "a");
   EXPECT_TRUE(appSees(conn, "closed"));
+}
+
+TEST_P(Http2WebSocket, QuietWebSocketOutlivesClientBody) {
+  // client_body bounds a client that does not read or send what a request needs; a WebSocket
+  // quiet for longer is no such client (tunnel_idle bounds it, as over HTTP/1.1).
+  ProxyConfig config = configFor(app());
+  config.timeouts.push_back({"client_body", "1s"});
+  ASSERT_TRUE(startProxy(config));
+  const std::string conn = id();
+  H2WsPeerResult r = peer({"ws a /echo?id=" + conn, "head a", "text a before", "recv a", "sleep 2500",
+                           "text a after", "recv a", "close a 1000", "recv a", "end a"},
+                          10000ms);
+  ASSERT_TRUE(r.ok()) << r.output;
+  expectTunnelHead(r, "a");
+  ASSERT_GE(r.got("a").size(), 2u) << r.output;
+  EXPECT_EQ(r.got("a")[1].data, "after");
 }
 
 TEST_P(Http2WebSocket, ServerInitiatedCloseEndsTheStream) {
