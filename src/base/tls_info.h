@@ -18,7 +18,8 @@ struct TlsInfo {
   bool resumed = false;      // session resumption (ticket or cache)
   // The names the certificate sent on this connection covers (subjectAltName DNS entries,
   // lowercase, wildcards as "*.example.com", and IP entries): an HTTP/2 client may reuse the
-  // connection for any of them (RFC 9113 §9.1.1), and for no other.
+  // connection for any of them (RFC 9113 §9.1.1), and for no other. Filled for HTTP/2
+  // connections only (ALPN "h2"): no other client coalesces.
   std::vector<std::string> certificate_names;
   // Client certificate (mTLS): set only when the client sent one, which the handshake verified.
   std::string client_subject;      // RFC 2253 one line

@@ -158,16 +158,16 @@ struct H2Engine::Impl {
   bool weReset(int32_t id) const {
     return std::find(reset_ring.begin(), reset_ring.end(), id) != reset_ring.end();
   }
-  // nghttp2 1.52 ignores HEADERS on a stream it no longer holds; RFC 9113 wants an error
-  // unless the frame may have crossed our RST_STREAM. (DATA there never reaches a callback:
-  // nghttp2 drops it first, so it stays ignored.)
-  // A client stream that has been opened and is over, not by a reset of ours.
+  // A client stream that has been opened and is over, not by a reset of ours. nghttp2 1.52
+  // ignores frames on such a stream; RFC 9113 §5.1 wants an error unless the frame may have
+  // crossed our RST_STREAM. HEADERS are judged in onBeginFrame, DATA (which nghttp2 drops
+  // before any callback) by feed's frame scan.
   bool closedByClient(int32_t id) const {
     if (id <= 0 || (id & 1) == 0 || id > nghttp2_session_get_last_proc_stream_id(session)) return false;
     return !nghttp2_session_find_stream(session, id) && !weReset(id);
   }
-  int checkClosedStream(nghttp2_session*, const nghttp2_frame_hd* hd) {
-    if (!closedByClient(hd->stream_id)) return 0;
+  int checkClosedStream(int32_t id) {
+    if (!closedByClient(id)) return 0;
     // §5.1.1: a HEADERS that does not open a new stream (a lower id, implicitly closed, or one
     // that has ended) is a connection error PROTOCOL_ERROR.
     return violation(NGHTTP2_PROTOCOL_ERROR, "HEADERS on a closed stream");
@@ -378,12 +378,12 @@ struct H2Engine::Impl {
     return static_cast<ssize_t>(n);
   }
 
-  static int onBeginFrame(nghttp2_session* session, const nghttp2_frame_hd* hd, void* u) {
+  static int onBeginFrame(nghttp2_session*, const nghttp2_frame_hd* hd, void* u) {
     Impl* e = self(u);
     const H2Settings& c = e->cfg;
     bool ack = hd->flags & NGHTTP2_FLAG_ACK;
     if (hd->type == NGHTTP2_HEADERS) {
-      if (int rv = e->checkClosedStream(session, hd)) return rv;
+      if (int rv = e->checkClosedStream(hd->stream_id)) return rv;
     }
     // With RFC 7540 priorities off nghttp2 skips PRIORITY frames unread; RFC 9113 §6.3 still
     // makes one on stream 0 a connection error.

@@ -173,6 +173,7 @@ class Exchange final : public upstream::QueueWaiter {
   bool reply(std::string_view location = {});
   // The one exit: emits the record, clears the request's state, hands back to the codec.
   void finish();
+  void clearRequestState();  // the relay's mode and buffers, back to "no request"
   void finishRecord();
   uint64_t elapsedUs() const;
 

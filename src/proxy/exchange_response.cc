@@ -307,11 +307,15 @@ void Exchange::onDownstreamTimeout() {
 
 void Exchange::finish() {
   if (rec_open_) finishRecord();
+  clearRequestState();
+  stream_.onExchangeDone();  // may start the next pipelined request on this object
+}
+
+void Exchange::clearRequestState() {
   resp_state_ = RespState::None;
   req_buffering_ = resp_buffering_ = resp_draining_ = websocket_ = false;
   req_buf_.reset();
   resp_buf_.reset();
-  stream_.onExchangeDone();  // may start the next pipelined request on this object
 }
 
 uint64_t Exchange::elapsedUs() const { return (steadyNowNs() - rec_start_ns_) / 1000; }
@@ -351,12 +355,10 @@ void Exchange::releaseIdleMemory() {
 
 void Exchange::revive() {
   dead_ = false;
-  resp_state_ = RespState::None;
-  req_buffering_ = resp_buffering_ = resp_draining_ = websocket_ = false;
+  // What finish() clears, and what teardown left as it was (it aborted the upstream).
+  clearRequestState();
   up_paused_ = upstream_ready_ = tunnel_up_eof_ = tunnel_down_eof_ = false;
   rec_open_ = false;
-  req_buf_.reset();
-  resp_buf_.reset();
 }
 
 void Exchange::teardown() {

@@ -55,8 +55,9 @@ void H2Stream::start(int32_t id, const http::H2Request& req) {
   body_.clear();
   body_end_ = req.end_stream;
   body_told_ = head_sent_ = ended_ = failed_ = closed_ = done_ = false;
-  wants_drain_ = reset_after_end_ = over_ = tunnel_ = false;
+  reset_after_end_ = over_ = tunnel_ = false;
   tunnel_owed_ = 0;
+  discarded_ = 0;
   websocket_ = req.method_kind == http::Method::Connect && http::iequals(req.protocol, "websocket");
 
   // The HTTP/1.1 request the upstream will get, in the pipeline's terms (RFC 9113 §8.3.1:
@@ -188,30 +189,27 @@ void H2Stream::requestBodyWanted() {
 void H2Stream::sendResponseHead(const http::Response& r) {
   if (failed_ || head_sent_) return;
   head_sent_ = true;
-  if (websocket_) {
-    if (r.websocket) {
-      // RFC 8441 §5: a 2xx opens the tunnel. Sec-WebSocket-Accept answers the key we made up
-      // and means nothing to the client.
-      ws_fields_.clear();
-      for (const http::Header& h : r.headers)
-        if (!http::iequals(h.name, "sec-websocket-accept")) ws_fields_.add(h.name, h.value);
-      if (conn_.engine_->submitResponse(id_, 200, ws_fields_, false)) return;
-    } else if (r.status >= 200 && r.status < 300) {
-      // An upstream that ignored the upgrade and answered 2xx: to an extended CONNECT that
-      // would mean "tunnel open". It is a failed handshake.
-      if (conn_.engine_->submitResponse(id_, 502, kNoFields, true)) {
-        failed_ = true;
-        return;
-      }
-    } else if (conn_.engine_->submitResponse(id_, r)) {
-      if (r.body == http::BodySize::None) ended_ = true;
-      return;
-    }
+  const http::HeaderList* fields = &r.headers;
+  base::Result<void> sent;
+  if (websocket_ && r.websocket) {
+    // RFC 8441 §5: a 2xx opens the tunnel (its END_STREAM comes with the tunnel's end).
+    // Sec-WebSocket-Accept answers the key we made up and means nothing to the client.
+    ws_fields_.clear();
+    for (const http::Header& h : r.headers)
+      if (!http::iequals(h.name, "sec-websocket-accept")) ws_fields_.add(h.name, h.value);
+    fields = &ws_fields_;
+    sent = conn_.engine_->submitResponse(id_, 200, ws_fields_, false);
+  } else if (websocket_ && r.status >= 200 && r.status < 300) {
+    // An upstream that ignored the upgrade and answered 2xx: to an extended CONNECT that would
+    // mean "tunnel open". It is a failed handshake, and nothing of its body follows.
+    fields = &kNoFields;
+    sent = conn_.engine_->submitResponse(id_, 502, kNoFields, true);
     failed_ = true;
-    conn_.engine_->resetStream(id_, http::H2Error::InternalError);
-    return;
+  } else {
+    sent = conn_.engine_->submitResponse(id_, r);
+    if (r.body == http::BodySize::None) ended_ = true;
   }
-  if (!conn_.engine_->submitResponse(id_, r)) {
+  if (!sent) {
     // A head nghttp2 cannot encode (a field value it refuses): the stream cannot be answered.
     failed_ = true;
     conn_.engine_->resetStream(id_, http::H2Error::InternalError);
@@ -219,8 +217,7 @@ void H2Stream::sendResponseHead(const http::Response& r) {
   }
   // Its HPACK-decoded size (RFC 9113 §6.5.2), for the record.
   bytes_out_ += 32 + 3;
-  for (const http::Header& h : r.headers) bytes_out_ += h.name.size() + h.value.size() + 32;
-  if (r.body == http::BodySize::None) ended_ = true;
+  for (const http::Header& h : *fields) bytes_out_ += h.name.size() + h.value.size() + 32;
 }
 
 void H2Stream::sendBody(std::string_view data) {
@@ -252,6 +249,12 @@ bool H2Stream::aboveHighWatermark() const {
                (conn_.down_ && conn_.down_->aboveHighWatermark());
   over_ = over_ || above;
   return above;
+}
+
+void H2Stream::tellDrained() {
+  if (!over_ || done_ || exchange_.dead() || aboveHighWatermark()) return;
+  over_ = false;
+  exchange_.onDownstreamDrained();
 }
 
 void H2Stream::rearmTimer() { conn_.armTimer(); }
@@ -292,16 +295,13 @@ void H2Stream::onExchangeDone() {
   }
   if (!ended_ && head_sent_ && !failed_) {  // a tunnel that ended (idle, an upstream reset)
     ended_ = true;
+    // If this END_STREAM closes the stream (the client had ended its side), onStreamClosed
+    // releases it: done_ is set.
     (void)conn_.engine_->submitData(id_, {}, true);
     conn_.flushOutput();
-    if (closed_) {  // the END_STREAM closed it (the client had ended its side)
-      conn_.release(this);
-      return;
-    }
   }
   // The client may still be sending a body nobody will read: onBody drops it (and resets the
   // stream past kMaxDiscard); the connection's client_body timeout bounds a client that stalls.
-  discarded_ = 0;
 }
 
 void H2Stream::abandon() {
@@ -410,11 +410,7 @@ void H2Connection::onDrained(net::Connection&) {
   // onStreamDrained) may go on now.
   for (size_t i = 0; i < active_.size() && !dead_;) {
     H2Stream* s = active_[i];
-    if (s->over_ && !s->done_ && !s->exchange_.dead() &&
-        engine_->queuedBytes(s->id_) < kStreamHighWatermark) {
-      s->over_ = false;
-      s->exchange_.onDownstreamDrained();
-    }
+    s->tellDrained();
     // The stream may have left active_ meanwhile (finished or reset): go on from where it was.
     if (i < active_.size() && active_[i] == s) ++i;
   }
@@ -518,10 +514,9 @@ void H2Connection::release(H2Stream* s) {
     if (active_.empty()) {
       idle_since_ms_ = worker_.loop().nowMs();
       released_ = false;
-      // After a GOAWAY the last stream's end is the connection's (flushOutput closes it when
-      // it is the caller).
-      if (busy_) again_ = true;
-      else if (down_ && engine_ && !dead_) closeWhenDone();
+      // After a GOAWAY the last stream's end is the connection's. Inside feed or output, the
+      // flush that follows does this (runDeferred).
+      if (!busy_ && down_ && engine_ && !dead_) closeWhenDone();
     }
     armTimer();
     return;
@@ -555,11 +550,7 @@ void H2Connection::Events::onStreamClosed(int32_t stream) {
 }
 
 void H2Connection::Events::onStreamDrained(int32_t stream) {
-  H2Stream* s = c_.find(stream);
-  if (!s || !s->over_ || s->done_ || s->exchange_.dead()) return;
-  if (c_.down_ && c_.down_->aboveHighWatermark()) return;  // onDrained tells it
-  s->over_ = false;
-  s->exchange_.onDownstreamDrained();
+  if (H2Stream* s = c_.find(stream)) s->tellDrained();
 }
 
 void H2Connection::Events::onGoaway(uint32_t, int32_t) {

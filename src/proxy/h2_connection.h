@@ -66,6 +66,9 @@ class H2Stream final : public DownstreamStream {
   // lets go of its upstream.
   void abandon();
   bool waitingOnClient() const;
+  // The client took enough of what was queued (the engine's drain, or the socket's): an
+  // exchange that paused on aboveHighWatermark goes on.
+  void tellDrained();
   // The tunnel's bytes from the client go to the exchange; their window reopens once the
   // upstream takes them.
   void feedTunnel(size_t n);
@@ -91,7 +94,6 @@ class H2Stream final : public DownstreamStream {
   bool failed_ = false;           // the engine refused the head: nothing more is sent
   bool closed_ = false;           // the engine closed the stream (onStreamClosed)
   bool done_ = false;             // the exchange finished (its record emitted)
-  bool wants_drain_ = false;      // the exchange paused on aboveHighWatermark: tell it on drain
   bool reset_after_end_ = false;  // answered before the body ended: RST_STREAM(NO_ERROR) once sent
   bool websocket_ = false;        // an extended CONNECT with :protocol websocket (RFC 8441)
   bool tunnel_ = false;           // the upstream switched to WebSocket: DATA is tunnel bytes

@@ -304,7 +304,10 @@ base::TlsInfo Engine::info() const {
   i.alpn = alpn();
   i.sni = serverName();
   i.resumed = sessionReused();
-  if (const auto* names = internal::chosenCertificateNames(impl_->ssl.get())) i.certificate_names = *names;
+  // Only an HTTP/2 client coalesces: an HTTP/1.1 handshake need not copy them.
+  if (i.alpn == "h2") {
+    if (const auto* names = internal::chosenCertificateNames(impl_->ssl.get())) i.certificate_names = *names;
+  }
   // One parse of the leaf for both: a client certificate is only there with client_auth on.
   if (bssl::UniquePtr<X509> leaf = peerLeaf(impl_->ssl.get())) {
     i.client_subject = internal::subjectLine(leaf.get());
