@@ -70,12 +70,12 @@ void lastModified(const FileFacts& facts, std::string& out);
 
 // The request fields that decide a static response; empty when absent.
 struct Conditions {
-  std::string_view if_match;
-  std::string_view if_none_match;
-  std::string_view if_modified_since;
-  std::string_view if_unmodified_since;
-  std::string_view range;
-  std::string_view if_range;
+  std::string_view if_match = {};
+  std::string_view if_none_match = {};
+  std::string_view if_modified_since = {};
+  std::string_view if_unmodified_since = {};
+  std::string_view range = {};
+  std::string_view if_range = {};
 };
 
 enum class Outcome : uint8_t {
