@@ -1,8 +1,10 @@
 #include "http/static_file.h"
 
+#include <algorithm>
 #include <charconv>
 #include <fstream>
 #include <optional>
+#include <sstream>
 
 namespace portcullis::http {
 namespace {
@@ -104,10 +106,9 @@ struct DateReader {
     }
     return ok = false, 0;
   }
-  void dayName() {  // the weekday is redundant; its spelling is not checked against the date
-    size_t n = 0;
-    while (n < s.size() && ((s[n] >= 'A' && s[n] <= 'Z') || (s[n] >= 'a' && s[n] <= 'z'))) ++n;
-    if (n < 3) ok = false;
+  void dayName() {  // redundant with the date, so its spelling is not checked against it
+    size_t n = std::min(s.find_first_of(", "), s.size());
+    ok = ok && n >= 3;
     s.remove_prefix(n);
   }
   void clock(unsigned& h, unsigned& mi, unsigned& sec) {
@@ -151,8 +152,7 @@ struct Tag {
 };
 
 Tag splitTag(std::string_view t) {
-  if (t.substr(0, 2) == "W/") return {true, t.substr(2)};
-  return {false, t};
+  return t.starts_with("W/") ? Tag{true, t.substr(2)} : Tag{false, t};
 }
 
 // Whether a member of the If-Match / If-None-Match / If-Range list matches `etag`; "*" matches
@@ -167,9 +167,9 @@ bool listMatches(std::string_view field, std::string_view etag, bool strong) {
       continue;
     }
     if (field[0] == '*') return true;
-    bool weak = field.substr(0, 2) == "W/";
+    bool weak = field.starts_with("W/");
     if (weak) field.remove_prefix(2);
-    size_t close = field.size() > 1 && field[0] == '"' ? field.find('"', 1) : std::string_view::npos;
+    size_t close = field.starts_with('"') ? field.find('"', 1) : std::string_view::npos;
     if (close == std::string_view::npos) {
       size_t comma = field.find(',');
       if (comma == std::string_view::npos) break;
@@ -187,16 +187,13 @@ bool listMatches(std::string_view field, std::string_view etag, bool strong) {
 // --- Range (RFC 9110 §14.1.2) ---
 
 bool parseU64(std::string_view& s, uint64_t& v) {
-  const char* end = s.data() + s.size();
-  auto [p, ec] = std::from_chars(s.data(), end, v);
-  if (ec != std::errc() || p == s.data()) return false;  // overflow or no digits
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
   s.remove_prefix(static_cast<size_t>(p - s.data()));
-  return true;
+  return ec == std::errc();  // neither overflow nor no digits
 }
 
 struct ByteRange {
-  bool suffix = false;
-  bool open_ended = false;
+  bool suffix = false, open_ended = false;
   uint64_t first = 0, last = 0;  // suffix: `last` is the suffix length
 };
 
@@ -251,19 +248,19 @@ void appendUnsigned(std::string& out, uint64_t v, int base = 10) {
 // Built-in types, the ones a web site serves. Where the usual tables disagree, these follow
 // what browsers expect: text/javascript (RFC 9239), application/manifest+json, font/*.
 constexpr std::pair<std::string_view, std::string_view> kBuiltIn[] = {
-    {"html", "text/html"}, {"htm", "text/html"}, {"xhtml", "application/xhtml+xml"},
-    {"css", "text/css"}, {"js", "text/javascript"}, {"mjs", "text/javascript"},
-    {"cjs", "text/javascript"}, {"json", "application/json"}, {"map", "application/json"},
-    {"jsonld", "application/ld+json"}, {"webmanifest", "application/manifest+json"},
-    {"xml", "application/xml"}, {"rss", "application/rss+xml"}, {"atom", "application/atom+xml"},
-    {"txt", "text/plain"}, {"md", "text/markdown"}, {"csv", "text/csv"},
-    {"ics", "text/calendar"}, {"vtt", "text/vtt"}, {"svg", "image/svg+xml"},
-    {"png", "image/png"}, {"apng", "image/apng"}, {"jpg", "image/jpeg"}, {"jpeg", "image/jpeg"},
-    {"gif", "image/gif"}, {"webp", "image/webp"}, {"avif", "image/avif"}, {"bmp", "image/bmp"},
-    {"ico", "image/x-icon"}, {"woff", "font/woff"}, {"woff2", "font/woff2"}, {"ttf", "font/ttf"},
-    {"otf", "font/otf"}, {"eot", "application/vnd.ms-fontobject"}, {"pdf", "application/pdf"},
-    {"zip", "application/zip"}, {"gz", "application/gzip"}, {"tar", "application/x-tar"},
-    {"br", "application/x-brotli"}, {"zst", "application/zstd"}, {"wasm", "application/wasm"},
+    {"html", "text/html"}, {"htm", "text/html"}, {"css", "text/css"}, {"txt", "text/plain"},
+    {"md", "text/markdown"}, {"csv", "text/csv"}, {"ics", "text/calendar"}, {"vtt", "text/vtt"},
+    {"js", "text/javascript"}, {"mjs", "text/javascript"}, {"cjs", "text/javascript"},
+    {"json", "application/json"}, {"map", "application/json"}, {"jsonld", "application/ld+json"},
+    {"webmanifest", "application/manifest+json"}, {"xml", "application/xml"},
+    {"xhtml", "application/xhtml+xml"}, {"rss", "application/rss+xml"},
+    {"atom", "application/atom+xml"}, {"svg", "image/svg+xml"}, {"png", "image/png"},
+    {"apng", "image/apng"}, {"jpg", "image/jpeg"}, {"jpeg", "image/jpeg"}, {"gif", "image/gif"},
+    {"webp", "image/webp"}, {"avif", "image/avif"}, {"bmp", "image/bmp"}, {"ico", "image/x-icon"},
+    {"woff", "font/woff"}, {"woff2", "font/woff2"}, {"ttf", "font/ttf"}, {"otf", "font/otf"},
+    {"eot", "application/vnd.ms-fontobject"}, {"pdf", "application/pdf"},
+    {"wasm", "application/wasm"}, {"zip", "application/zip"}, {"gz", "application/gzip"},
+    {"tar", "application/x-tar"}, {"br", "application/x-brotli"}, {"zst", "application/zstd"},
     {"mp4", "video/mp4"}, {"webm", "video/webm"}, {"ogv", "video/ogg"}, {"mov", "video/quicktime"},
     {"mp3", "audio/mpeg"}, {"m4a", "audio/mp4"}, {"ogg", "audio/ogg"}, {"oga", "audio/ogg"},
     {"opus", "audio/ogg"}, {"wav", "audio/wav"}, {"flac", "audio/flac"},
@@ -278,9 +275,9 @@ constexpr size_t kMaxExtension = 15;
 // (including their +json / +xml kinds such as SVG and the web app manifest).
 std::string withCharset(std::string_view type) {
   std::string v(type);
-  auto ends = [&](std::string_view s) { return type.size() >= s.size() && type.substr(type.size() - s.size()) == s; };
-  if (type.substr(0, 5) == "text/" || type == "application/javascript" ||
-      type == "application/json" || type == "application/xml" || ends("+json") || ends("+xml")) {
+  if (type.starts_with("text/") || type == "application/javascript" ||
+      type == "application/json" || type == "application/xml" || type.ends_with("+json") ||
+      type.ends_with("+xml")) {
     v += "; charset=utf-8";
   }
   return v;
@@ -332,25 +329,14 @@ MimeTypes MimeTypes::load(const std::string& mime_types_file) {
   MimeTypes m;
   for (auto [ext, type] : kBuiltIn) m.by_ext_.emplace(ext, withCharset(type));
   std::ifstream in(mime_types_file);
-  std::string line;
-  while (std::getline(in, line)) {
-    std::string_view rest(line);
-    rest = rest.substr(0, rest.find('#'));
-    auto next = [&rest]() {
-      size_t b = rest.find_first_not_of(" \t\r");
-      if (b == std::string_view::npos) return rest = {}, std::string_view{};
-      size_t e = rest.find_first_of(" \t\r", b);
-      std::string_view tok = rest.substr(b, e == std::string_view::npos ? rest.npos : e - b);
-      rest = e == std::string_view::npos ? std::string_view{} : rest.substr(e);
-      return tok;
-    };
-    std::string_view type = next();
-    if (type.find('/') == std::string_view::npos) continue;
+  for (std::string line; std::getline(in, line);) {
+    std::istringstream words(line.substr(0, line.find('#')));
+    std::string type, ext;
+    if (!(words >> type) || type.find('/') == std::string::npos) continue;
     std::string value = withCharset(type);
-    for (std::string_view ext = next(); !ext.empty(); ext = next()) {
-      std::string key(ext);
-      for (char& ch : key) ch = lower(ch);
-      m.by_ext_.try_emplace(std::move(key), value);  // never replaces a built-in entry
+    while (words >> ext) {
+      for (char& ch : ext) ch = lower(ch);
+      m.by_ext_.try_emplace(ext, value);  // never replaces a built-in entry
     }
   }
   return m;
@@ -388,13 +374,8 @@ bool isHashedName(std::string_view file_name) {
 }
 
 void cacheControl(bool hashed, std::chrono::seconds max_age, std::string& out) {
-  out.clear();
-  if (hashed) {
-    out = "public, max-age=31536000, immutable";
-    return;
-  }
-  out = "public, max-age=";
-  appendUnsigned(out, static_cast<uint64_t>(max_age.count() < 0 ? 0 : max_age.count()));
+  out = hashed ? "public, max-age=31536000, immutable" : "public, max-age=";
+  if (!hashed) appendUnsigned(out, static_cast<uint64_t>(std::max<int64_t>(max_age.count(), 0)));
 }
 
 void makeEtag(const FileFacts& facts, Coding coding, std::string& out) {
@@ -449,7 +430,7 @@ Plan planResponse(const Conditions& c, const FileFacts& facts, std::string_view 
   if (!c.if_range.empty()) {
     std::string_view ir = trimOws(c.if_range);
     bool current;
-    if (ir.substr(0, 2) == "W/" || ir.substr(0, 1) == "\"") {
+    if (ir.starts_with("W/") || ir.starts_with('"')) {
       // One strong tag; a weak one never matches (§13.1.5), and a list is not an If-Range.
       Tag t = splitTag(ir), ours = splitTag(etag);
       current = !t.weak && !ours.weak && t.opaque == ours.opaque;
@@ -479,17 +460,17 @@ Plan planResponse(const Conditions& c, const FileFacts& facts, std::string_view 
 
 void contentRange(const Plan& plan, uint64_t size, std::string& out) {
   out.clear();
-  if (plan.outcome == Outcome::Partial && plan.length > 0) {
+  if (plan.outcome == Outcome::RangeNotSatisfiable) {
+    out = "bytes */";
+  } else if (plan.outcome == Outcome::Partial && plan.length > 0) {
     out = "bytes ";
     appendUnsigned(out, plan.offset);
     out.push_back('-');
     appendUnsigned(out, plan.offset + plan.length - 1);
-  } else if (plan.outcome == Outcome::RangeNotSatisfiable) {
-    out = "bytes *";
+    out.push_back('/');
   } else {
     return;
   }
-  out.push_back('/');
   appendUnsigned(out, size);
 }
 
