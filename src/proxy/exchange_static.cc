@@ -74,8 +74,9 @@ void Exchange::prepareStatic(const http::RequestHead& req, const config::StaticF
   s.if_none_match = header(req, "if-none-match");
   s.if_modified_since = header(req, "if-modified-since");
   s.if_unmodified_since = header(req, "if-unmodified-since");
-  s.range = header(req, "range");
-  s.if_range = header(req, "if-range");
+  // Ranges are for GET only (RFC 9110 §14.2): a HEAD gets the whole file's head.
+  s.range = s.head ? std::string_view() : header(req, "range");
+  s.if_range = s.head ? std::string_view() : header(req, "if-range");
   s.accept = http::AcceptEncoding();
   for (const auto& h : req.headers)
     if (http::iequals(h.name, "accept-encoding")) s.accept.add(h.value);
