@@ -171,6 +171,12 @@ TEST_F(StaticFiles, HeadSendsTheHeadOnly) {
   EXPECT_EQ(r.status, 200);
   EXPECT_EQ(r.headers.get("Content-Length"), std::to_string(sizeof kCss - 1));
   EXPECT_EQ(r.body, "");
+  // Ranges are for GET: a HEAD with one gets the whole file's head.
+  Response ranged;
+  ASSERT_TRUE(client_.roundTrip("HEAD /static/data.txt HTTP/1.1\r\nHost: localhost\r\nRange: bytes=0-1\r\n\r\n",
+                                &ranged, kWait, true));
+  EXPECT_EQ(ranged.status, 200);
+  EXPECT_EQ(ranged.headers.get("Content-Length"), "20");
   // No stray body bytes: the next response on the connection parses.
   Response next = get("/static/data.txt");
   EXPECT_EQ(next.status, 200);
@@ -405,6 +411,48 @@ TEST_F(StaticFiles, ClientGoneMidFileLeavesTheProxyHealthy) {
   EXPECT_EQ(r.status, 200);
   EXPECT_TRUE(sameBytes(patternBody(kBig, 7), r.body));
   EXPECT_TRUE(proxy_.running());
+}
+
+TEST_F(StaticFiles, FileTruncatedWhileSentEndsTheConnectionNotTheWait) {
+  const std::string path = root_ + "/shrinks.bin";
+  constexpr off_t kSize = 64ll * 1024 * 1024;
+  FILE* f = std::fopen(path.c_str(), "w");
+  ASSERT_NE(f, nullptr);
+  ASSERT_EQ(::ftruncate(fileno(f), kSize), 0);
+  std::fclose(f);
+  ASSERT_TRUE(start(config()));
+  ASSERT_TRUE(client_.send(getRequest("/static/shrinks.bin")));
+  Response head;
+  ASSERT_TRUE(client_.readResponseHead(&head));
+  ASSERT_EQ(head.headers.get("Content-Length"), std::to_string(kSize));
+  ASSERT_EQ(::truncate(path.c_str(), 1024 * 1024), 0);
+  std::string received;
+  ASSERT_TRUE(client_.waitForClose(20s, &received));
+  EXPECT_LT(received.size(), static_cast<size_t>(kSize));
+  ::unlink(path.c_str());
+  // The proxy goes on.
+  TlsClient c2;
+  ASSERT_TRUE(c2.connect(proxy_.httpsPort()));
+  Response r;
+  ASSERT_TRUE(c2.roundTrip(getRequest("/static/data.txt"), &r));
+  EXPECT_EQ(r.body, kData);
+}
+
+TEST_F(StaticFiles, AccessLogNamesStaticAsTheUpstream) {
+  ProxyConfig c = config();
+  const std::string log = tree_->path() + "/access.log";
+  c.top_extra = {"access_log: {path: " + log + ", format: json}"};
+  ASSERT_TRUE(start(c));
+  EXPECT_EQ(get("/static/css/app.css").status, 200);
+  std::string line;
+  ASSERT_TRUE(pollUntil([&] {
+    line = readFile(log);
+    return line.find("app.css") != std::string::npos;
+  }, kWait)) << readFile(log);
+  EXPECT_NE(line.find("\"upstream_host\":\"static\""), std::string::npos) << line;
+  EXPECT_NE(line.find("\"cluster\":null"), std::string::npos) << line;
+  EXPECT_NE(line.find("\"status\":200"), std::string::npos) << line;
+  ::unlink(log.c_str());
 }
 
 TEST_F(StaticFiles, ReplacedFileIsSeenAfterTheCacheWindow) {
