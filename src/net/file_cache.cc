@@ -1,5 +1,10 @@
 #include "net/file_cache.h"
 
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <thread>
+
 namespace portcullis::net {
 
 const OpenResult* FileCache::find(const std::string& key, uint64_t now_ms) {
@@ -33,6 +38,15 @@ void FileCache::put(const std::string& key, const OpenResult& r, uint64_t now_ms
   }
   lru_.push_front(Entry{key, r, now_ms + valid_ms_});
   map_.emplace(std::string_view(lru_.front().key), lru_.begin());
+}
+
+size_t FileCache::capacityFor(unsigned workers) {
+  if (workers == 0) workers = std::max(1u, std::thread::hardware_concurrency());
+  struct rlimit rl;
+  uint64_t fds = 1024;
+  if (::getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY) fds = rl.rlim_cur;
+  else if (::getrlimit(RLIMIT_NOFILE, &rl) == 0) fds = 1u << 20;
+  return static_cast<size_t>(std::clamp<uint64_t>(fds / 4 / workers, 16, 1024));
 }
 
 void FileCache::clear() {

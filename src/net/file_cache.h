@@ -18,6 +18,10 @@ namespace portcullis::net {
 class FileCache {
  public:
   explicit FileCache(size_t capacity = 1024, uint64_t valid_ms = 2000) : capacity_(capacity), valid_ms_(valid_ms) {}
+  // A capacity that leaves most descriptors to connections: each of `workers` caches at most a
+  // quarter of RLIMIT_NOFILE's soft limit divided among them, between 16 and 1024 (with the
+  // common soft limit of 1024 and 4 workers: 64 files each).
+  static size_t capacityFor(unsigned workers);
 
   // The entry for `key` if fresh at `now_ms`, else null (a stale entry is dropped).
   const OpenResult* find(const std::string& key, uint64_t now_ms);

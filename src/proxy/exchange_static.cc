@@ -96,7 +96,8 @@ void Exchange::startStatic() {
     return;
   }
   // Names to open: the file, then its accepted siblings.
-  std::vector<net::OpenResult> cached;
+  std::vector<net::OpenResult>& cached = s.cached;
+  cached.clear();
   net::FileCache& cache = worker_.fileCache();
   const uint64_t now = worker_.loop().nowMs();
   bool all_cached = true;
@@ -333,6 +334,7 @@ void Exchange::cancelStatic() {
     static_->buf.reset();
   }
   static_->file.reset();
+  static_->cached.clear();  // no fd kept open past the request (finish() comes here)
 }
 
 }  // namespace portcullis::proxy

@@ -23,6 +23,7 @@ struct StaticState {
   http::AcceptEncoding accept;
   unsigned candidates = 0;  // codingBit()s of the precompressed siblings looked for
   std::string key;          // cache key scratch
+  std::vector<net::OpenResult> cached;  // results found in the open-file cache
 
   // --- The response in progress.
   net::FileTask* task = nullptr;  // open or read on the thread pool; cancelled on teardown

@@ -343,6 +343,34 @@ TEST_F(StaticFiles, OtherMethodsGet405WithAllow) {
   EXPECT_EQ(app_.requestCount(), 0u);
 }
 
+TEST_F(StaticFiles, Http2RequestBodyOnAStaticRouteIsAnsweredAndTheConnectionGoesOn) {
+  if (auto why = h2PeerUnavailableReason(); !why.empty()) GTEST_SKIP() << why;
+  ASSERT_TRUE(start(config()));
+  H2PeerOptions o;
+  H2Req with_body;
+  with_body.path = "/static/data.txt";
+  with_body.body = std::string(20000, 'x');
+  H2Req post;
+  post.method = "POST";
+  post.path = "/static/data.txt";
+  post.body = "a=1";
+  post.after_prev = true;
+  H2Req next;
+  next.path = "/static/css/app.css";
+  next.after_prev = true;
+  o.requests = {with_body, post, next};
+  H2PeerResult res;
+  ASSERT_TRUE(H2Peer::run(proxy_.httpsPort(), o, &res));
+  ASSERT_TRUE(res.ok()) << res.output;
+  EXPECT_EQ(res.stream(1).status, 200) << res.output;
+  EXPECT_EQ(res.stream(1).body.value_or(""), kData);
+  EXPECT_EQ(res.stream(3).status, 405);
+  EXPECT_EQ(res.stream(3).headers.get("allow"), "GET, HEAD");
+  EXPECT_EQ(res.stream(5).status, 200);
+  EXPECT_EQ(res.stream(5).body.value_or(""), kCss);
+  EXPECT_EQ(app_.requestCount(), 0u);
+}
+
 TEST_F(StaticFiles, FallbackSendsMissingFilesToTheUpstreamOnly) {
   ASSERT_TRUE(start(config("", /*fallback=*/true)));
   Response missing = get("/static/generated/thumb.png");

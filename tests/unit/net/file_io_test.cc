@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <stdlib.h>
 #include <fcntl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -159,6 +160,19 @@ TEST_F(FileIo, AnEvictedFdClosesOnlyWhenItsLastReaderLetsGo) {
   EXPECT_EQ(::fcntl(fd, F_GETFD), FD_CLOEXEC);  // still open for the reader
   reader.reset();
   EXPECT_EQ(::fcntl(fd, F_GETFD), -1);
+}
+
+TEST(FileCacheCapacity, LeavesMostDescriptorsToConnections) {
+  struct rlimit saved;
+  ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &saved), 0);
+  struct rlimit low = saved;
+  low.rlim_cur = 1024;
+  ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &low), 0);
+  EXPECT_EQ(FileCache::capacityFor(4), 64u);
+  EXPECT_EQ(FileCache::capacityFor(64), 16u);  // never below 16
+  low.rlim_cur = std::min<rlim_t>(saved.rlim_max, 1 << 20);
+  if (::setrlimit(RLIMIT_NOFILE, &low) == 0 && low.rlim_cur >= 8 * 4096) EXPECT_EQ(FileCache::capacityFor(8), 1024u);
+  ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &saved), 0);
 }
 
 }  // namespace
