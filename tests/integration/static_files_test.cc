@@ -202,6 +202,13 @@ TEST_F(StaticFiles, ConditionalRequestsGet304) {
   EXPECT_EQ(other.body, kCss);
   Response old = get("/static/css/app.css", "If-Modified-Since: Thu, 01 Jan 1970 00:00:01 GMT\r\n");
   EXPECT_EQ(old.status, 200);
+  Response match = get("/static/css/app.css", "If-Match: " + etag + "\r\n");
+  EXPECT_EQ(match.status, 200);
+  TlsClient c2;  // a 412 may close the connection
+  ASSERT_TRUE(c2.connect(proxy_.httpsPort()));
+  Response failed;
+  ASSERT_TRUE(c2.roundTrip(getRequest("/static/css/app.css", "localhost", "If-Match: \"other\"\r\n"), &failed));
+  EXPECT_EQ(failed.status, 412);
 }
 
 TEST_F(StaticFiles, RangesSingleSuffixUnsatisfiableAndMultiple) {
@@ -210,6 +217,13 @@ TEST_F(StaticFiles, RangesSingleSuffixUnsatisfiableAndMultiple) {
   EXPECT_EQ(r.status, 206);
   EXPECT_EQ(r.body, "2345");
   EXPECT_EQ(r.headers.get("Content-Range"), "bytes 2-5/20");
+  // If-Range: the range only while the validator still matches.
+  std::string etag = r.headers.get("ETag").value_or("");
+  Response same = get("/static/data.txt", "Range: bytes=2-5\r\nIf-Range: " + etag + "\r\n");
+  EXPECT_EQ(same.status, 206);
+  Response changed = get("/static/data.txt", "Range: bytes=2-5\r\nIf-Range: \"older\"\r\n");
+  EXPECT_EQ(changed.status, 200);
+  EXPECT_EQ(changed.body, kData);
   Response suffix = get("/static/data.txt", "Range: bytes=-3\r\n");
   EXPECT_EQ(suffix.status, 206);
   EXPECT_EQ(suffix.body, "hij");
