@@ -118,6 +118,18 @@ TEST_F(StaticFiles, ServesASmallFileWithTypeLengthAndValidators) {
   EXPECT_EQ(s.headers.get("Content-Type"), "text/plain; charset=utf-8");
 }
 
+TEST_F(StaticFiles, TheListenersHstsGoesOnStaticResponses) {
+  ProxyConfig c = config();
+  c.https_extra.push_back("hsts: {max_age: 600s}");
+  ASSERT_TRUE(start(c));
+  Response file = get("/static/css/app.css");
+  EXPECT_EQ(file.status, 200);
+  EXPECT_EQ(file.headers.getAll("Strict-Transport-Security"), std::vector<std::string>{"max-age=600"});
+  Response missing = get("/static/nope.css");
+  EXPECT_EQ(missing.status, 404);
+  EXPECT_EQ(missing.headers.get("Strict-Transport-Security"), "max-age=600");
+}
+
 TEST_F(StaticFiles, LargeFileIsByteExactOverHttp1) {
   ASSERT_TRUE(start(config()));
   Response r;
