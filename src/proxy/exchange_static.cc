@@ -28,9 +28,11 @@ std::string_view header(const http::RequestHead& req, std::string_view name) {
   return {};
 }
 
-// Cache key: the root and the name (NUL cannot occur in either), and the variant's suffix.
-void cacheKey(const std::string& root, const std::string& rel, std::string_view suffix, std::string& out) {
-  out.assign(root);
+// Cache key: how symlinks resolve (two routes may share a root with different rules), the root
+// and the name (NUL cannot occur in either), and the variant's suffix.
+void cacheKey(const config::StaticFiles& cfg, const std::string& rel, std::string_view suffix, std::string& out) {
+  out.assign(cfg.allow_symlinks_outside ? "o" : "b");
+  out.append(cfg.root);
   out.push_back('\0');
   out.append(rel);
   out.append(suffix);
@@ -101,12 +103,12 @@ void Exchange::startStatic() {
   net::FileCache& cache = worker_.fileCache();
   const uint64_t now = worker_.loop().nowMs();
   bool all_cached = true;
-  cacheKey(s.cfg->root, s.rel, {}, s.key);
+  cacheKey(*s.cfg, s.rel, {}, s.key);
   if (const net::OpenResult* r = cache.find(s.key, now)) cached.push_back(*r);
   else all_cached = false;
   for (http::Coding c : kSiblings) {
     if (!all_cached || !(s.candidates & http::codingBit(c))) continue;
-    cacheKey(s.cfg->root, s.rel, http::codingSuffix(c), s.key);
+    cacheKey(*s.cfg, s.rel, http::codingSuffix(c), s.key);
     if (const net::OpenResult* r = cache.find(s.key, now)) cached.push_back(*r);
     else all_cached = false;
   }
@@ -125,11 +127,11 @@ void Exchange::startStatic() {
     net::FileCache& fc = worker_.fileCache();
     const uint64_t at = worker_.loop().nowMs();
     size_t i = 0;
-    cacheKey(st.cfg->root, st.rel, {}, st.key);
+    cacheKey(*st.cfg, st.rel, {}, st.key);
     fc.put(st.key, results[i++], at);
     for (http::Coding c : kSiblings) {
       if (!(st.candidates & http::codingBit(c))) continue;
-      cacheKey(st.cfg->root, st.rel, http::codingSuffix(c), st.key);
+      cacheKey(*st.cfg, st.rel, http::codingSuffix(c), st.key);
       fc.put(st.key, results[i++], at);
     }
     onStaticOpened(results);

@@ -353,6 +353,22 @@ TEST_F(StaticFiles, SymlinksOutsideAllowedWhenConfigured) {
   EXPECT_EQ(dots.status, 400);
 }
 
+TEST_F(StaticFiles, TwoRoutesOnOneRootKeepTheirOwnSymlinkRules) {
+  // One worker, one open-file cache: the lenient route's hit must not serve the strict one.
+  ProxyConfig c = config();
+  c.workers = 1;
+  ProxyConfig::Route lenient("", "/shared/", "");
+  lenient.extra.push_back("static: {root: \"" + root_ + "\", allow_symlinks_outside: true}");
+  c.routes.insert(c.routes.begin(), lenient);
+  ASSERT_TRUE(start(c));
+  EXPECT_EQ(get("/shared/link-out.txt").status, 200);
+  TlsClient c2;
+  ASSERT_TRUE(c2.connect(proxy_.httpsPort()));
+  Response strict;
+  ASSERT_TRUE(c2.roundTrip(getRequest("/static/link-out.txt"), &strict));
+  EXPECT_EQ(strict.status, 403);
+}
+
 TEST_F(StaticFiles, OtherMethodsGet405WithAllow) {
   ASSERT_TRUE(start(config()));
   Response r;
