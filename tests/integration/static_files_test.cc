@@ -481,6 +481,8 @@ TEST_F(StaticFiles, ClientGoneMidFileLeavesTheProxyHealthy) {
   EXPECT_EQ(r.status, 200);
   EXPECT_TRUE(sameBytes(patternBody(kBig, 7), r.body));
   EXPECT_TRUE(proxy_.running());
+  // A clean exit (under ASan/LSan: no use after free of a cancelled read, no leak).
+  EXPECT_TRUE(proxy_.stop());
 }
 
 TEST_F(StaticFiles, FileTruncatedWhileSentEndsTheConnectionNotTheWait) {
@@ -506,6 +508,7 @@ TEST_F(StaticFiles, FileTruncatedWhileSentEndsTheConnectionNotTheWait) {
   Response r;
   ASSERT_TRUE(c2.roundTrip(getRequest("/static/data.txt"), &r));
   EXPECT_EQ(r.body, kData);
+  EXPECT_TRUE(proxy_.stop());
 }
 
 TEST_F(StaticFiles, AccessLogNamesStaticAsTheUpstream) {
