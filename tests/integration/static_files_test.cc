@@ -461,6 +461,60 @@ TEST_F(StaticFiles, SlowReaderDoesNotMakeTheProxyBufferTheFile) {
   ::unlink(path.c_str());
 }
 
+TEST_F(StaticFiles, Http1ClientThatStopsReadingIsCutAfterTheSendTimeout) {
+  const std::string path = root_ + "/huge3.bin";
+  constexpr off_t kHuge = 64ll * 1024 * 1024;
+  FILE* f = std::fopen(path.c_str(), "w");
+  ASSERT_NE(f, nullptr);
+  ASSERT_EQ(::ftruncate(fileno(f), kHuge), 0);
+  std::fclose(f);
+  ProxyConfig c = config();
+  c.timeouts.push_back({"client_body", "1s"});
+  ASSERT_TRUE(start(c));
+  ASSERT_TRUE(client_.send(getRequest("/static/huge3.bin")));
+  Response head;
+  ASSERT_TRUE(client_.readResponseHead(&head));
+  std::this_thread::sleep_for(3000ms);  // reads nothing for 3 send timeouts
+  std::string received;
+  ASSERT_TRUE(client_.waitForClose(20s, &received)) << "a client that stopped reading was never cut";
+  EXPECT_LT(received.size(), static_cast<size_t>(kHuge));
+  ::unlink(path.c_str());
+}
+
+TEST_F(StaticFiles, Http2ZeroWindowClientGetsNoDataAndIsCutAfterTheSendTimeout) {
+  if (auto why = h2PeerUnavailableReason(); !why.empty()) GTEST_SKIP() << why;
+  const std::string path = root_ + "/huge2.bin";
+  constexpr off_t kHuge = 64ll * 1024 * 1024;
+  FILE* f = std::fopen(path.c_str(), "w");
+  ASSERT_NE(f, nullptr);
+  ASSERT_EQ(::ftruncate(fileno(f), kHuge), 0);
+  std::fclose(f);
+  ProxyConfig c = config();
+  c.workers = 1;
+  c.timeouts.push_back({"client_body", "1s"});
+  ASSERT_TRUE(start(c));
+  const uint64_t before = residentKiB(proxy_.pid());
+  H2PeerOptions o;
+  o.scenario = "noread";
+  o.mode = "zero_window";
+  o.path = "/static/huge2.bin";
+  o.timeout = 8000ms;
+  H2PeerResult r;
+  ASSERT_TRUE(H2Peer::run(proxy_.httpsPort(), o, &r));
+  ASSERT_TRUE(r.ok()) << r.output;
+  const H2Stream& s = r.stream(1);
+  EXPECT_EQ(s.status, 200) << r.output;
+  EXPECT_EQ(s.body_len, 0u) << r.output;
+  EXPECT_FALSE(s.ended) << r.output;
+  int64_t cut_ms = s.reset ? s.reset_ms : r.eof_ms;
+  ASSERT_GE(cut_ms, 0) << "a zero-window client was never cut:\n" << r.output;
+  EXPECT_LT(cut_ms, 5000) << r.output;
+  EXPECT_LT(residentKiB(proxy_.pid()), before + 16 * 1024);
+  Response ok = get("/static/data.txt");
+  EXPECT_EQ(ok.body, kData);
+  ::unlink(path.c_str());
+}
+
 TEST_F(StaticFiles, ClientGoneMidFileLeavesTheProxyHealthy) {
   ASSERT_TRUE(start(config()));
   for (int i = 0; i < 10; ++i) {
