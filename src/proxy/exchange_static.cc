@@ -193,6 +193,7 @@ void Exchange::onStaticOpened(std::vector<net::OpenResult>& results) {
   rec_.cluster = -1;
   rec_.cluster_name = {};
   rec_.upstream_host = "static";
+  rec_.static_file = true;
 
   http::FileFacts facts;
   facts.size = chosen->size;

@@ -10,6 +10,7 @@
 
 #include "harness/h2_client.h"
 #include "harness/harness.h"
+#include "harness/observability.h"
 
 namespace portcullis::integration {
 namespace {
@@ -580,6 +581,22 @@ TEST_F(StaticFiles, AccessLogNamesStaticAsTheUpstream) {
   EXPECT_NE(line.find("\"cluster\":null"), std::string::npos) << line;
   EXPECT_NE(line.find("\"status\":200"), std::string::npos) << line;
   ::unlink(log.c_str());
+}
+
+TEST_F(StaticFiles, MetricsCountStaticResponsesUnderTheirRouteWithoutACluster) {
+  // With a fallback: files are the route's own (no cluster), a missing one is the upstream's.
+  ProxyConfig c = config("", /*fallback=*/true);
+  c.top_extra = {"admin: {address: \"127.0.0.1:0\"}"};
+  ASSERT_TRUE(start(c));
+  EXPECT_EQ(get("/static/css/app.css").status, 200);
+  EXPECT_EQ(get("/static/data.txt").status, 200);
+  EXPECT_EQ(get("/static/nope").status, 200);  // the fake upstream's answer
+  const std::string files = "portcullis_requests_total|cluster=,code=2xx,listener=https,route=*/static/";
+  const std::string app = "portcullis_requests_total|cluster=app,code=2xx,listener=https,route=*/static/";
+  MetricSamples m;
+  EXPECT_TRUE(pollUntil([&] { return scrapeMetrics(proxy_, &m) && sampleAt(m, files) == 2 && sampleAt(m, app) == 1; },
+                        kWait))
+      << files << " = " << sampleAt(m, files) << ", " << app << " = " << sampleAt(m, app);
 }
 
 TEST_F(StaticFiles, ReplacedFileIsSeenAfterTheCacheWindow) {
