@@ -599,6 +599,36 @@ TEST_F(StaticFiles, MetricsCountStaticResponsesUnderTheirRouteWithoutACluster) {
       << files << " = " << sampleAt(m, files) << ", " << app << " = " << sampleAt(m, app);
 }
 
+TEST_F(StaticFiles, AReloadThatMovesTheRootServesTheNewTree) {
+  // A deploy that points the route at a new release directory (then SIGHUP).
+  const std::string release = tree_->path() + "/release2";
+  ::mkdir(release.c_str(), 0755);
+  ::mkdir((release + "/css").c_str(), 0755);
+  tree_->writeFile("release2/css/app.css", "release two");
+  ProxyConfig first = config();
+  first.workers = 1;  // one open-file cache
+  ASSERT_TRUE(start(first));
+  EXPECT_EQ(get("/static/css/app.css").body, kCss);
+  ProxyConfig next;
+  next.workers = 1;
+  next.upstreams.push_back(ProxyConfig::Upstream{"app", {app_.address()}});
+  ProxyConfig::Route r("", "/static/", "");
+  r.extra.push_back("static: {root: \"" + release + "\"}");
+  next.routes = {r, ProxyConfig::Route("", "/", "app")};
+  ASSERT_TRUE(proxy_.rewriteConfig(next));
+  EXPECT_EQ(get("/static/css/app.css").body, kCss);  // the old root's entry is fresh in the cache
+  ASSERT_TRUE(proxy_.reload());
+  // Well within the cache's 2 s: the new root is another cache key, not a stale hit.
+  std::string body;
+  EXPECT_TRUE(pollUntil([&] {
+    TlsClient c;
+    Response resp;
+    if (!c.connect(proxy_.httpsPort()) || !c.roundTrip(getRequest("/static/css/app.css"), &resp)) return false;
+    body = resp.body;
+    return body == "release two";
+  }, 1500ms)) << body;
+}
+
 TEST_F(StaticFiles, ReplacedFileIsSeenAfterTheCacheWindow) {
   const std::string name = "root/swap.txt";
   tree_->writeFile(name, "version one");
