@@ -42,6 +42,7 @@ class StaticFiles : public ::testing::Test {
     t.writeFile("root/.env", "SECRET=1");
     t.writeFile("root/dir/x.txt", "x");
     t.writeFile("root/sub/a b.txt", "space");
+    t.writeFile("root/empty.txt", "");
     outside_ = t.writeFile("outside.txt", "outside the root");
     (void)::symlink(outside_.c_str(), (root_ + "/link-out.txt").c_str());
     (void)::symlink("css/app.css", (root_ + "/link-in.css").c_str());
@@ -117,6 +118,12 @@ TEST_F(StaticFiles, ServesASmallFileWithTypeLengthAndValidators) {
   EXPECT_EQ(s.status, 200);
   EXPECT_EQ(s.body, "space");
   EXPECT_EQ(s.headers.get("Content-Type"), "text/plain; charset=utf-8");
+  // An empty file: a 200 with no body, and the connection goes on.
+  Response e = get("/static/empty.txt");
+  EXPECT_EQ(e.status, 200);
+  EXPECT_EQ(e.headers.get("Content-Length"), "0");
+  EXPECT_EQ(e.body, "");
+  EXPECT_EQ(get("/static/data.txt").body, kData);
 }
 
 TEST_F(StaticFiles, TheListenersHstsGoesOnStaticResponses) {
