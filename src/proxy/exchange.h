@@ -146,7 +146,7 @@ class Exchange final : public upstream::QueueWaiter {
   void onStaticOpened(std::vector<net::OpenResult>& results);
   void sendStaticChunk();
   void onStaticRead(int64_t got, size_t asked);
-  // A reply of the static route's own (400/403/404/405/500): Allow on 405. False: dead.
+  // A reply of the static route's own (400/403/404/405/500; Allow on 405), then finish().
   void staticReply(int status);
   void cancelStatic();
   void selectHost();
