@@ -13,6 +13,7 @@ $E2E_PYTHON).
 PORTCULLIS_E2E_STATIC=1 adds the proxy's static-file route for /static/ and its test.
 E2E_KEEP=1 keeps the temp directory (logs, config) for a post-mortem.
 """
+import ctypes
 import http.client
 import json
 import os
@@ -54,6 +55,10 @@ def free_port():
         return s.getsockname()[1]
 
 
+class Fatal(RuntimeError):
+    """Raised by a wait_until predicate when waiting longer cannot help (a process exited)."""
+
+
 def wait_until(pred, timeout, interval=0.1, what="condition"):
     deadline = time.monotonic() + timeout
     last_exc = None
@@ -61,6 +66,8 @@ def wait_until(pred, timeout, interval=0.1, what="condition"):
         try:
             if pred():
                 return True
+        except Fatal:
+            raise
         except Exception as e:  # noqa: BLE001 - the predicate's failure is retried, then reported
             last_exc = e
         time.sleep(interval)
@@ -82,6 +89,21 @@ def find_app_python():
                        "python3-django python3-mysqldb gunicorn), tried %s" % candidates)
 
 
+_libc = None
+
+
+def _die_with_driver():
+    """In the child before exec: SIGKILL it if the driver dies (a ctest timeout kills the driver
+    with no chance to clean up; the children are in sessions of their own)."""
+    global _libc
+    try:
+        if _libc is None:
+            _libc = ctypes.CDLL(None, use_errno=True)
+        _libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
+    except Exception:  # noqa: BLE001 - best effort; stop() still cleans up normally
+        pass
+
+
 class Proc:
     """A child process in its own session; stop() signals its process group by its PID."""
 
@@ -91,7 +113,8 @@ class Proc:
         self.log_path = os.path.join(logdir, "%s.log" % name)
         with open(self.log_path, "ab") as out:
             self.popen = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                          env=env, cwd=cwd, start_new_session=True)
+                                          env=env, cwd=cwd, start_new_session=True,
+                                          preexec_fn=_die_with_driver)
         self.pid = self.popen.pid
 
     def running(self):
@@ -263,6 +286,7 @@ class Stack:
         self.mariadb = None
         self.apps = {}  # name -> Proc
         self.app_ports = {}  # name -> port
+        self.old_apps = []  # every gunicorn ever started, stopped again at the end
         self.proxy = None
         self.proxy_exit = None
         self.py = find_app_python()
@@ -305,7 +329,7 @@ class Stack:
 
         def ready():
             if not self.mariadb.running():
-                raise RuntimeError("mariadbd exited:\n" + self.mariadb.tail())
+                raise Fatal("mariadbd exited:\n" + self.mariadb.tail())
             if not os.path.exists(self.db_socket):
                 return False
             return subprocess.run([self.py, "-c", setup, self.db_socket, sql], stdout=subprocess.DEVNULL,
@@ -353,12 +377,18 @@ class Stack:
         log("django migrated, static collected, user made in %.1fs" % (time.monotonic() - t0))
 
     def start_app(self, name):
+        if INTERRUPTED:
+            raise KeyboardInterrupt("interrupted: not restarting %s" % name)
+        old = self.apps.get(name)
+        if old is not None and old.running():
+            old.stop(timeout=10)
         port = self.app_ports.setdefault(name, free_port())
         argv = [self.py, "-m", "gunicorn", "--bind", "127.0.0.1:%d" % port, "--workers", "1",
                 "--threads", "4", "--timeout", "30", "--graceful-timeout", "3", "--keep-alive", "2",
                 "--forwarded-allow-ips", "127.0.0.1", "--name", name,
                 "--access-logfile", "-", "djproject.wsgi"]
         self.apps[name] = Proc(name, argv, self.logdir, env=self.django_env(name), cwd=DJAPP)
+        self.old_apps.append(self.apps[name])
         return port
 
     def wait_app(self, name, timeout=30):
@@ -367,7 +397,7 @@ class Stack:
 
         def up():
             if not proc.running():
-                raise RuntimeError("gunicorn %s exited:\n%s" % (name, proc.tail()))
+                raise Fatal("gunicorn %s exited:\n%s" % (name, proc.tail()))
             c = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
             try:
                 c.request("GET", "/healthz", headers={"Host": "localhost"})
@@ -405,7 +435,7 @@ class Stack:
             "    policy: round_robin",
             "    max_idle: 16",
             "    idle_timeout: 1500ms  # below gunicorn's --keep-alive 2",
-            "    health_check: {path: /healthz, host: localhost, interval: 300ms, timeout: 250ms, rise: 2, fall: 2}",
+            "    health_check: {path: /healthz, host: localhost, interval: 500ms, timeout: 400ms, rise: 2, fall: 2}",
             "    # Active health checks decide who is in; the deliberate 500s and 504s of the tests",
             "    # must not eject a server for 30s.",
             "    outlier: {consecutive_failures: 0}",
@@ -427,7 +457,7 @@ class Stack:
 
         def ready():
             if not self.proxy.running():
-                raise RuntimeError("portcullis exited (%s):\n%s" % (self.proxy.popen.returncode, self.proxy.tail()))
+                raise Fatal("portcullis exited (%s):\n%s" % (self.proxy.popen.returncode, self.proxy.tail()))
             try:
                 with open(self.ready_path) as f:
                     text = f.read()
@@ -485,7 +515,7 @@ class Stack:
             self.proxy_exit = self.proxy.stop(timeout=15)
             if self.proxy_exit != 0:
                 log("portcullis exit status %r; its log:\n%s" % (self.proxy_exit, self.proxy.tail(80)))
-        for name, p in self.apps.items():
+        for p in self.old_apps:
             p.stop(timeout=10)
         if self.mariadb is not None:
             self.mariadb.stop(timeout=30)
@@ -496,6 +526,7 @@ class Stack:
 
 
 STACK = None
+INTERRUPTED = False
 
 
 class DjangoBehindPortcullis(unittest.TestCase):
@@ -690,7 +721,7 @@ class DjangoBehindPortcullis(unittest.TestCase):
             r = self.c.get("/whoami")
             seen.append(r.status)
             self.assertIn(r.status, (502, 503), r)
-            time.sleep(1.0)  # health checks (300ms, fall 2) have now marked all three down
+            time.sleep(1.5)  # health checks (500ms, fall 2) have now marked all three down
             r = self.c.get("/whoami")
             seen.append(r.status)
             self.assertIn(r.status, (502, 503), r)
@@ -741,7 +772,7 @@ class DjangoBehindPortcullis(unittest.TestCase):
         if self.restarted is None:  # test_i did not run first: crash and restart one here
             victim = "app2"
             st.apps[victim].kill()
-            time.sleep(1.0)  # health checks notice
+            time.sleep(1.5)  # health checks notice
             st.start_app(victim)
             st.wait_app(victim)
             type(self).restarted = (victim, time.monotonic(), None)
@@ -794,8 +825,16 @@ class DjangoBehindPortcullis(unittest.TestCase):
         self.assertEqual(self.c.get("/static/notes/no-such-file.css").status, 404)
 
 
+def _terminate(signum, frame):
+    global INTERRUPTED
+    INTERRUPTED = True
+    raise KeyboardInterrupt("signal %d" % signum)  # unwinds through main()'s finally: stop()
+
+
 def main():
     global STACK
+    signal.signal(signal.SIGTERM, _terminate)
+    signal.signal(signal.SIGHUP, _terminate)
     t0 = time.monotonic()
     verbosity = 2 if "-v" in sys.argv else 1
     argv = [a for a in sys.argv if a != "-v"]
