@@ -701,6 +701,15 @@ class DjangoBehindPortcullis(unittest.TestCase):
         self.assertEqual(deleted.json()["deleted"], note_id)
         self.assertEqual(self.c.get("/notes/%d" % note_id).status, 404)
         self.assertNotIn(note_id, [n["id"] for n in self.c.get("/notes/").json()["notes"]])
+        # A body larger than the proxy's in-memory buffer (64k: the rest goes to a temp file),
+        # both ways: a 300 KB form POST and the JSON that echoes it.
+        big = "".join("line %06d of a long note\n" % i for i in range(12000))
+        self.assertGreater(len(big), 300000)
+        created = self.c.post_form("/notes/", {"csrfmiddlewaretoken": token, "title": "big", "body": big})
+        self.assertEqual(created.status, 201, created)
+        got = self.c.get("/notes/%d" % created.json()["id"])
+        self.assertEqual(got.status, 200, got)
+        self.assertEqual(got.json()["body"], big)
 
     # h. a hung upstream: 504 after upstream_response
     def test_h_hung_upstream_gets_504(self):
@@ -811,6 +820,7 @@ class DjangoBehindPortcullis(unittest.TestCase):
         self.assertEqual(r.body, css)
         self.assertEqual(r.header("Cache-Control"), "public, max-age=31536000, immutable")
         self.assertIn("css", r.header("Content-Type") or "")
+        self.assertNotEqual(r.header("Server"), "gunicorn", "Django answered, not the proxy")
         etag = r.header("ETag")
         self.assertTrue(etag, r)
         r = self.c.get(url, headers={"If-None-Match": etag})
@@ -820,7 +830,16 @@ class DjangoBehindPortcullis(unittest.TestCase):
         self.assertEqual(r.status, 206, r)
         self.assertEqual(r.body, css[:10])
         self.assertEqual(r.header("Content-Range"), "bytes 0-9/%d" % len(css))
-        self.assertEqual(self.c.get("/static/" + js_name).status, 200)
+        js = self.c.get("/static/" + js_name)
+        self.assertEqual(js.status, 200, js)
+        self.assertIn("javascript", js.header("Content-Type") or "")
+        # collectstatic keeps the unhashed copy too: cacheable, but not immutable.
+        plain = self.c.get("/static/notes/app.css")
+        self.assertEqual(plain.status, 200, plain)
+        with open(os.path.join(self.stack.static_root, "notes", "app.css"), "rb") as f:
+            self.assertEqual(plain.body, f.read())
+        self.assertTrue((plain.header("Cache-Control") or "").startswith("public, max-age="), plain)
+        self.assertNotIn("immutable", plain.header("Cache-Control"))
         # Not Django: the proxy answered even for a file Django would 404 on with DEBUG off.
         self.assertEqual(self.c.get("/static/notes/no-such-file.css").status, 404)
 
