@@ -89,19 +89,17 @@ def find_app_python():
                        "python3-django python3-mysqldb gunicorn), tried %s" % candidates)
 
 
-_libc = None
+try:
+    _PRCTL = ctypes.CDLL(None, use_errno=True).prctl  # loaded here, never in a forked child
+except (OSError, AttributeError):
+    _PRCTL = None
 
 
 def _die_with_driver():
     """In the child before exec: SIGKILL it if the driver dies (a ctest timeout kills the driver
     with no chance to clean up; the children are in sessions of their own)."""
-    global _libc
-    try:
-        if _libc is None:
-            _libc = ctypes.CDLL(None, use_errno=True)
-        _libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
-    except Exception:  # noqa: BLE001 - best effort; stop() still cleans up normally
-        pass
+    if _PRCTL is not None:
+        _PRCTL(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
 
 
 class Proc:
@@ -295,7 +293,6 @@ class Stack:
     def start_mariadb(self):
         datadir = os.path.join(self.tmp, "mariadb")
         self.db_socket = os.path.join(self.tmp, "mariadb.sock")
-        self.db_port = free_port()
         root = ["--user=root"] if os.geteuid() == 0 else []
         lean = ["--innodb-buffer-pool-size=16M", "--innodb-log-file-size=4M"]
         install = shutil.which("mariadb-install-db") or shutil.which("mysql_install_db")
@@ -366,15 +363,20 @@ class Stack:
             raise RuntimeError("django-admin %s failed:\n%s" % (" ".join(args), r.stdout.decode("utf-8", "replace")))
         return r.stdout.decode("utf-8", "replace")
 
-    def prepare_django(self):
+    def prepare_django_without_db(self):
+        """In a thread, while MariaDB starts: the steps that need no database."""
         t0 = time.monotonic()
-        self.static_root = os.path.join(self.tmp, "static")
-        # The migrations are committed; this fails if models.py and them disagree.
+        # The migrations are committed; this fails if models.py and they disagree. (Its
+        # consistency check may warn that the database is not up yet: harmless.)
         self.manage("makemigrations", "--check", "--dry-run", "notes")
-        self.manage("migrate", "--noinput")
         self.manage("collectstatic", "--noinput")
+        log("migrations checked, static collected in %.1fs" % (time.monotonic() - t0))
+
+    def prepare_django_db(self):
+        t0 = time.monotonic()
+        self.manage("migrate", "--noinput")
         self.manage("createsuperuser", "--noinput", "--username", SITE_USER, "--email", "alice@example.org")
-        log("django migrated, static collected, user made in %.1fs" % (time.monotonic() - t0))
+        log("django migrated, user made in %.1fs" % (time.monotonic() - t0))
 
     def start_app(self, name):
         if INTERRUPTED:
@@ -498,9 +500,25 @@ class Stack:
     def start(self):
         t0 = time.monotonic()
         self.https_port = free_port()
-        self.make_cert()
-        self.start_mariadb()
-        self.prepare_django()
+        self.db_port = free_port()
+        self.static_root = os.path.join(self.tmp, "static")
+        errors = []
+
+        def no_db_steps():
+            try:
+                self.prepare_django_without_db()
+            except Exception as e:  # noqa: BLE001 - re-raised below
+                errors.append(e)
+        side = threading.Thread(target=no_db_steps)
+        side.start()
+        try:
+            self.make_cert()
+            self.start_mariadb()
+        finally:
+            side.join(timeout=180)
+        if errors:
+            raise errors[0]
+        self.prepare_django_db()
         for name in SERVER_NAMES:
             self.start_app(name)
         for name in SERVER_NAMES:
