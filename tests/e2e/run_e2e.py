@@ -533,10 +533,13 @@ class Stack:
             self.proxy_exit = self.proxy.stop(timeout=15)
             if self.proxy_exit != 0:
                 log("portcullis exit status %r; its log:\n%s" % (self.proxy_exit, self.proxy.tail(80)))
-        for p in self.old_apps:
-            p.stop(timeout=10)
-        if self.mariadb is not None:
-            self.mariadb.stop(timeout=30)
+        t0 = time.monotonic()
+        rest = self.old_apps + ([self.mariadb] if self.mariadb is not None else [])
+        for p in rest:  # SIGTERM to all at once, then wait for each (SIGKILL after 30s)
+            if p.running():
+                p.signal_group(signal.SIGTERM)
+        for p in rest:
+            p.stop(timeout=max(1.0, 30 - (time.monotonic() - t0)))
         if os.environ.get("E2E_KEEP") == "1":
             log("kept %s" % self.tmp)
         else:
@@ -545,6 +548,7 @@ class Stack:
 
 STACK = None
 INTERRUPTED = False
+DURATIONS = []  # (test method, seconds)
 
 
 class DjangoBehindPortcullis(unittest.TestCase):
@@ -558,6 +562,8 @@ class DjangoBehindPortcullis(unittest.TestCase):
     def setUp(self):
         self.c = self.stack.client()
         self.addCleanup(self.c.close)
+        t0 = time.monotonic()
+        self.addCleanup(lambda: DURATIONS.append((self._testMethodName, time.monotonic() - t0)))
 
     def dump_logs(self, *names):
         return "\n".join("----- %s -----\n%s" % (n, (self.stack.apps.get(n) or self.stack.proxy).tail(30))
@@ -743,6 +749,8 @@ class DjangoBehindPortcullis(unittest.TestCase):
         st = self.stack
         seen = []
         try:
+            for name in SERVER_NAMES:  # SIGTERM to all three, then wait for each
+                st.apps[name].signal_group(signal.SIGTERM)
             for name in SERVER_NAMES:
                 st.apps[name].stop(timeout=10)
             r = self.c.get("/whoami")
@@ -895,6 +903,10 @@ def main():
             prog = unittest.main(argv=argv, exit=False, verbosity=verbosity)
             result = prog.result
     finally:
+        if result is not None and not result.wasSuccessful():
+            for p in [STACK.proxy] + [STACK.apps.get(n) for n in SERVER_NAMES]:
+                if p is not None:
+                    log("----- last lines of %s's log -----\n%s" % (p.name, p.tail(25)))
         STACK.stop()
     ok = setup_error is None and result is not None and result.wasSuccessful()
     proxy_clean = STACK.proxy_exit == 0
@@ -906,6 +918,8 @@ def main():
             print("  FAILED: %s" % test.id())
         for test, why in result.skipped:
             print("  skipped: %s (%s)" % (test.id(), why))
+    for name, secs in DURATIONS:
+        print("  %5.1fs  %s" % (secs, name))
     if setup_error is not None:
         print("setup failed: %s" % setup_error)
     print("portcullis exit status after SIGTERM: %r%s" % (STACK.proxy_exit, "" if proxy_clean else " (expected 0)"))
