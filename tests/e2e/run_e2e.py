@@ -445,6 +445,7 @@ class Stack:
             "routes:",
         ] + routes + [
             "timeouts: {upstream_connect: 2s, upstream_response: %ds, shutdown_grace: 3s}" % UPSTREAM_RESPONSE_TIMEOUT_S,
+            'access_log: {path: "%s", format: json}' % self.access_log_path,
             "",
         ])
 
@@ -476,6 +477,18 @@ class Stack:
         self.http_port = ports["http"]
         log("portcullis up: https %d, http %d" % (self.https_port, self.http_port))
 
+    def access_log(self):
+        """The proxy's JSON access log entries so far (it writes them within about a second)."""
+        out = []
+        try:
+            with open(self.access_log_path) as f:
+                for line in f:
+                    if line.endswith("\n"):
+                        out.append(json.loads(line))
+        except OSError:
+            pass
+        return out
+
     def tls_context(self):
         return ssl.create_default_context(cafile=self.cert)
 
@@ -502,6 +515,7 @@ class Stack:
         self.https_port = free_port()
         self.db_port = free_port()
         self.static_root = os.path.join(self.tmp, "static")
+        self.access_log_path = os.path.join(self.logdir, "access.log")
         errors = []
 
         def no_db_steps():
@@ -782,7 +796,7 @@ class DjangoBehindPortcullis(unittest.TestCase):
                 killer = threading.Timer(0.02, st.apps[victim].kill)
                 killer.start()
             try:
-                r = self.c.get("/whoami?sleep=0.05")
+                r = self.c.get("/whoami?sleep=0.05&n=%d" % i)
                 results.append((i, r.status, r.json().get("server") if r.status == 200 else r.text()[:200]))
             except Exception as e:  # noqa: BLE001 - recorded and reported below
                 results.append((i, repr(e), None))
@@ -796,6 +810,23 @@ class DjangoBehindPortcullis(unittest.TestCase):
             self.assertEqual(failures, [], "requests that failed across the SIGKILL of %s: %s\n%s" % (
                 victim, failures, self.dump_logs("portcullis")))
             self.assertNotIn(victim, after[5:], "the killed server still answered")
+            # The proxy's access log shows the failover happened (else the kill missed the run).
+            entries = {}
+
+            def logged():
+                for e in st.access_log():
+                    m = re.fullmatch(r"sleep=0\.05&n=(\d+)", e.get("query") or "")
+                    if e.get("path") == "/whoami" and m:
+                        entries[int(m.group(1))] = e
+                return 59 in entries
+            wait_until(logged, 10, 0.2, "the access log lines of the 60 requests")
+            e20 = entries.get(20, {})
+            log("request 20 in the access log: status %s, attempts %s, retries %s, upstream_host %s, error %s" % (
+                e20.get("status"), e20.get("attempts"), e20.get("retries"), e20.get("upstream_host"), e20.get("error")))
+            again = [(n, e.get("attempts"), e.get("retries")) for n, e in sorted(entries.items())
+                     if n >= 20 and (e.get("attempts") or 0) > 1]
+            log("requests after the kill that needed more than one attempt (n, attempts, retries): %s" % again)
+            self.assertTrue(again, "no request after the kill needed a second attempt: the kill missed the run")
         finally:
             st.start_app(victim)
             st.wait_app(victim)
