@@ -579,6 +579,7 @@ TEST(StaticPlan, IfModifiedSinceUnparsableIsIgnored) {
   EXPECT_EQ(outcome({.if_modified_since = "Sun, 06 Nov 1994 08:49:37"}), Outcome::Full);
   EXPECT_EQ(outcome({.if_modified_since = "Thu, 31 Nov 1994 08:49:37 GMT"}), Outcome::Full);
   EXPECT_EQ(outcome({.if_modified_since = "Sun, 29 Feb 1995 08:49:37 GMT"}), Outcome::Full);
+  EXPECT_EQ(outcome({.if_modified_since = "Mon, 29 Feb 2100 08:49:37 GMT"}), Outcome::Full);
   EXPECT_EQ(outcome({.if_modified_since = "Sun, 06 Nov 1994 24:00:00 GMT"}), Outcome::Full);
   EXPECT_EQ(outcome({.if_modified_since = "Sun, 06 nov 1994 08:49:37 GMT"}), Outcome::Full);
   EXPECT_EQ(outcome({.if_modified_since = "Sun, 06 Nov 1994 08:49:37 GMT junk"}), Outcome::Full);
