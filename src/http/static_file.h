@@ -24,9 +24,11 @@ enum class PathCheck : uint8_t { Ok, BadRequest, Forbidden };
 
 // `encoded` is the request path after the route's prefix, still percent-encoded, without the
 // query ("css/app.css", "/css/app.css" or "" for the prefix itself). Ok: `out` holds the
-// decoded relative name ("css/app.css"): no leading '/', no empty, "." or ".." segment, no NUL,
-// and a trailing '/' kept (the caller answers a directory with 403). `out` is reused (no
-// allocation once warm).
+// decoded relative name ("css/app.css"): no leading '/', no empty, "." or ".." segment, no NUL
+// or other control character, and a trailing '/' kept (the caller answers a directory with
+// 403). Empty and "." segments are dropped ("a//./b" is "a/b"); ".." is refused even when it
+// would stay inside the root. Decoded once: "%252e" is the literal name "%2e". A 400 anywhere
+// in the path wins over a 403. `out` is reused (no allocation once warm).
 PathCheck mapStaticPath(std::string_view encoded, std::string& out);
 
 // Content types by file extension.
@@ -49,7 +51,9 @@ class MimeTypes {
 
 // Django's ManifestStaticFilesStorage names ("app.3f2a9c1b7d4e.css") and bundlers' content
 // hashes ("main.8f3a2b1c.js", "chunk-4e5f6a7b8c9d0e1f.js"): a '.'- or '-'-separated part of 8
-// to 64 hex digits right before the extension. Such a file never changes under its name.
+// to 64 hex digits right before the extension, with at least one of a-f (an all-digit part is
+// likelier a date, "backup-20240101.zip"). "x.abcdef12.min.js" is not hashed; a stem that is
+// all hash ("deadbeef.css") is. Such a file never changes under its name.
 bool isHashedName(std::string_view file_name);
 
 // "public, max-age=31536000, immutable" for hashed names, else "public, max-age=N".
@@ -70,12 +74,12 @@ void lastModified(const FileFacts& facts, std::string& out);
 
 // The request fields that decide a static response; empty when absent.
 struct Conditions {
-  std::string_view if_match;
-  std::string_view if_none_match;
-  std::string_view if_modified_since;
-  std::string_view if_unmodified_since;
-  std::string_view range;
-  std::string_view if_range;
+  std::string_view if_match = {};
+  std::string_view if_none_match = {};
+  std::string_view if_modified_since = {};
+  std::string_view if_unmodified_since = {};
+  std::string_view range = {};
+  std::string_view if_range = {};
 };
 
 enum class Outcome : uint8_t {
@@ -97,7 +101,11 @@ struct Plan {
 // methods served), then Range (§14.2: one "bytes=" range, "a-b", "a-" or "-n"; If-Range must
 // match the strong ETag or equal Last-Modified exactly, else the whole file). Several ranges, or
 // a range unit other than bytes, or a malformed Range: the whole file (200), as the RFC allows.
-// A range starting at or past the end: 416.
+// A range starting at or past the end: 416; so any "a-b" range of an empty file is a 416 (RFC
+// 9110 §14.1.1; nginx sends 200), while "-n" (n > 0) of an empty file is the whole file (it
+// selects zero bytes, which no Content-Range can describe) and "-0" is a 416. Dates compare at
+// whole seconds (mtime_sec); an unparsable date leaves its condition out. Range handling is
+// defined for GET only (§14.2): for HEAD the caller leaves `range` empty.
 Plan planResponse(const Conditions& c, const FileFacts& facts, std::string_view etag);
 
 // "bytes 0-9/1234" for a Partial plan; "bytes */1234" for RangeNotSatisfiable.
