@@ -20,6 +20,7 @@
 
 #include "harness/h2_client.h"
 #include "harness/harness.h"
+#include "harness/observability.h"
 
 namespace portcullis::integration {
 namespace {
@@ -479,6 +480,67 @@ TEST_F(Compress, LargeResponseKeepsMemoryBounded) {
   }
   const uint64_t after = vmHwmKiB(proxy_.pid());
   EXPECT_LT(after - before, 16u * 1024) << "peak RSS grew by " << (after - before) << " KiB for 64 MiB responses";
+}
+
+// Backpressure holds with compression: a client that stops reading a streamed (buffering: off)
+// response stops the upstream, and nothing is lost once it reads again. The body does not
+// compress (random bytes labelled text/html), so the compressed stream is as large as the
+// upstream's: 32 MiB, more than the loopback sockets hold.
+TEST_F(Compress, SlowClientStillStallsTheUpstream) {
+  const std::string big = patternBody(32 * kMiB, 5);
+  Reply reply;
+  reply.headers = {{"Content-Type", "text/html"}};
+  reply.body = big;
+  up_.setReply(reply);
+  ProxyConfig config = ProxyConfig::singleUpstream({up_.address()});
+  config.workers = 1;
+  config.routes[0].extra = {"compress: on"};
+  config.routes[0].buffering = "off";
+  ASSERT_TRUE(proxy_.start(config));
+  TlsClient c;
+  ASSERT_TRUE(c.connect(proxy_.httpsPort()));
+  ASSERT_TRUE(c.send(getRequest("/", "localhost", "Accept-Encoding: zstd\r\n")));
+  Response head;
+  ASSERT_TRUE(c.readResponseHead(&head, 10s));
+  EXPECT_EQ(head.headers.get("content-encoding").value_or(""), "zstd");
+  // Sampled until it stops growing for 500 ms (at most 15 s).
+  uint64_t last = up_.responseBodyBytesSent();
+  auto last_growth = Clock::now();
+  const auto deadline = Clock::now() + 15s;
+  while (Clock::now() < deadline && Clock::now() - last_growth < 500ms) {
+    std::this_thread::sleep_for(10ms);
+    if (uint64_t now = up_.responseBodyBytesSent(); now != last) {
+      last = now;
+      last_growth = Clock::now();
+    }
+  }
+  EXPECT_LT(last, big.size()) << "the upstream sent everything to a client that reads nothing";
+  EXPECT_EQ(up_.responsesSent(), 0u);
+  Response r;
+  ASSERT_TRUE(c.readResponse(&r, 60s));
+  EXPECT_TRUE(decodesTo("zstd", r.body, big));
+}
+
+// The access log's bytes_out is what the client got: the compressed body (and its framing).
+TEST_F(Compress, AccessLogCountsTheCompressedBytes) {
+  TempDir dir;
+  const std::string log = dir.path() + "/access.log";
+  ProxyConfig config = ProxyConfig::singleUpstream({up_.address()});
+  config.workers = 1;
+  config.routes[0].extra = {"compress: on"};
+  config.top_extra = {"access_log: {path: " + log + ", format: json}"};
+  ASSERT_TRUE(proxy_.start(config));
+  Response r = get("/page.html", "Accept-Encoding: br\r\n");
+  ASSERT_TRUE(decodesTo("br", r.body, html_));
+  std::vector<std::string> lines;
+  ASSERT_TRUE(waitForLines(log, 1, &lines));
+  std::vector<JsonFields> recs;
+  ASSERT_TRUE(parseJsonLines(log, &recs));
+  ASSERT_EQ(recs.size(), 1u);
+  const uint64_t out = std::stoull(recs[0]["bytes_out"]);
+  EXPECT_GT(out, r.body.size());             // the head and the chunk framing too
+  EXPECT_LT(out, r.body.size() + 4096);      // but nothing like the identity body
+  EXPECT_LT(out, html_.size() / 3);
 }
 
 }  // namespace
