@@ -8,23 +8,34 @@
 namespace portcullis::proxy {
 namespace {
 
-// What the encoder may give out beyond the input it was handed in one relay step: what it held
-// from earlier steps (a block at most) and its framing. The relay leaves this much of resp_buf_'s
-// room free so the compressed bytes fit (never more than half: a small buffer still moves).
-constexpr uint64_t kCompressedSlack = 32 * 1024;
+// While body bytes queue in resp_buf_ with less room than this (a memory-only buffer, or the
+// end of a file's), every relay step's input is flushed through the encoder at once, so the
+// encoder holds nothing back between steps and a step's output is its input's size at most
+// (plus 1/256 and some framing, the codings' worst case): it fits the room it was measured
+// against. Above it nothing is ever short of room and the encoder works undisturbed.
+constexpr uint64_t kFlushStepsBelowRoom = 4 * 1024 * 1024;
 
 }  // namespace
 
 void Exchange::emitResponseBody(std::string_view data) {
-  if (compress_.active()) {
-    data = compress_.write(data);
-    if (compress_.failed()) {
-      compressionFailed();
-      return;
-    }
-    if (data.empty()) return;
+  if (!compress_.active()) {
+    emitResponseBytes(data);
+    return;
   }
-  emitResponseBytes(data);
+  const bool tight = responseToBuffer() && responseBufferRoom() < kFlushStepsBelowRoom;
+  std::string_view z = compress_.write(data, tight);
+  if (compress_.failed()) {
+    compressionFailed();
+    return;
+  }
+  if (z.empty()) return;
+  if (tight && resp_buf_.empty() && z.size() > responseBufferRoom()) {
+    // What the encoder held from before the client fell behind (brotli keeps up to a
+    // metablock): nothing is queued, so it goes to the codec directly, still in order.
+    stream_.sendBody(z);
+    return;
+  }
+  emitResponseBytes(z);
 }
 
 void Exchange::flushCompressedBody() {
@@ -51,7 +62,10 @@ void Exchange::finishCompressedBody() {
 uint64_t Exchange::responseInputRoom() const {
   uint64_t room = responseBufferRoom();
   if (!compress_.active()) return room;
-  uint64_t slack = std::min(kCompressedSlack, resp_buf_.limit() / 2);
+  // The codings' worst-case growth (zstd's bound, n/256, is the largest) and their framing,
+  // with the finishing trailer's bytes to spare; never more than half the buffer, so an empty
+  // one always takes input.
+  uint64_t slack = std::min<uint64_t>(resp_buf_.limit() / 2, 1024 + room / 64);
   return room > slack ? room - slack : 0;
 }
 

@@ -139,11 +139,11 @@ bool ResponseCompression::onResponseHead(http::Response& resp) {
   return enc_.active();
 }
 
-std::string_view ResponseCompression::write(std::string_view data) {
+std::string_view ResponseCompression::write(std::string_view data, bool flush) {
   out_.clear();
   if (data.empty()) return {};
-  unflushed_ = true;
-  if (!enc_.write(data, out_)) failed_ = true;
+  unflushed_ = !flush;
+  if (!enc_.write(data, out_) || (flush && !enc_.flush(out_))) failed_ = true;
   return out_;
 }
 

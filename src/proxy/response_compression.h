@@ -76,7 +76,8 @@ class ResponseCompression {
 
   // The compressed bytes for `data`, `flush`ed (everything so far decodable) or `finish`ed
   // (the stream's end). Views into out_, valid until the next call. Empty: nothing to send yet.
-  std::string_view write(std::string_view data);
+  // `flush`: flushed right after, in the same output.
+  std::string_view write(std::string_view data, bool flush = false);
   std::string_view flush();
   std::string_view finish();
   // Input since the last flush (none: a flush would only add framing).

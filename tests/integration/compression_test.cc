@@ -521,6 +521,66 @@ TEST_F(Compress, SlowClientStillStallsTheUpstream) {
   EXPECT_TRUE(decodesTo("zstd", r.body, big));
 }
 
+// With response buffering in memory only (`max_file: 0`), resp_buf_ holds compressed bytes and
+// its limit holds them: while the buffer is tight each relay step is flushed through the
+// encoder, so a step's output fits the room its input was measured against, and what the
+// encoder held from before the client fell behind goes straight to the codec. No "cannot spill"
+// fallback to unbounded memory, nothing lost or reordered. Random bytes labelled text/html
+// (the encoder's output a little larger than its input: the upstream must stall) and a page
+// that compresses (brotli holds up to a metablock before it writes).
+struct BufferedCase {
+  const char* coding;
+  bool compressible;
+};
+
+class CompressBuffered : public Compress, public ::testing::WithParamInterface<BufferedCase> {};
+
+TEST_P(CompressBuffered, MemoryOnlyBufferFillsThenStallsTheUpstreamQuietly) {
+  const char* coding = GetParam().coding;
+  const std::string big = GetParam().compressible ? page(32 * kMiB, 9) : patternBody(32 * kMiB, 6);
+  Reply reply;
+  reply.headers = {{"Content-Type", "text/html"}};
+  reply.body = big;
+  up_.setReply(reply);
+  ProxyConfig config = ProxyConfig::singleUpstream({up_.address()});
+  config.workers = 1;
+  config.routes[0].extra = {"compress: on"};
+  config.routes[0].buffering = "{memory: 50k, max_file: 0}";
+  ASSERT_TRUE(proxy_.start(config));
+  TlsClient c;
+  ASSERT_TRUE(c.connect(proxy_.httpsPort()));
+  ASSERT_TRUE(c.send(getRequest("/", "localhost", std::string("Accept-Encoding: ") + coding + "\r\n")));
+  Response head;
+  ASSERT_TRUE(c.readResponseHead(&head, 10s));
+  ASSERT_EQ(head.headers.get("content-encoding").value_or(""), coding);
+  uint64_t last = up_.responseBodyBytesSent();
+  auto last_growth = Clock::now();
+  const auto deadline = Clock::now() + 15s;
+  while (Clock::now() < deadline && Clock::now() - last_growth < 500ms) {
+    std::this_thread::sleep_for(10ms);
+    if (uint64_t now = up_.responseBodyBytesSent(); now != last) {
+      last = now;
+      last_growth = Clock::now();
+    }
+  }
+  // The compressible page may fit the sockets' buffers whole once compressed.
+  if (!GetParam().compressible) {
+    EXPECT_LT(last, big.size());
+  }
+  Response r;
+  ASSERT_TRUE(c.readResponse(&r, 60s));
+  EXPECT_TRUE(decodesTo(coding, r.body, big));
+  EXPECT_EQ(proxy_.stderrText().find("cannot spill"), std::string::npos) << proxy_.stderrText();
+}
+
+INSTANTIATE_TEST_SUITE_P(Codings, CompressBuffered,
+                         ::testing::Values(BufferedCase{"br", false}, BufferedCase{"zstd", false},
+                                           BufferedCase{"gzip", false}, BufferedCase{"br", true},
+                                           BufferedCase{"zstd", true}, BufferedCase{"gzip", true}),
+                         [](const auto& info) {
+                           return std::string(info.param.coding) + (info.param.compressible ? "_page" : "_random");
+                         });
+
 // The access log's bytes_out is what the client got: the compressed body (and its framing).
 TEST_F(Compress, AccessLogCountsTheCompressedBytes) {
   TempDir dir;
