@@ -308,6 +308,22 @@ TEST_F(Compress, HeadGetsTheIdentityHeadWithVary) {
   EXPECT_TRUE(r.body.empty());
 }
 
+// HTTP/1.0 has no chunked coding (RFC 9112 §6.1): the compressed body, of unknown length, ends
+// with the connection.
+TEST_F(Compress, Http10ClientGetsACloseDelimitedBody) {
+  ASSERT_TRUE(startProxy());
+  TlsClient c;
+  ASSERT_TRUE(c.connect(proxy_.httpsPort()));
+  Response r;
+  ASSERT_TRUE(c.roundTrip("GET /page.html HTTP/1.0\r\nHost: localhost\r\nAccept-Encoding: gzip\r\n\r\n", &r, 30s));
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.headers.get("content-encoding").value_or(""), "gzip");
+  EXPECT_FALSE(r.headers.has("transfer-encoding"));
+  EXPECT_FALSE(r.headers.has("content-length"));
+  EXPECT_EQ(r.framing, Framing::kCloseDelimited);
+  EXPECT_TRUE(decodesTo("gzip", r.body, html_));
+}
+
 TEST_F(Compress, OverHttp2TheBodyEndsWithTheStream) {
   if (std::string why = curlHttp2UnavailableReason(); !why.empty()) GTEST_SKIP() << why;
   ASSERT_TRUE(startProxy());
