@@ -8,6 +8,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -17,6 +18,8 @@
 #include "net/loop.h"
 #include "net/socket.h"
 #include "proxy/router.h"
+
+#include <zlib.h>
 
 namespace portcullis::proxy {
 namespace {
@@ -122,8 +125,9 @@ class RawUpstream {
   uint16_t port_ = 0;
 };
 
-// One upstream "app" at `port`, a catch-all route for `route_host`.
-std::shared_ptr<const Runtime> runtimeFor(uint16_t port, std::string route_host = "") {
+// One upstream "app" at `port`, a catch-all route for `route_host`; `tweak` edits the config.
+std::shared_ptr<const Runtime> runtimeFor(uint16_t port, std::string route_host = "",
+                                          const std::function<void(config::Config&)>& tweak = {}) {
   auto cfg = std::make_shared<config::Config>();
   config::Upstream u;
   u.name = "app";
@@ -137,6 +141,7 @@ std::shared_ptr<const Runtime> runtimeFor(uint16_t port, std::string route_host 
   r.upstream = "app";
   cfg->routes.push_back(r);
   cfg->limits.body = 1000;
+  if (tweak) tweak(*cfg);
   auto rt = std::make_shared<Runtime>();
   rt->config = cfg;
   rt->router = Router(*cfg);
@@ -478,6 +483,63 @@ TEST_F(ExchangeTest, ARouteWithoutWebSocketSendsAPlainRequest) {
   up.send(k101);  // an app that switches anyway gets no tunnel
   ASSERT_TRUE(runUntil(loop_, [&] { return sawEvent("done"); }));
   EXPECT_TRUE(sawEvent("local 502"));
+}
+
+// gzip-decodes as far as `in` goes (a flushed prefix decodes whole).
+std::string gunzipPrefix(std::string_view in, bool* finished = nullptr) {
+  z_stream z{};
+  inflateInit2(&z, 15 + 16);
+  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
+  z.avail_in = static_cast<uInt>(in.size());
+  std::string out;
+  char buf[16384];
+  int rc = Z_OK;
+  while (rc == Z_OK) {
+    z.next_out = reinterpret_cast<Bytef*>(buf);
+    z.avail_out = sizeof buf;
+    rc = inflate(&z, Z_NO_FLUSH);
+    out.append(buf, sizeof buf - z.avail_out);
+    if (rc == Z_OK && z.avail_in == 0 && z.avail_out != 0) break;
+  }
+  if (finished) *finished = rc == Z_STREAM_END;
+  inflateEnd(&z);
+  return out;
+}
+
+std::string chunk(std::string_view s) {
+  char size[32];
+  snprintf(size, sizeof size, "%zx\r\n", s.size());
+  return size + std::string(s) + "\r\n";
+}
+
+// A route with compress: the head is rewritten, what the upstream sent before it paused is
+// decodable at the client at once (the flush), the stream ends before endResponse, the record
+// counts the compressed bytes, and the next request on the same exchange (keep-alive) starts a
+// fresh stream on the reused encoder.
+TEST_F(ExchangeTest, CompressedBodyIsFlushedWhenTheUpstreamPausesAndFinishedBeforeTheEnd) {
+  RawUpstream up;
+  start(runtimeFor(up.port(), "", [](config::Config& c) { c.routes[0].compress.enabled = true; }));
+  const std::string first(3000, 'a'), rest = std::string(5000, 'b') + "end";
+  for (int round = 0; round < 2; ++round) {
+    stream_->events.clear();
+    stream_->body.clear();
+    request("GET /page HTTP/1.1\r\nHost: example.com\r\nAccept-Encoding: gzip\r\n\r\n");
+    ASSERT_TRUE(runUntil(loop_, [&] { return up.poll(); }));
+    up.got.clear();
+    up.send("HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nETag: \"e1\"\r\nTransfer-Encoding: chunked\r\n\r\n" +
+            chunk(first));
+    ASSERT_TRUE(runUntil(loop_, [&] { return gunzipPrefix(stream_->body) == first; }))
+        << "round " << round << ": the first part is held in the encoder";
+    EXPECT_FALSE(sawEvent("end"));
+    up.send(chunk(rest) + "0\r\n\r\n");
+    ASSERT_TRUE(runUntil(loop_, [&] { return sawEvent("done"); }));
+    EXPECT_EQ(stream_->events, (std::vector<std::string>{"head 200", "end", "done"}));
+    bool finished = false;
+    EXPECT_EQ(gunzipPrefix(stream_->body, &finished), first + rest);
+    EXPECT_TRUE(finished) << "the gzip trailer was not sent before endResponse";
+    ASSERT_EQ(records_.all.size(), static_cast<size_t>(round + 1));
+    EXPECT_EQ(records_.all.back().bytes_out, 100u + stream_->body.size());
+  }
 }
 
 }  // namespace
