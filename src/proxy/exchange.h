@@ -150,6 +150,7 @@ class Exchange final : public upstream::QueueWaiter {
   // --- Compression (exchange_compress.cc): decoded upstream bytes, compressed when the
   // response is, then emitResponseBytes.
   void emitResponseBody(std::string_view data);
+  void emitCompressed(std::string_view z);  // the encoder's output -> emitResponseBytes
   // The upstream paused (its input is drained): what the client has becomes decodable.
   void flushCompressedBody();
   void finishCompressedBody();  // the encoder's last bytes, before endResponse

@@ -28,10 +28,15 @@ void Exchange::emitResponseBody(std::string_view data) {
     compressionFailed();
     return;
   }
+  emitCompressed(z);
+}
+
+void Exchange::emitCompressed(std::string_view z) {
   if (z.empty()) return;
-  if (tight && resp_buf_.empty() && z.size() > responseBufferRoom()) {
-    // What the encoder held from before the client fell behind (brotli keeps up to a
-    // metablock): nothing is queued, so it goes to the codec directly, still in order.
+  if (responseToBuffer() && resp_buf_.empty() && z.size() > responseBufferRoom()) {
+    // What the encoder held from before the client fell behind (up to a block, or brotli's
+    // metablock) does not fit a small buffer; nothing is queued, so it goes to the codec
+    // directly, still in order. From here on the steps are flushed and their output fits.
     stream_.sendBody(z);
     return;
   }
@@ -46,7 +51,7 @@ void Exchange::flushCompressedBody() {
     compressionFailed();
     return;
   }
-  if (!z.empty()) emitResponseBytes(z);
+  emitCompressed(z);
 }
 
 void Exchange::finishCompressedBody() {
@@ -56,7 +61,7 @@ void Exchange::finishCompressedBody() {
     compressionFailed();
     return;
   }
-  if (!z.empty()) emitResponseBytes(z);
+  emitCompressed(z);
 }
 
 uint64_t Exchange::responseInputRoom() const {

@@ -51,6 +51,7 @@ class FakeStream final : public DownstreamStream {
   void sendBody(std::string_view data) override {
     body.append(data);
     bytes_out += data.size();
+    if (++sends >= above_after_sends) above = true;
   }
   base::Result<size_t> sendBodyFrom(BodyBuffer& from, size_t max) override {
     base::Buffer b;
@@ -60,7 +61,7 @@ class FakeStream final : public DownstreamStream {
   }
   void endResponse() override { events.push_back("end"); }
   void flush() override {}
-  bool aboveHighWatermark() const override { return false; }
+  bool aboveHighWatermark() const override { return above; }
   bool responseStarted() const override { return started; }
   void rearmTimer() override {}
   void reset() override { events.push_back("reset"); }
@@ -74,6 +75,10 @@ class FakeStream final : public DownstreamStream {
   uint64_t bytes_out = 0;
   int body_wanted = 0;
   bool started = false;
+  // The client's queue: above its high watermark from the `above_after_sends`th sendBody on.
+  bool above = false;
+  size_t sends = 0;
+  size_t above_after_sends = SIZE_MAX;
 };
 
 class Records final : public RequestObserver {
@@ -540,6 +545,43 @@ TEST_F(ExchangeTest, CompressedBodyIsFlushedWhenTheUpstreamPausesAndFinishedBefo
     ASSERT_EQ(records_.all.size(), static_cast<size_t>(round + 1));
     EXPECT_EQ(records_.all.back().bytes_out, 100u + stream_->body.size());
   }
+}
+
+// The client falls behind right after the encoder gave out part of a large step: what it still
+// holds comes out (at the flush) larger than a small memory-only response buffer. It goes to the
+// codec directly (nothing is queued yet), buffering stays on (no "cannot spill" fallback), and
+// the rest queues and drains in order.
+TEST_F(ExchangeTest, CompressedBytesHeldWhenTheClientFallsBehindDoNotOverflowATightBuffer) {
+  RawUpstream up;
+  start(runtimeFor(up.port(), "", [](config::Config& c) {
+    c.routes[0].compress.enabled = true;
+    c.routes[0].buffering.memory = 1024;
+    c.routes[0].buffering.max_file = 0;
+  }));
+  stream_->above_after_sends = 1;
+  request("GET /page HTTP/1.1\r\nHost: example.com\r\nAccept-Encoding: gzip\r\n\r\n");
+  ASSERT_TRUE(runUntil(loop_, [&] { return up.poll(); }));
+  std::string body;
+  for (int i = 0; body.size() < 300000; ++i) body += "<li>row " + std::to_string(i * 7919 % 100003) + " of the table</li>\n";
+  ::testing::internal::CaptureStderr();
+  up.send("HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: " + std::to_string(body.size()) +
+          "\r\n\r\n" + body);
+  // The client reads whenever the exchange waits on it.
+  bool done = runUntil(loop_, [&] {
+    if (sawEvent("done")) return true;
+    if (stream_->above && ex_->waitingOnClient()) {
+      stream_->above = false;
+      ex_->onDownstreamDrained();
+      stream_->above = true;
+    }
+    return false;
+  });
+  const std::string err = ::testing::internal::GetCapturedStderr();
+  ASSERT_TRUE(done);
+  EXPECT_EQ(err.find("cannot spill"), std::string::npos) << err;
+  bool finished = false;
+  EXPECT_TRUE(gunzipPrefix(stream_->body, &finished) == body);
+  EXPECT_TRUE(finished);
 }
 
 }  // namespace
