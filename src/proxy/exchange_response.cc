@@ -352,6 +352,7 @@ void Exchange::onDownstreamClosed() {
 }
 
 void Exchange::releaseIdleMemory() {
+  compress_.release();  // the encoder's state and its output buffer
   // The header vector keeps the capacity of the largest response seen (~32 bytes a header);
   // an idle connection does not need it.
   client_.releaseIdleMemory();
@@ -360,7 +361,6 @@ void Exchange::releaseIdleMemory() {
   up_head_.release();
   std::string().swap(hash_key_);
   std::string().swap(location_);
-  compress_.release();
 }
 
 void Exchange::revive() {
