@@ -128,6 +128,13 @@ TEST(CompressionDecision, ResponsesThatMustNotBeTransformed) {
     r.local = true;
     EXPECT_EQ(decideCompression(on(), acceptAll(), r).verdict, CompressionVerdict::Unchanged);
   }
+  {
+    // A WebSocket's 101 (or h2's 200 that opens the tunnel): raw bytes follow, not a body.
+    Resp resp;
+    http::Response& r = resp.build();
+    r.websocket = true;
+    EXPECT_EQ(decideCompression(on(), acceptAll(), r).verdict, CompressionVerdict::Unchanged);
+  }
 }
 
 TEST(CompressionDecision, SizeRules) {
