@@ -26,6 +26,9 @@ while IFS= read -r hit; do bad "load_internal.h outside the config loader: $hit"
 # use: look for the namespace itself.
 while IFS= read -r hit; do bad "proxy names tls:: (use base::TlsInfo): $hit"; done < <(grep -rn 'tls::' --include='*.h' --include='*.cc' proxy | grep -v '^[^:]*:[0-9]*: *//' || true)
 
+# The compression libraries stay behind http::Compressor (its header names none of their types).
+while IFS= read -r hit; do bad "compression library outside src/http/compressor.cc: $hit"; done < <(grep -rn '#include [<"]\(zlib\.h\|zstd\.h\|brotli/\)' --include='*.h' --include='*.cc' . | grep -v '^\./http/compressor\.cc:' || true)
+
 # Allowed includes per layer (DESIGN 3.2); server may include everything.
 declare -A allowed=(
   [base]="base"

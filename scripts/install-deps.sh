@@ -8,6 +8,7 @@ packages=(
   build-essential cmake pkg-config g++
   libuv1-dev android-libboringssl-dev libyaml-cpp-dev
   googletest libgtest-dev libgmock-dev libnghttp2-dev
+  libbrotli-dev libzstd-dev zlib1g-dev
   openssl curl python3 ca-certificates
   prometheus python3-prometheus-client
   python3-uvicorn python3-websockets python3-daphne
