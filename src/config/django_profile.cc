@@ -21,10 +21,9 @@ unsigned ceilSeconds(milliseconds d) {
   return static_cast<unsigned>((ms + 999) / 1000);
 }
 
-// "3s", "1500ms", "2m" as a config would write them.
+// "3s", "1500ms" as a config would write them.
 std::string durationText(milliseconds d) {
   auto ms = d.count();
-  if (ms % 60'000 == 0 && ms >= 60'000) return std::to_string(ms / 60'000) + "m";
   if (ms % 1000 == 0) return std::to_string(ms / 1000) + "s";
   return std::to_string(ms) + "ms";
 }

@@ -279,7 +279,7 @@ TEST(DjangoWarnings, UpstreamResponseAboveGunicornsTimeoutWhenWritten) {
   Config c = mustLoad(std::string(kHead) + "routes:\n  - upstream: app\ntimeouts:\n  upstream_response: 2m\n");
   std::vector<std::string> w = djangoWarnings(c);
   ASSERT_EQ(w.size(), 1u);
-  EXPECT_EQ(w[0].rfind("test.yaml:12:22: timeouts.upstream_response 2m is above gunicorn's default --timeout (30s)", 0), 0u)
+  EXPECT_EQ(w[0].rfind("test.yaml:12:22: timeouts.upstream_response 120s is above gunicorn's default --timeout (30s)", 0), 0u)
       << w[0];
   EXPECT_TRUE(has(w[0], "make sure gunicorn runs with --timeout=125 or more (see portcullis django-settings)")) << w[0];
   EXPECT_EQ(djangoWarnings(mustLoad(std::string(kHead) + "routes: []\ntimeouts: {upstream_response: 31s}\n")).size(), 1u);
