@@ -4,6 +4,7 @@
 #include <memory>
 #include <vector>
 
+#include "base/log.h"
 #include "config/django_profile.h"
 #include "config/load.h"
 #include "server/runtime_builder.h"
@@ -27,6 +28,7 @@ int djangoSettingsCommand(const std::string& config_path, const std::string& for
     std::fprintf(stderr, "%s\n", built.error().message.c_str());
     return kExitConfig;
   }
+  for (const auto& w : built->warnings) base::log::warn(w);  // on stderr, as -t does
   std::vector<std::vector<std::string>> names(cfg->listeners.size());
   for (size_t i = 0; i < names.size() && i < built->tls.size(); ++i)
     if (built->tls[i]) names[i] = built->tls[i]->certificateNames();
