@@ -59,6 +59,65 @@ TEST_F(DjangoSettings, PrintsSettingsThatPythonParses) {
   EXPECT_EQ(py.exit_code, 0) << py.stderr_text << "\n" << out;
 }
 
+// The settings in a real Django (and the flags in a real gunicorn), where Debian's packages are
+// installed (python3-django, gunicorn; skipped elsewhere): Django takes the proxy's https and
+// the certificate's host names, and refuses another Host.
+TEST_F(DjangoSettings, DjangoAndGunicornAcceptThem) {
+  CommandResult py;
+  ASSERT_TRUE(runCommand({"/usr/bin/python3", "-c", "import django, gunicorn"}, &py));
+  if (py.exit_code != 0) GTEST_SKIP() << "no Django or gunicorn for /usr/bin/python3: " << py.stderr_text;
+
+  CommandResult r = run(config().toYaml(), {"django-settings", "--format", "settings", "-c", "CONFIG"});
+  ASSERT_EQ(r.exit_code, 0) << r.stderr_text;
+  dir_.writeFile("generated.py", r.stdout_text);
+  dir_.writeFile("site_settings.py",
+                 "SECRET_KEY = 'integration-test-' * 4\n"
+                 "DEBUG = False\n"
+                 "ROOT_URLCONF = 'site_urls'\n"
+                 "from generated import *\n");
+  dir_.writeFile("site_urls.py", "urlpatterns = []\n");
+  dir_.writeFile("site_wsgi.py",
+                 "def application(environ, start_response):\n"
+                 "    start_response('200 OK', [])\n"
+                 "    return [b'ok']\n");
+  const std::string script =
+      "import os, sys\n"
+      "sys.path.insert(0, sys.argv[1])\n"
+      "os.environ['DJANGO_SETTINGS_MODULE'] = 'site_settings'\n"
+      "import django\n"
+      "django.setup()\n"
+      "from django.core.exceptions import DisallowedHost\n"
+      "from django.test import RequestFactory\n"
+      "req = RequestFactory().get('/', HTTP_HOST='localhost', HTTP_X_FORWARDED_PROTO='https',\n"
+      "                           HTTP_X_FORWARDED_HOST='localhost', HTTP_X_FORWARDED_PORT='443')\n"
+      "assert req.is_secure(), 'not secure'\n"
+      "assert req.build_absolute_uri('/x') == 'https://localhost/x', req.build_absolute_uri('/x')\n"
+      "bad = RequestFactory().get('/', HTTP_HOST='evil.example', HTTP_X_FORWARDED_HOST='evil.example')\n"
+      "try:\n"
+      "    bad.get_host()\n"
+      "    sys.exit('evil.example was allowed')\n"
+      "except DisallowedHost:\n"
+      "    pass\n"
+      "print('django ok')\n";
+  ASSERT_TRUE(runCommand({"/usr/bin/python3", "-c", script, dir_.path()}, &py));
+  EXPECT_EQ(py.exit_code, 0) << py.stderr_text << "\n" << r.stdout_text;
+  EXPECT_EQ(py.stdout_text, "django ok\n") << py.stderr_text;
+
+  r = run(config().toYaml(), {"django-settings", "--format", "gunicorn", "-c", "CONFIG"});
+  ASSERT_EQ(r.exit_code, 0) << r.stderr_text;
+  std::vector<std::string> argv = {"/usr/bin/python3", "-m", "gunicorn", "--check-config", "--chdir", dir_.path()};
+  std::string flags = r.stdout_text.substr(0, r.stdout_text.find('\n'));
+  for (size_t at = 0; at < flags.size();) {
+    size_t end = flags.find(' ', at);
+    if (end == std::string::npos) end = flags.size();
+    argv.push_back(flags.substr(at, end - at));
+    at = end + 1;
+  }
+  argv.push_back("site_wsgi:application");
+  ASSERT_TRUE(runCommand(argv, &py));
+  EXPECT_EQ(py.exit_code, 0) << flags << "\n" << py.stdout_text << py.stderr_text;
+}
+
 TEST_F(DjangoSettings, GunicornFormatIsOneLineOfFlags) {
   ProxyConfig c = config();
   c.upstreams[0].idle_timeout = "4s";
