@@ -168,6 +168,7 @@ struct Upstream {
   double retry_budget = 0.2;                // retries at most this share of in-flight requests
   std::chrono::milliseconds dns_refresh{0}; // re-resolve names this often; 0 = only at start
   Mark mark;
+  Mark idle_timeout_mark;  // where `idle_timeout:` was written (line 0: not written, the default)
 };
 
 struct Buffering {
@@ -244,6 +245,7 @@ struct Timeouts {
   // A tunnel (WebSocket) with no byte either way for this long is closed. Long, as nginx's
   // advice for WebSockets: apps ping (Channels, socket.io) well inside it.
   std::chrono::milliseconds tunnel_idle{3'600'000};
+  Mark upstream_response_mark;  // where `upstream_response:` was written (line 0: the default)
 };
 
 struct Limits {

@@ -22,6 +22,7 @@
 #include "net/socket.h"
 #include "proxy/redirect.h"
 #include "server/control.h"
+#include "server/django_settings.h"
 #include "server/metrics.h"
 #include "server/runtime_builder.h"
 #include "server/worker.h"
@@ -36,8 +37,14 @@ constexpr int kExitUsage = 64;
 
 const char* kUsage =
     "usage: portcullis [-c FILE] [-t] [--ready-file PATH] [--log-level debug|info|warn|error]\n"
+    "       portcullis django-settings [-c FILE] [--format all|settings|gunicorn]\n"
     "  -c, --config FILE    configuration file (default: conf/portcullis.yaml)\n"
-    "  -t, --test           check the configuration (YAML, certificates, upstream names) and exit\n"
+    "  -t, --test           check the configuration (YAML, certificates, upstream names) and exit;\n"
+    "                       warns where it contradicts gunicorn's defaults\n"
+    "  django-settings      print the Django settings.py lines and gunicorn/uvicorn flags that\n"
+    "                       match the configuration (checked as by -t), then exit\n"
+    "  --format WHAT        django-settings: all (default; valid Python), settings, or gunicorn\n"
+    "                       (one line of flags)\n"
     "  --ready-file PATH    once every listener is bound, write \"<name> <host>:<port>\" lines here\n"
     "  --log-level LEVEL    debug, info (default), warn or error\n"
     "  -h, --help           show this help\n"
@@ -47,6 +54,8 @@ struct Options {
   std::string config = "conf/portcullis.yaml";
   std::string ready_file;
   bool test_only = false;
+  bool django_settings = false;
+  std::string django_format;  // --format; empty: "all"
 };
 
 int usageError(const std::string& msg) {
@@ -69,6 +78,12 @@ int parseArgs(int argc, char** argv, Options& o) {
       o.config = a.substr(9);
     } else if (a == "-t" || a == "--test") {
       o.test_only = true;
+    } else if (a == "django-settings") {
+      o.django_settings = true;
+    } else if (a == "--format") {
+      if (!value(o.django_format)) return usageError(a + " needs all, settings or gunicorn");
+      if (o.django_format != "all" && o.django_format != "settings" && o.django_format != "gunicorn")
+        return usageError("unknown format '" + o.django_format + "'");
     } else if (a == "--ready-file") {
       if (!value(o.ready_file)) return usageError(a + " needs a path");
     } else if (a == "--log-level") {
@@ -90,6 +105,7 @@ int parseArgs(int argc, char** argv, Options& o) {
       return usageError("unknown argument '" + a + "'");
     }
   }
+  if (!o.django_format.empty() && !o.django_settings) return usageError("--format is for django-settings");
   return -1;
 }
 
@@ -240,6 +256,7 @@ void refreshDns(const pc::config::Config& cfg, std::shared_ptr<const pc::proxy::
 int main(int argc, char** argv) {
   Options opt;
   if (int rc = parseArgs(argc, argv, opt); rc >= 0) return rc;
+  if (opt.django_settings) return pc::server::djangoSettingsCommand(opt.config, opt.django_format);
 
   auto loaded = pc::config::loadFile(opt.config);
   if (!loaded) {
@@ -255,6 +272,7 @@ int main(int argc, char** argv) {
   std::shared_ptr<const pc::proxy::Runtime> runtime = built->runtime;
   for (const auto& w : built->warnings) pc::base::log::warn(w);
   if (opt.test_only) {
+    pc::server::printDjangoWarnings(*cfg);
     std::fprintf(stderr, "portcullis: configuration %s is ok\n", opt.config.c_str());
     return 0;
   }
