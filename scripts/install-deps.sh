@@ -12,6 +12,8 @@ packages=(
   prometheus python3-prometheus-client
   python3-uvicorn python3-websockets python3-daphne
   nghttp2-client python3-h2 chromium
+  # scripts/check-package.sh: dpkg-shlibdeps, systemd-analyze, logrotate -d
+  dpkg-dev systemd logrotate
 )
 
 missing=()

@@ -9,6 +9,8 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "base/log.h"
+
 namespace portcullis::server {
 namespace {
 
@@ -67,7 +69,10 @@ base::Result<Identity> resolveIdentity(const config::Config& cfg) {
 }
 
 base::Result<void> dropPrivileges(const Identity& id) {
-  if (!id.configured) return {};
+  if (!id.configured) {
+    if (::geteuid() == 0) base::log::warn("running as root: set `user:` to switch to an unprivileged user once listening");
+    return {};
+  }
   const std::string who = "user '" + id.user + "', group '" + id.group + "' (" + describe(id.uid, id.gid) + ")";
   if (::geteuid() != 0) {
     // Nothing to drop (systemd's User=, or started by that user): just make sure this is who the
