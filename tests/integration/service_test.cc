@@ -94,6 +94,8 @@ TEST_F(ServicePrivileges, EveryThreadRunsAsTheConfiguredUserAndRequestsStillFlow
   // Opened as root, and its writer thread starts before the drop: it must be dropped too.
   const std::string log_path = proxy_.dir() + "/access.log";
   cfg.top_extra = {"access_log: {path: \"" + log_path + "\", format: combined}"};
+  // Started in root's supplementary group, which the drop must replace with the user's.
+  proxy_.setLauncher({"setpriv", "--groups=0"});
   ASSERT_TRUE(startAsNobody(cfg));
   EXPECT_TRUE(proxy_.waitForStderr("running as user nobody, group nogroup"));
 
