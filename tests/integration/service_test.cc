@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 #include <pwd.h>
 #include <grp.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -204,6 +206,65 @@ TEST_F(ServicePrivileges, UserSetWhileNotRootMustAlreadyBeThatUser) {
   proxy.setLauncher({"setpriv", uid, gid, "--clear-groups"});
   ASSERT_TRUE(proxy.start(cfg));
   EXPECT_TRUE(proxy.waitForStderr("running as user nobody"));
+}
+
+// A free port below 1024 on loopback (bound and released here, as root), 0 if none.
+uint16_t freeLowPort() {
+  for (uint16_t port = 990; port > 900; --port) {
+    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(port);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    bool ok = ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
+    ::close(fd);
+    if (ok) return port;
+  }
+  return 0;
+}
+
+// The packaged unit's model (conf/systemd/portcullis.service): never root, an ambient
+// CAP_NET_BIND_SERVICE, no_new_privs. Here setpriv stands in for systemd.
+TEST_F(ServicePrivileges, AnAmbientBindCapabilityIsAllALowPortNeeds) {
+  TempDir certs;
+  CertFiles own = generateCertificate(certs.path());
+  ASSERT_TRUE(own.error.empty()) << own.error;
+  ASSERT_EQ(::chmod(certs.path().c_str(), 0755), 0);
+  ASSERT_EQ(::chmod(own.key.c_str(), 0644), 0);
+  const uint16_t port = freeLowPort();
+  ASSERT_NE(port, 0) << "no free port in 901..990";
+  ProxyConfig cfg = ProxyConfig::singleUpstream({app_.address()});
+  cfg.certificate = own.certificate;
+  cfg.key = own.key;
+  cfg.https_address = "127.0.0.1:" + std::to_string(port);
+  cfg.redirect_port.reset();
+  cfg.top_extra = {"user: nobody", "group: nogroup"};  // already them: nothing to drop, just checked
+  ASSERT_EQ(::chmod(proxy_.dir().c_str(), 0777), 0);
+  const std::vector<std::string> unprivileged = {
+      "setpriv", "--reuid=" + std::to_string(nobody_.uid), "--regid=" + std::to_string(nobody_.gid), "--clear-groups",
+      "--no-new-privs", "--bounding-set=-all,+net_bind_service"};
+
+  // Without the capability the bind fails: exit 1 with the reason.
+  proxy_.setLauncher(unprivileged);
+  auto refused = proxy_.start(cfg, 5s);
+  ASSERT_FALSE(refused);
+  EXPECT_NE(proxy_.stderrText().find("listener 'https'"), std::string::npos) << proxy_.stderrText();
+
+  std::vector<std::string> with_cap = unprivileged;
+  with_cap.push_back("--inh-caps=+net_bind_service");
+  with_cap.push_back("--ambient-caps=+net_bind_service");
+  ProxyProcess proxy;
+  ASSERT_EQ(::chmod(proxy.dir().c_str(), 0777), 0);
+  proxy.setLauncher(with_cap);
+  ASSERT_TRUE(proxy.start(cfg));
+  EXPECT_EQ(proxy.httpsPort(), port);
+  ProcIds p = readStatus("/proc/" + std::to_string(proxy.pid()) + "/status");
+  for (long v : p.uid) EXPECT_EQ(v, static_cast<long>(nobody_.uid));
+  TlsClient client;
+  ASSERT_TRUE(client.connect(port));
+  Response resp;
+  ASSERT_TRUE(client.roundTrip(getRequest("/low-port"), &resp));
+  EXPECT_EQ(resp.status, 200);
 }
 
 TEST_F(ServicePrivileges, TempDirTheUserCannotWriteStopsTheStart) {
