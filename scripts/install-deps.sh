@@ -12,6 +12,7 @@ packages=(
   prometheus python3-prometheus-client
   python3-uvicorn python3-websockets python3-daphne
   nghttp2-client python3-h2 chromium
+  mariadb-server python3-django gunicorn python3-mysqldb
   # scripts/check-package.sh: dpkg-shlibdeps, systemd-analyze, logrotate -d
   dpkg-dev systemd logrotate
 )

@@ -143,6 +143,8 @@ class Loader {
   // --- load_routes.cc -------------------------------------------------------------------------
   Route route(const Value& v) const;
   Buffering buffering(const Value& v) const;
+  StaticFiles staticFiles(const Value& v) const;
+  Compression compression(const Value& v) const;
 
   // --- load_settings.cc -----------------------------------------------------------------------
   unsigned workers(const Value& v) const;

@@ -179,10 +179,50 @@ struct Buffering {
   uint64_t max_file = 1024ull * 1024 * 1024;
 };
 
+// `static:` on a route: files under `root` answer the route's requests instead of an upstream
+// (Django's STATIC_ROOT / MEDIA_ROOT). The request path minus the route's prefix names the file.
+struct StaticFiles {
+  std::string root;  // absolute (a relative one is resolved against the config file's directory)
+  Mark root_mark;
+  // `fallback: upstream`: a file that is not there goes to the route's upstream (whitenoise
+  // users expect Django to answer it); `fallback: off` (default): 404.
+  bool fallback_upstream = false;
+  // Cache-Control max-age for names without a content hash. Hashed names (Django's
+  // ManifestStaticFilesStorage: app.3f2a9c1b7d4e.css) always get a year and `immutable`.
+  std::chrono::seconds max_age{3600};
+  // Symlinks may point outside root (a deploy that links shared/static into a release dir).
+  // Off: a file whose real path leaves root is 404.
+  bool allow_symlinks_outside = false;
+  // Serve `name.br` / `name.zst` / `name.gz` next to `name` when the client accepts them.
+  bool precompressed = true;
+  Mark mark;
+};
+
+// `compress:` on a route: proxied responses are compressed on the fly. Off by default (BREACH:
+// a response that reflects a secret and attacker input leaks the secret through its size).
+struct Compression {
+  bool enabled = false;
+  // Content types (without parameters, lower case) that are compressed; a trailing "/*" matches
+  // a whole top-level type.
+  std::vector<std::string> types = {
+      "text/html", "text/css", "text/plain", "text/javascript", "text/xml", "text/csv",
+      "application/javascript", "application/json", "application/xml", "application/rss+xml",
+      "application/atom+xml", "application/manifest+json", "image/svg+xml"};
+  uint64_t min_size = 1024;  // a response known to be smaller is sent as it is
+  // Levels: brotli 0..11, zstd 1..19, gzip 1..9. Chosen for on-the-fly compression, not for
+  // precompressed files: brotli 4 and zstd 3 beat gzip 6 in both size and CPU.
+  int brotli_level = 4;
+  int zstd_level = 3;
+  int gzip_level = 6;
+  Mark mark;
+};
+
 struct Route {
   std::string host;         // "" = any host; "example.com" exact; "*.example.com" one or more labels
   std::string path_prefix = "/";
-  std::string upstream;     // name of an Upstream
+  std::string upstream;     // name of an Upstream; empty for a static route without fallback
+  std::optional<StaticFiles> static_files;
+  Compression compress;
   Buffering buffering;      // `buffering: off` streams both ways (SSE, long polling)
   // WebSocket upgrades are forwarded and become tunnels on a 101; false: the upgrade headers
   // are dropped and the request goes upstream as a plain one.

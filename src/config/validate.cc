@@ -60,7 +60,8 @@ base::Result<void> checkListeners(const Config& config) {
 base::Result<void> checkRoutes(const Config& config) {
   const auto& rs = config.routes;
   for (size_t i = 0; i < rs.size(); ++i) {
-    if (!config.findUpstream(rs[i].upstream)) {
+    // A static route without a fallback names no upstream (the loader enforces which do).
+    if (!rs[i].upstream.empty() && !config.findUpstream(rs[i].upstream)) {
       std::string defined;
       for (const Upstream& u : config.upstreams) defined += (defined.empty() ? "" : ", ") + u.name;
       std::string known = defined.empty() ? "no upstreams are defined" : "defined: " + defined;
