@@ -14,6 +14,8 @@ packages=(
   python3-uvicorn python3-websockets python3-daphne
   nghttp2-client python3-h2 chromium
   mariadb-server python3-django gunicorn python3-mysqldb
+  # scripts/check-package.sh: dpkg-shlibdeps, systemd-analyze, logrotate -d
+  dpkg-dev systemd logrotate
 )
 
 missing=()

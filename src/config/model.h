@@ -287,6 +287,13 @@ struct Config {
   unsigned workers = 0;  // 0 = one per CPU
   std::string temp_dir = "/tmp";  // buffering spill files (unlinked at creation)
   Mark temp_dir_mark;             // for "cannot create a file in temp_dir" at start
+  // `user:` / `group:`: names only; the server resolves them (an unknown name is an error at
+  // the key's mark) and drops to them once every root-only resource is open. Empty: keep the
+  // identity the process was started with; group empty: the user's primary group.
+  std::string user;
+  std::string group;
+  Mark user_mark;
+  Mark group_mark;
   std::vector<Listener> listeners;
   std::vector<Upstream> upstreams;
   std::vector<Route> routes;

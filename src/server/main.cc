@@ -24,7 +24,9 @@
 #include "server/control.h"
 #include "server/django_settings.h"
 #include "server/metrics.h"
+#include "server/privileges.h"
 #include "server/runtime_builder.h"
+#include "server/sd_notify.h"
 #include "server/worker.h"
 
 namespace pc = portcullis;
@@ -194,6 +196,9 @@ bool reload(const std::string& path, std::shared_ptr<const pc::config::Config>& 
   if (std::string why = accessLogChange(cfg->access_log, next->access_log); !why.empty()) {
     pc::base::log::warn("reload: ", why, " needs a restart; the access log stays as it was");
   }
+  if (std::string why = pc::server::identityChange(*cfg, *next); !why.empty()) {
+    pc::base::log::warn("reload: ", why, " needs a restart; the process keeps its user and group");
+  }
   const auto updates = listenerUpdates(*next, built->tls);
   for (auto& w : workers) w->reload(built->runtime, updates);
   for (const auto& w : built->warnings) pc::base::log::warn(w);
@@ -271,6 +276,11 @@ int main(int argc, char** argv) {
   }
   std::shared_ptr<const pc::proxy::Runtime> runtime = built->runtime;
   for (const auto& w : built->warnings) pc::base::log::warn(w);
+  auto identity = pc::server::resolveIdentity(*cfg);
+  if (!identity) {
+    std::fprintf(stderr, "%s\n", identity.error().message.c_str());
+    return kExitConfig;
+  }
   if (opt.test_only) {
     pc::server::printDjangoWarnings(*cfg);
     std::fprintf(stderr, "portcullis: configuration %s is ok\n", opt.config.c_str());
@@ -348,6 +358,27 @@ int main(int argc, char** argv) {
     pc::base::log::info("admin listening on ", address, " (/metrics, /healthz, /clusters)");
   }
 
+  // Everything root was needed for is open: ports, certificates and keys (read by buildRuntime),
+  // the access log. Give root up before any worker exists; see README "Run as a service" for
+  // what a reload can still do afterwards.
+  if (auto dropped = pc::server::dropPrivileges(*identity); !dropped) {
+    std::fprintf(stderr, "portcullis: %s\n", dropped.error().message.c_str());
+    for (auto& v : per_worker)
+      for (auto& x : v) ::close(x.fd);
+    if (admin_fd >= 0) ::close(admin_fd);
+    return kExitRuntime;
+  }
+  if (identity->configured) {
+    pc::base::log::info("running as user ", identity->user, ", group ", identity->group);
+  }
+  if (auto writable = pc::server::checkTempDir(*cfg); !writable) {
+    std::fprintf(stderr, "portcullis: %s\n", writable.error().message.c_str());
+    for (auto& v : per_worker)
+      for (auto& x : v) ::close(x.fd);
+    if (admin_fd >= 0) ::close(admin_fd);
+    return kExitRuntime;
+  }
+
   pc::server::ProcessStats process;
   process.workers = nworkers;
   std::vector<std::unique_ptr<pc::server::Worker>> workers;
@@ -364,6 +395,7 @@ int main(int argc, char** argv) {
   if (!opt.ready_file.empty() && !writeReadyFile(opt.ready_file, ready)) {
     pc::base::log::error("cannot write ready file ", opt.ready_file, ": ", std::strerror(errno));
   }
+  pc::server::sd::ready();
 
   for (;;) {
     int sig = 0;
@@ -387,6 +419,8 @@ int main(int argc, char** argv) {
       continue;
     }
     if (sig == SIGHUP) {
+      // READY=1 again whatever the outcome: a failed reload keeps serving the old config.
+      pc::server::sd::reloading();
       if (reload(opt.config, cfg, runtime, workers)) {
         process.reloads_ok.fetch_add(1, std::memory_order_relaxed);
         process.generation.fetch_add(1, std::memory_order_relaxed);
@@ -394,9 +428,11 @@ int main(int argc, char** argv) {
         process.reloads_failed.fetch_add(1, std::memory_order_relaxed);
       }
       control.update(runtime);  // no-op when the reload failed (same runtime)
+      pc::server::sd::ready();
       continue;
     }
     pc::base::log::info("signal ", sig, ": draining (up to ", cfg->timeouts.shutdown_grace.count(), " ms)");
+    pc::server::sd::stopping();
     break;
   }
   auto grace = static_cast<uint64_t>(cfg->timeouts.shutdown_grace.count());
