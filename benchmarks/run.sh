@@ -679,7 +679,7 @@ file_check() {  # file_check NAME WORKERS -> 0 if the proxy serves the scenario 
   if [ "$rc" = 0 ] && [ -n "$fs_ae" ]; then
     # What a browser-like client gets: curl asks for its encodings and decodes.
     local dec="$tmp/check-$name-$sc.dec" enc
-    enc="$("${curl_tls[@]}" --compressed -o "$dec" -w '%{content_type}' -D - "https://localhost:$HTTPS_PORT$fs_path" |
+    enc="$("${curl_tls[@]}" --compressed -o "$dec" -D - "https://localhost:$HTTPS_PORT$fs_path" |
            tr -d '\r' | sed -n 's/^[Cc]ontent-[Ee]ncoding: *//p' | tail -1)" || true
     if ! cmp -s "$dec" "$fs_expect"; then
       rc=1 problems="curl --compressed (Content-Encoding: ${enc:-none}) did not decode to the page"
