@@ -1002,12 +1002,14 @@ def chart(table, workers, path):
         labels, series = [], {p: [] for p, _ in PROXIES}
         for key, label, unit, higher, _ in METRICS:
             vals = [table.get((w, p), {}).get(key) for p, _ in PROXIES]
-            if any(v is None for v in vals):
+            # Rows 14-17 have no HAProxy: chart a row when Portcullis and one other have it.
+            if vals[0] is None or all(v is None for v in vals[1:]):
                 continue
-            best = max(vals) if higher else min(vals)
+            present = [v for v in vals if v is not None]
+            best = max(present) if higher else min(present)
             labels.append(f"{key}\n({'higher' if higher else 'lower'} better)")
             for (p, _), v in zip(PROXIES, vals):
-                series[p].append(v / best if best else 0)
+                series[p].append(v / best if best and v is not None else 0)
         x = range(len(labels))
         for i, (p, name) in enumerate(PROXIES):
             ax.bar([xi + (i - 1) * 0.27 for xi in x], series[p], 0.27, label=name)
