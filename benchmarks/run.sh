@@ -14,10 +14,12 @@
 #                           (2 rounds: mean) and the per-round ratios
 #   BENCH_WORKERS="1 2"     worker/thread counts to run every proxy with
 #   BENCH_PROXIES="portcullis nginx haproxy"
-#   BENCH_SCENARIOS="keepalive full resume redirect big idle keepalive_log ws_idle ws_echo h2_small h2_large h2_idle"
+#   BENCH_SCENARIOS="keepalive full resume redirect big idle keepalive_log ws_idle ws_echo h2_small h2_large h2_idle static_small static_large gzip_html br_html"
 #                           which scenarios to run, in that order (e.g. BENCH_SCENARIOS=keepalive_log
 #                           runs the access-log variant alone; "ws_idle ws_echo" the WebSocket ones;
-#                           "h2_small h2_large h2_idle" the HTTP/2 ones, h2load and tools/h2_tool.cc)
+#                           "h2_small h2_large h2_idle" the HTTP/2 ones, h2load and tools/h2_tool.cc;
+#                           "static_small static_large" static files, "gzip_html br_html" on-the-fly
+#                           compression: Portcullis and nginx only, see README)
 #   BENCH_LOG_WORKERS=1     worker counts for keepalive_log (the JSON access log variant; Portcullis
 #                           and nginx only); a subset of BENCH_WORKERS
 #   BENCH_IDLE_CONNS=5000   connections held open in the idle-memory scenario
@@ -70,10 +72,11 @@ profile="${BENCH_PROFILE:-0}"
 profile_secs="${BENCH_PROFILE_SECONDS:-3}"
 worker_counts="${BENCH_WORKERS:-1 2}"
 proxies="${BENCH_PROXIES:-portcullis nginx haproxy}"
-scenarios="${BENCH_SCENARIOS:-keepalive full resume redirect big idle keepalive_log ws_idle ws_echo h2_small h2_large h2_idle}"
+scenarios="${BENCH_SCENARIOS:-keepalive full resume redirect big idle keepalive_log ws_idle ws_echo h2_small h2_large h2_idle static_small static_large gzip_html br_html}"
 for sc in $scenarios; do
   case "$sc" in
     keepalive|full|resume|redirect|big|idle|keepalive_log|ws_idle|ws_echo|h2_small|h2_large|h2_idle) ;;
+    static_small|static_large|gzip_html|br_html) ;;
     *) echo "run.sh: unknown scenario '$sc' in BENCH_SCENARIOS" >&2; exit 64 ;;
   esac
 done
@@ -96,6 +99,12 @@ ws_selected=0
 [[ " $scenarios " == *" ws_"* ]] && ws_selected=1
 h2_selected=0
 [[ " $scenarios " == *" h2_"* ]] && h2_selected=1
+# Static files (14, 15) and on-the-fly compression (16, 17): Portcullis and nginx only.
+br_selected=0
+[[ " $scenarios " == *" br_html "* ]] && br_selected=1
+# nginx's brotli filter (Debian's libnginx-mod-http-brotli-filter, ngx_brotli), loaded by the
+# br_html config only.
+NGINX_BROTLI_SO=/usr/lib/nginx/modules/ngx_http_brotli_filter_module.so
 LOAD_CPU=1        # wrk / tlsload / the idle client run on this CPU (taskset)
 PY=/usr/bin/python3
 [ -x "$PY" ] || PY="$(command -v python3)"
@@ -109,6 +118,8 @@ need=(nginx haproxy wrk openssl curl python3 python3-matplotlib libssl-dev gcc u
 [ "$profile" = 1 ] && need+=(strace)
 # HTTP/2: h2load (scenarios 11 and 12) and nghttp2's headers for tools/h2_tool.cc (13).
 [ "$h2_selected" = 1 ] && need+=(nghttp2-client libnghttp2-dev g++)
+# br_html: nginx's brotli module, and python3-brotli for the pre-flight check's decoding.
+[ "$br_selected" = 1 ] && need+=(libnginx-mod-http-brotli-filter python3-brotli)
 missing=()
 for p in "${need[@]}"; do
   if [ "$p" = nginx ]; then
@@ -260,6 +271,19 @@ KEY="$tmp/cert/dev-key.pem"
 mkdir -p "$tmp/www"
 head -c $((1 << 20)) /dev/urandom >"$tmp/www/1m"
 chmod 755 "$tmp/www"; chmod 644 "$tmp/www/1m"
+# (16, 17) the page the proxies compress, served by the upstream nginx as text/html: 100 KiB of
+# generated HTML that gzip -6 brings to ~22 % (bench.py html: the same bytes every run).
+PAGE_BYTES=102400
+"$PY" "$bench/tools/bench.py" html "$tmp/www/page.html" --size "$PAGE_BYTES"
+chmod 644 "$tmp/www/page.html"
+# (14, 15) the static files, in a directory the upstreams do not serve (a proxy that forwarded
+# /static/ instead of reading the file fails the pre-flight check). Random bytes: nothing here
+# compresses them, and their content type is application/octet-stream (.bin) for both proxies.
+STATIC_SMALL_BYTES=10240 STATIC_LARGE_BYTES=$((1 << 20))
+mkdir -p "$tmp/static-root"
+head -c "$STATIC_SMALL_BYTES" /dev/urandom >"$tmp/static-root/10k.bin"
+head -c "$STATIC_LARGE_BYTES" /dev/urandom >"$tmp/static-root/1m.bin"
+chmod 755 "$tmp/static-root"; chmod 644 "$tmp/static-root"/*.bin
 
 render() {  # render TEMPLATE OUT WORKERS [UP_PORT]
   sed -e "s|@TMP@|$tmp|g" -e "s|@CERT@|$CERT|g" -e "s|@KEY@|$KEY|g" \
@@ -304,6 +328,9 @@ with_proxy_cpu() {
   cpu_j="$("$PY" -c "u, s = $u1 - $u0, $s1 - $s0; print(f'\"cpu_seconds\":{u + s:.3f},\"cpu_user_seconds\":{u:.3f},\"cpu_sys_seconds\":{s:.3f}')")"
   sed -i '$ s/}$/,'"$cpu_j"'}/' "$results"
 }
+
+# Adds fields to the result line the last command recorded.   annotate '"key":value,...'
+annotate() { sed -i '$ s/}$/,'"$1"'}/' "$results"; }
 
 # Runs tlsload for $dur seconds (a new TLS connection per request; resumed with "resume") and
 # appends a result line.   run_tlsload WORKERS PROXY full|resume
@@ -395,11 +422,26 @@ fi
 proxy_pid=""
 # The proxies' configs; with "log", the access-log variant: Portcullis gets the access_log
 # section appended (top level), nginx's "access_log off;" becomes an include of the log format.
-render_portcullis() {  # render_portcullis WORKERS [log]
+render_portcullis() {  # render_portcullis WORKERS [log|static|gzip|br]
   render portcullis.yaml.in "$tmp/portcullis.yaml" "$1"
   if [ "${2:-}" = log ]; then
     render portcullis-access-log.yaml.in "$tmp/portcullis-access-log.yaml" "$1"
     { echo; cat "$tmp/portcullis-access-log.yaml"; } >>"$tmp/portcullis.yaml"
+  fi
+  if [ "${2:-}" = static ]; then
+    # (14, 15) the /static/ route inserted first under "routes:" (the longest prefix wins, so
+    # the order does not matter; "/" still proxies everything else).
+    render portcullis-static.yaml.in "$tmp/portcullis-static.yaml" "$1"
+    grep -q '^routes:$' "$tmp/portcullis.yaml" || die "portcullis.yaml.in has no 'routes:' line to add the static route to"
+    sed -i "/^routes:\$/r $tmp/portcullis-static.yaml" "$tmp/portcullis.yaml"
+  fi
+  if [ "${2:-}" = gzip ] || [ "${2:-}" = br ]; then
+    # (16, 17) compress: on the "/" route, after its buffering line (the same config for both:
+    # the request's Accept-Encoding picks gzip or br).
+    render portcullis-compress.yaml.in "$tmp/portcullis-compress.yaml" "$1"
+    grep -q '^    buffering: { memory: 512k, max_file: 0 }$' "$tmp/portcullis.yaml" ||
+      die "portcullis.yaml.in has no '    buffering: { memory: 512k, max_file: 0 }' line to add compress after"
+    sed -i "/^    buffering: { memory: 512k, max_file: 0 }\$/r $tmp/portcullis-compress.yaml" "$tmp/portcullis.yaml"
   fi
 }
 # The HTTP/2 configs' upstream pool: 64 connections x 10 streams are 640 requests in flight,
@@ -412,8 +454,23 @@ h2_pool() {  # h2_pool NAME FILE SED_FROM SED_TO
   grep -q "$3" "$2" || die "$1's template has no upstream pool line matching '$3' to resize for HTTP/2"
   sed -i "s|$3|$4|" "$2"
 }
-render_nginx() {  # render_nginx WORKERS [log|h2]
+render_nginx() {  # render_nginx WORKERS [log|h2|static|gzip|br]
   render nginx.conf.in "$tmp/nginx.conf" "$1"
+  case "${2:-}" in
+    static|gzip|br)
+      # (14)-(17): the variant's directives included in the TLS server, after its ssl_* lines
+      # (static: a "location /static/"; gzip/br: server-level compression of what "/" proxies).
+      local inc
+      case "$2" in static) inc=nginx-static.conf.in ;; gzip) inc=nginx-gzip.conf.in ;; br) inc=nginx-brotli.conf.in ;; esac
+      render "$inc" "$tmp/nginx-$2.conf" "$1"
+      grep -q '^ *ssl_session_timeout 12h;$' "$tmp/nginx.conf" ||
+        die "nginx.conf.in has no 'ssl_session_timeout 12h;' line to include $inc after"
+      sed -i "s|^\( *\)ssl_session_timeout 12h;\$|&\n\1include $tmp/nginx-$2.conf;|" "$tmp/nginx.conf"
+      # br: ngx_brotli is a dynamic module (Debian's libnginx-mod-http-brotli-filter); our
+      # nginx.conf does not include /etc/nginx/modules-enabled, so it is loaded here.
+      if [ "$2" = br ]; then sed -i "1i load_module $NGINX_BROTLI_SO;" "$tmp/nginx.conf"; fi
+      ;;
+  esac
   if [ "${2:-}" = h2 ]; then
     # HTTP/2 (scenarios 11-13): nginx.conf.in with "http2" on its TLS listener (nginx 1.22's
     # syntax; nginx then offers h2 and http/1.1 by ALPN). Everything else is the same config.
@@ -449,12 +506,14 @@ render_haproxy() {  # render_haproxy WORKERS [h2]
     sed -i "s|^\( *bind 127.0.0.1:$HTTPS_PORT ssl crt [^ ]*\)\$|\1 alpn h2,http/1.1|" "$tmp/haproxy.cfg"
   fi
 }
-start_proxy() {  # start_proxy NAME WORKERS [log|ws|h2]   (log: with the JSON access log to a file)
+start_proxy() {  # start_proxy NAME WORKERS [log|ws|h2|static|gzip|br]   (log: with the JSON access log to a file)
   local name="$1" w="$2" variant="${3:-}"
   # ws: the WebSocket scenarios. Same templates for Portcullis (it tunnels an upgrade on any
   # route), the WebSocket ones for nginx and HAProxy, and the two echo servers as upstreams.
   local UP1_PORT="$UP1_PORT" UP2_PORT="$UP2_PORT"
   [ "$variant" = ws ] && UP1_PORT="$WS1_PORT" UP2_PORT="$WS2_PORT"
+  # static/gzip/br (14-17): Portcullis and nginx get the variant's additions (render_*); HAProxy
+  # is not run in those rows.
   case "$name" in
     portcullis)
       # h2: the same config; Portcullis's TLS listeners offer h2 by ALPN by default (the
@@ -567,8 +626,83 @@ h2_probe() {  # h2_probe NAME WORKERS -> 0 if the exchange completed
   return 1
 }
 
+# Static files and compression (14-17). What each scenario fetches: its config variant, URL path,
+# wrk connections, Accept-Encoding ("" = none), and the file its bodies must be (decoded).
+file_sc() {  # file_sc SCENARIO -> sets fs_variant fs_path fs_conns fs_ae fs_expect fs_bytes
+  case "$1" in
+    static_small) fs_variant=static fs_path=/static/10k.bin fs_conns=64 fs_ae="" fs_expect="$tmp/static-root/10k.bin" fs_bytes=$STATIC_SMALL_BYTES ;;
+    static_large) fs_variant=static fs_path=/static/1m.bin fs_conns=16 fs_ae="" fs_expect="$tmp/static-root/1m.bin" fs_bytes=$STATIC_LARGE_BYTES ;;
+    gzip_html) fs_variant=gzip fs_path=/page.html fs_conns=16 fs_ae=gzip fs_expect="$tmp/www/page.html" fs_bytes=$PAGE_BYTES ;;
+    br_html) fs_variant=br fs_path=/page.html fs_conns=16 fs_ae=br fs_expect="$tmp/www/page.html" fs_bytes=$PAGE_BYTES ;;
+  esac
+}
+# Records that NAME cannot run scenario $sc at worker count W (its cells say n/a, with DETAIL
+# under "Errors and checks"), and says so loudly in the log.
+file_unsupported() {  # file_unsupported NAME WORKERS DETAIL
+  echo "  PROBLEM: $1: $sc is n/a at $2 worker(s): $3" >&2
+  record "{\"workers\":$2,\"proxy\":\"$1\",\"scenario\":\"unsupported\",\"sc\":\"$sc\",\"detail\":$(printf '%s' "$3" | "$PY" -c 'import json,sys; print(json.dumps(sys.stdin.read()[-400:]))')}"
+}
+# Before the first round of a static/compression scenario for a proxy and worker count: can it
+# be started with the variant's config at all? Portcullis: `portcullis -t` (a build that does
+# not know static:/compress: rejects the config). nginx with br: its brotli module must exist.
+file_startable() {  # file_startable NAME WORKERS VARIANT -> 0 if it can be started
+  local name="$1" w="$2" v="$3" out
+  if [ "$name" = portcullis ]; then
+    render_portcullis "$w" "$v"
+    if ! out="$("$tmp/portcullis" -t -c "$tmp/portcullis.yaml" 2>&1)"; then
+      file_unsupported "$name" "$w" "portcullis -t rejects the $v config: ${out##*$'\n'}"
+      return 1
+    fi
+  elif [ "$name" = nginx ] && [ "$v" = br ] && [ ! -f "$NGINX_BROTLI_SO" ]; then
+    file_unsupported "$name" "$w" "no brotli module for nginx ($NGINX_BROTLI_SO; Debian package libnginx-mod-http-brotli-filter)"
+    return 1
+  fi
+  return 0
+}
+# The pre-flight check of a static/compression scenario, on the freshly started proxy: one curl
+# over TLS 1.3 and HTTP/1.1 (what wrk speaks) with the scenario's Accept-Encoding, the bytes as
+# sent (no --compressed), checked by bench.py bodycheck: 200; static: no Content-Encoding and
+# the body byte for byte the file (the upstreams do not have it, so a proxied request fails);
+# gzip/br: Content-Encoding gzip/br, under half the page's size, and decoding to exactly the
+# page. Then a second request with curl --compressed (as a browser would), which must decode to
+# the same page. A failure makes the proxy's cells n/a for the scenario (the run goes on).
+file_check() {  # file_check NAME WORKERS -> 0 if the proxy serves the scenario right
+  local name="$1" w="$2" out rc=0 detail problems
+  local curl_tls=(curl -sk --tlsv1.3 --http1.1 --max-time 10 --resolve "localhost:$HTTPS_PORT:127.0.0.1")
+  local hdr="$tmp/check-$name-$sc.hdr" body="$tmp/check-$name-$sc.body"
+  rm -f "$hdr" "$body"
+  "${curl_tls[@]}" ${fs_ae:+-H "Accept-Encoding: $fs_ae"} -D "$hdr" -o "$body" "https://localhost:$HTTPS_PORT$fs_path" || true
+  out="$("$PY" "$bench/tools/bench.py" bodycheck --headers "$hdr" --body "$body" --expect "$fs_expect" \
+         --encoding "${fs_ae:-identity}" --what "GET $fs_path${fs_ae:+ (Accept-Encoding: $fs_ae)}")" || rc=$?
+  detail="$("$PY" -c 'import json,sys; print(json.loads(sys.stdin.read()).get("detail", ""))' <<<"$out" 2>/dev/null || echo "$out")"
+  problems="$("$PY" -c 'import json,sys; print("; ".join(json.loads(sys.stdin.read()).get("problems", [])))' <<<"$out" 2>/dev/null || echo "bodycheck failed: $out")"
+  if [ "$rc" = 0 ] && [ -n "$fs_ae" ]; then
+    # What a browser-like client gets: curl asks for its encodings and decodes.
+    local dec="$tmp/check-$name-$sc.dec" enc
+    enc="$("${curl_tls[@]}" --compressed -o "$dec" -D - "https://localhost:$HTTPS_PORT$fs_path" |
+           tr -d '\r' | sed -n 's/^[Cc]ontent-[Ee]ncoding: *//p' | tail -1)" || true
+    if ! cmp -s "$dec" "$fs_expect"; then
+      rc=1 problems="curl --compressed (Content-Encoding: ${enc:-none}) did not decode to the page"
+    fi
+    detail+="; curl --compressed got Content-Encoding ${enc:-none}"
+    rm -f "$dec"
+  fi
+  rm -f "$hdr" "$body"
+  echo "  check $name $sc: $detail" >&2
+  record "{\"workers\":$w,\"proxy\":\"$name\",\"scenario\":\"check\",\"problems\":[],\"detail\":$(printf '%s' "$sc: $detail" | "$PY" -c 'import json,sys; print(json.dumps(sys.stdin.read()))')}"
+  [ "$rc" = 0 ] && return 0
+  file_unsupported "$name" "$w" "$problems ($detail)"
+  return 1
+}
+
 warm_up() {  # Warm-up (TLS context, upstream pools, allocator), not measured.
   taskset -c "$LOAD_CPU" wrk -t1 -c64 -d1s -H "Host: localhost" "https://127.0.0.1:$HTTPS_PORT/" >/dev/null 2>&1 || true
+}
+# The static/compression scenarios' warm-up: one second of the scenario's own requests (the
+# open-file cache, the compressor's state), not measured.   warm_up_url CONNS URL [wrk args...]
+warm_up_url() {
+  local conns="$1" url="$2"; shift 2
+  taskset -c "$LOAD_CPU" wrk -t1 -c"$conns" -d1s "$@" "$url" >/dev/null 2>&1 || true
 }
 # The HTTP/2 scenarios' warm-up: the same second of small responses, over h2 (h2load, 64
 # connections x 10 streams), not measured.
@@ -627,6 +761,7 @@ PYEOF
 checked=" "
 ws_checked=" " ws_bad=" "
 h2_checked=" " h2_bad=" "
+file_checked=" " file_bad=" "
 for w in $worker_counts; do
   for sc in $scenarios; do
     # Idle memory is close to deterministic: one round, at the full connection count.
@@ -636,6 +771,14 @@ for w in $worker_counts; do
     sc_proxies="$proxies" variant=""
     [[ "$sc" == ws_* ]] && variant=ws
     [[ "$sc" == h2_* ]] && variant=h2
+    case "$sc" in
+      static_small|static_large|gzip_html|br_html)
+        # (14)-(17): Portcullis and nginx only. HAProxy serves no files, and Debian's HAProxy
+        # 2.6 compresses with libslz (deflate without levels), not zlib at level 6 (README).
+        file_sc "$sc"
+        variant="$fs_variant" sc_proxies=""
+        for name in $proxies; do [ "$name" = haproxy ] || sc_proxies+=" $name"; done ;;
+    esac
     if [ "$sc" = keepalive_log ]; then
       # The access-log variant: only at BENCH_LOG_WORKERS (default 1: the CPU-per-request target
       # is about the code, and this keeps the full run ~25 s longer, not ~50), only Portcullis
@@ -657,6 +800,13 @@ for w in $worker_counts; do
         [[ "$variant" = ws && "$ws_bad" == *" $name-$w "* ]] && continue
         # The same for the HTTP/2 probe.
         [[ "$variant" = h2 && "$h2_bad" == *" $name-$w "* ]] && continue
+        # The same for a failed static/compression check (per scenario).
+        [[ "$file_bad" == *" $name-$w-$sc "* ]] && continue
+        if [[ "$sc" =~ ^(static_small|static_large|gzip_html|br_html)$ && "$file_checked" != *" $name-$w-$sc "* ]] &&
+           ! file_startable "$name" "$w" "$variant"; then
+          file_checked+="$name-$w-$sc " file_bad+="$name-$w-$sc "
+          continue
+        fi
         log "$name, $w worker(s): $sc, round $round of $n_rounds"
         start_proxy "$name" "$w" "$variant"
         if [ "$variant" = ws ]; then
@@ -684,6 +834,17 @@ for w in $worker_counts; do
             fi
             check_proxy "$name" "$w" h2
           fi
+        elif [[ "$sc" =~ ^(static_small|static_large|gzip_html|br_html)$ ]]; then
+          # The scenario's own check (the plain scenarios' check_proxy is about proxying).
+          if [[ "$file_checked" != *" $name-$w-$sc "* ]]; then
+            file_checked+="$name-$w-$sc "
+            if ! file_check "$name" "$w"; then
+              file_bad+="$name-$w-$sc "
+              stop "$proxy_pid"
+              collect_log "$name" "$w" "$sc" "$round"
+              continue
+            fi
+          fi
         elif [[ "$checked" != *" $name-$w "* ]]; then
           check_proxy "$name" "$w"
           checked+="$name-$w "
@@ -696,6 +857,8 @@ for w in $worker_counts; do
             --connections 64 --seconds 1 >/dev/null 2>&1 || true
         elif [ "$sc" = h2_small ] || [ "$sc" = h2_large ]; then
           warm_up_h2
+        elif [[ "$sc" =~ ^(static_small|static_large|gzip_html|br_html)$ ]]; then
+          warm_up_url "$fs_conns" "https://127.0.0.1:$HTTPS_PORT$fs_path" -H "Host: localhost" ${fs_ae:+-H "Accept-Encoding: $fs_ae"}
         elif [ "$sc" != idle ] && [ "$sc" != ws_idle ] && [ "$sc" != h2_idle ]; then
           warm_up
         fi
@@ -764,6 +927,21 @@ for w in $worker_counts; do
               record "${j%\}},\"workers\":$w,\"proxy\":\"$name\",\"scenario\":\"h2_idle\",\"round\":$round}"
             fi
             echo "  $name w=$w h2_idle: $j" >&2 ;;
+          static_small|static_large)
+            # (14) 10 KiB and (15) 1 MiB files from disk over TLS, keep-alive (64 and 16
+            # connections, as (2) and (6)): requests/s, MiB/s, and the proxy's CPU per request
+            # as (8). body_bytes: bench.py flags (and gives no figure for) a round whose
+            # responses carried fewer bytes than the file.
+            with_proxy_cpu run_wrk "$w" "$name" "$sc" "$fs_conns" "https://127.0.0.1:$HTTPS_PORT$fs_path" -H "Host: localhost"
+            annotate "\"body_bytes\":$fs_bytes" ;;
+          gzip_html|br_html)
+            # (16) gzip and (17) brotli of the proxied 100 KiB HTML page, 16 connections, the
+            # request asking for that one coding: requests/s and the proxy's CPU per response.
+            # page_bytes: bench.py flags (and gives no figure for) a round that received more
+            # than half the page per response: that traffic was not compressed.
+            with_proxy_cpu run_wrk "$w" "$name" "$sc" "$fs_conns" "https://127.0.0.1:$HTTPS_PORT$fs_path" \
+              -H "Host: localhost" -H "Accept-Encoding: $fs_ae"
+            annotate "\"page_bytes\":$fs_bytes" ;;
         esac
         if ! kill -0 "$proxy_pid" 2>/dev/null; then
           # The proxy exited (crashed) during the round: its figures for it are not to be

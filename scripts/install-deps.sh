@@ -8,10 +8,14 @@ packages=(
   build-essential cmake pkg-config g++
   libuv1-dev android-libboringssl-dev libyaml-cpp-dev
   googletest libgtest-dev libgmock-dev libnghttp2-dev
+  libbrotli-dev libzstd-dev zlib1g-dev
   openssl curl python3 ca-certificates
   prometheus python3-prometheus-client
   python3-uvicorn python3-websockets python3-daphne
   nghttp2-client python3-h2 chromium
+  mariadb-server python3-django gunicorn python3-mysqldb
+  # scripts/check-package.sh: dpkg-shlibdeps, systemd-analyze, logrotate -d
+  dpkg-dev systemd logrotate
   media-types
 )
 

@@ -18,6 +18,11 @@
   bench.py h2loadjson OUT [--log FILE] [--rc N] [--limit SECS]
                                  h2load's output (and its --log-file, for latency
                                  percentiles) as one JSON object
+  bench.py html OUT [--size N]   the compression scenarios' HTML page (deterministic, N bytes)
+  bench.py bodycheck --headers H --body B --expect FILE [--encoding gzip|br|identity]
+                                 one curl response of scenarios 14-17 checked: 200, the
+                                 Content-Encoding asked for, compressed under half, decodes to
+                                 FILE (identity: is FILE); prints JSON, exit 1 if not
   bench.py report RESULTS.jsonl OUT_BASENAME [--machine FILE] [--micro FILE] [--quick]
                                  writes OUT_BASENAME.md and .tsv (and .png when matplotlib is
                                  installed) and prints the markdown
@@ -330,6 +335,122 @@ def h2load_json(args):
     print(json.dumps(out))
 
 
+# --------------------------------------------------- scenarios 14-17: files and compression
+
+
+def html_page(size, seed=20261203):
+    """A deterministic HTML page of exactly `size` bytes that compresses like a real one (gzip -6
+    to about 22 %, brotli -4 about the same; a page of one repeated line would compress 100x and
+    cost nothing): a nav bar, paragraphs of pseudo-words, tables of ids, names, prices and dates,
+    cards with images, all drawn from a seeded PRNG, so every run serves the same bytes."""
+    import random
+    rnd = random.Random(seed)
+    syl = ["ka", "lo", "mi", "ne", "tor", "vel", "us", "an", "der", "po", "ri", "sta", "en", "qu",
+           "is", "ma", "ter", "con", "ple", "ox", "ban", "dis", "gra", "hu", "ly"]
+    words = ["".join(rnd.choice(syl) for _ in range(rnd.randint(1, 4))) for _ in range(3000)]
+
+    def sentence():
+        t = " ".join(rnd.choice(words) for _ in range(rnd.randint(6, 18)))
+        return t[0].upper() + t[1:] + "."
+    head = ('<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+            '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+            '<title>Portcullis benchmark page</title>\n'
+            '<link rel="stylesheet" href="/static/css/site.3f2a9c1b7d4e.css">\n</head>\n<body>\n'
+            '<header class="site-header"><nav><ul>\n')
+    for i in range(12):
+        w = rnd.choice(words)
+        head += f'<li class="nav-item"><a href="/{w}/{i}/" title="{w.title()}">{w.title()}</a></li>\n'
+    head += '</ul></nav></header>\n<main id="content">\n'
+    body, n, total = [], 0, 0
+    while total < size:
+        n += 1
+        k = rnd.random()
+        if k < 0.45:
+            part = (f'<p class="lead-{n % 7}">' +
+                    " ".join(sentence() for _ in range(rnd.randint(2, 5))) + "</p>\n")
+        elif k < 0.8:
+            rows = "".join(
+                f'<tr class="row-{j % 2}"><td class="id">{rnd.randint(1000, 999999)}</td>'
+                f'<td class="name"><a href="/items/{rnd.randint(1, 99999)}/">{rnd.choice(words)} '
+                f'{rnd.choice(words)}</a></td>'
+                f'<td class="price">{rnd.randint(1, 9999)}.{rnd.randint(0, 99):02d}</td>'
+                f'<td class="date">2026-{rnd.randint(1, 12):02d}-{rnd.randint(1, 28):02d}</td></tr>\n'
+                for j in range(rnd.randint(3, 10)))
+            part = ('<table class="items"><thead><tr><th>Id</th><th>Name</th><th>Price</th>'
+                    f'<th>Date</th></tr></thead>\n<tbody>\n{rows}</tbody></table>\n')
+        else:
+            part = (f'<div class="card" data-id="{rnd.randint(1, 10**9)}"><h2>{sentence()}</h2>'
+                    f'<img src="/media/{rnd.randint(1, 10**6):x}.jpg" alt="{rnd.choice(words)}" '
+                    f'width="{rnd.randint(100, 800)}" height="{rnd.randint(100, 600)}"></div>\n')
+        body.append(part)
+        total += len(part)
+    tail = "</main>\n<footer>Portcullis benchmark</footer>\n</body>\n</html>\n"
+    text = (head + "".join(body))[: size - len(tail) - 1]
+    text = text[: text.rindex("\n") + 1]  # whole lines only, then a comment to the exact size
+    pad = size - len(text) - len(tail)
+    text += ("<!--" + "x" * (pad - 8) + "-->\n") if pad >= 8 else " " * pad
+    out = (text + tail).encode()
+    assert len(out) == size, (len(out), size)
+    return out
+
+
+def body_check(args):
+    """One response fetched by curl (-D headers, -o body, no --compressed: the bytes as sent) in
+    run.sh's pre-flight check of scenarios 14-17: the status is 200, Content-Encoding is the one
+    asked for (none for a static file), a compressed body is under COMPRESSED_MAX_SHARE of the
+    original and decodes to exactly the original (gzip: zlib; br: python3-brotli), an identity
+    body is byte for byte the file. Prints JSON {"ok", "problems", "detail"}; exit 1 if not ok."""
+    import gzip
+    import hashlib
+    raw = open(args.headers, "rb").read().decode("latin-1")
+    # With a 100-continue or similar there could be several heads: the last one counts.
+    heads = [h for h in raw.replace("\r\n", "\n").split("\n\n") if h.strip()]
+    lines = heads[-1].split("\n") if heads else [""]
+    status = lines[0].split(" ")[1] if len(lines[0].split(" ")) > 1 else "none"
+    hdr = {}
+    for line in lines[1:]:
+        if ":" in line:
+            k, v = line.split(":", 1)
+            hdr.setdefault(k.strip().lower(), v.strip())
+    body = open(args.body, "rb").read() if os.path.exists(args.body) else b""
+    want = open(args.expect, "rb").read()
+    enc = hdr.get("content-encoding", "").lower()
+    problems = []
+    if status != "200":
+        problems.append(f"status {status}, not 200")
+    decoded = body
+    if args.encoding == "identity":
+        if enc and enc != "identity":
+            problems.append(f"Content-Encoding: {enc} on a request without Accept-Encoding")
+    else:
+        if enc != args.encoding:
+            problems.append(f"Content-Encoding is '{enc or '(none)'}', not {args.encoding}: the "
+                            f"response was not compressed")
+        elif len(body) > COMPRESSED_MAX_SHARE * len(want):
+            problems.append(f"{len(body)} bytes for a {len(want)}-byte page: not compressed")
+        try:
+            if enc == "gzip":
+                decoded = gzip.decompress(body)
+            elif enc == "br":
+                import brotli  # Debian python3-brotli (run.sh installs it for br_html)
+                decoded = brotli.decompress(body)
+        except Exception as e:  # noqa: BLE001 - reported
+            problems.append(f"the {enc} body does not decode: {e}")
+            decoded = None
+    if decoded is not None and decoded != want:
+        problems.append(f"the body ({len(decoded)} bytes decoded, sha256 "
+                        f"{hashlib.sha256(decoded).hexdigest()[:12]}) is not the expected "
+                        f"{len(want)} bytes (sha256 {hashlib.sha256(want).hexdigest()[:12]})")
+    detail = (f"{args.what}: {status}, {len(body)} bytes on the wire"
+              + (f" ({len(body) / len(want):.1%} of {len(want)})" if enc and enc != "identity" else "")
+              + f", Content-Type {hdr.get('content-type', '-')}, Content-Encoding "
+              f"{enc or '-'}, Vary {hdr.get('vary', '-')}, Cache-Control "
+              f"{hdr.get('cache-control', '-')}, ETag {'yes' if 'etag' in hdr else 'no'}, "
+              f"Transfer-Encoding {hdr.get('transfer-encoding', '-')}")
+    print(json.dumps({"ok": not problems, "problems": problems, "detail": detail}))
+    return 0 if not problems else 1
+
+
 # ----------------------------------------------------------------------------------- report
 
 PROXIES = [("portcullis", "Portcullis"), ("nginx", "nginx"), ("haproxy", "HAProxy")]
@@ -359,18 +480,45 @@ METRICS = [
     ("h2_cpu_us", "(11) proxy CPU time per HTTP/2 request", "µs/req", False, 0.8),
     ("h2_big_mibps", "(12) HTTP/2, 1 MiB responses, 4 conns x 4 streams", "MiB/s", True, 1.0),
     ("h2_idle_kib", "(13) memory per idle HTTP/2 connection", "KiB/conn", False, 0.5),
+    # Static files and compression: Portcullis ÷ nginx (HAProxy serves no files, and Debian's
+    # HAProxy compresses with libslz, which has no level 6: see README).
+    ("static_small_rps", "(14) static 10 KiB file over TLS, 64 conns (vs nginx)", "req/s", True, 1.0),
+    ("static_small_mibps", "(14) static 10 KiB file, throughput (vs nginx)", "MiB/s", True, 1.0),
+    ("static_small_cpu_us", "(14) proxy CPU time per 10 KiB static file", "µs/req", False, 0.8),
+    ("static_large_rps", "(15) static 1 MiB file over TLS, 16 conns (vs nginx)", "req/s", True, 1.0),
+    ("static_large_mibps", "(15) static 1 MiB file, throughput (vs nginx)", "MiB/s", True, 1.0),
+    ("static_large_cpu_us", "(15) proxy CPU time per 1 MiB static file", "µs/req", False, 0.8),
+    ("gzip_rps", "(16) 100 KiB HTML gzip-6 on the fly, 16 conns (vs nginx)", "req/s", True, None),
+    ("gzip_cpu_us", "(16) proxy CPU time per gzip-compressed response", "µs/resp", False, 1.0),
+    ("gzip_resp_bytes", "(16) bytes received per response (headers included)", "bytes", False, None),
+    ("br_rps", "(17) 100 KiB HTML brotli-4 on the fly, 16 conns (vs nginx + ngx_brotli)", "req/s", True, None),
+    ("br_cpu_us", "(17) proxy CPU time per brotli-compressed response", "µs/resp", False, 1.0),
+    ("br_resp_bytes", "(17) bytes received per response (headers included)", "bytes", False, None),
 ]
+
+# The static-file and compression scenarios: scenario -> (metric key prefix, what the response
+# must be). run.sh adds "body_bytes" (static: the file's size; every response must carry at
+# least that) or "page_bytes" (compression: the uncompressed page; a response must come back
+# under half of it, or it was not compressed and the round gives no figure).
+FILE_SCENARIOS = {"static_small": "static_small", "static_large": "static_large",
+                  "gzip_html": "gzip", "br_html": "br"}
+COMPRESSED_MAX_SHARE = 0.5
 
 
 # Scenario -> key of the load generator's CPU share in that scenario (see client_share in run.sh).
 CLIENT_KEYS = {"keepalive": "ka_client", "full": "full_client", "resume": "resumed_client",
                "redirect": "redirect_client", "big": "big_client", "keepalive_log": "kalog_client",
-               "ws_echo": "ws_client", "h2_small": "h2_client", "h2_large": "h2_big_client"}
+               "ws_echo": "ws_client", "h2_small": "h2_client", "h2_large": "h2_big_client",
+               "static_small": "static_small_client", "static_large": "static_large_client",
+               "gzip_html": "gzip_client", "br_html": "br_client"}
 CLIENT_LABELS = [("ka_client", "(2) keep-alive"), ("full_client", "(3) full handshakes"),
                  ("resumed_client", "(4) resumed handshakes"), ("redirect_client", "(5) redirects"),
                  ("big_client", "(6) 1 MiB responses"), ("kalog_client", "(2L) keep-alive, access log"),
                  ("ws_client", "(10) WebSocket round trips"), ("h2_client", "(11) HTTP/2 small responses"),
-                 ("h2_big_client", "(12) HTTP/2 1 MiB responses")]
+                 ("h2_big_client", "(12) HTTP/2 1 MiB responses"),
+                 ("static_small_client", "(14) static 10 KiB file"),
+                 ("static_large_client", "(15) static 1 MiB file"),
+                 ("gzip_client", "(16) gzip HTML"), ("br_client", "(17) brotli HTML")]
 
 
 def client_section(table, workers):
@@ -402,9 +550,10 @@ def fmt(v, key):
     if key in ("ka_p50", "ka_p99", "ws_p99", "h2_p99"):
         return f"{v:.2f}"
     if key in ("idle_kib", "cpu_us", "redirect_cpu_us", "full_cpu_us", "resumed_cpu_us", "kalog_cpu_us",
-               "ws_idle_kib", "ws_cpu_us", "h2_cpu_us", "h2_idle_kib"):
+               "ws_idle_kib", "ws_cpu_us", "h2_cpu_us", "h2_idle_kib", "static_small_cpu_us",
+               "static_large_cpu_us", "gzip_cpu_us", "br_cpu_us"):
         return f"{v:.1f}"
-    if key in ("big_mibps", "h2_big_mibps"):
+    if key in ("big_mibps", "h2_big_mibps", "static_small_mibps", "static_large_mibps"):
         return f"{v:.0f}"
     return f"{v:,.0f}"
 
@@ -433,7 +582,8 @@ def derive(rows):
             r["cpu_seconds"] = None
         if r.get("client_cpu") is not None and sc in CLIENT_KEYS:
             put(CLIENT_KEYS[sc], r["client_cpu"])
-        if sc in ("keepalive", "keepalive_log", "redirect", "big", "direct_small", "direct_big", "profile"):
+        if sc in ("keepalive", "keepalive_log", "redirect", "big", "direct_small", "direct_big", "profile",
+                  *FILE_SCENARIOS):
             secs = r["duration_us"] / 1e6
             for k in ("connect_errors", "read_errors", "write_errors", "timeouts"):
                 if r.get(k):
@@ -476,6 +626,30 @@ def derive(rows):
                 direct.setdefault(w, {})["big_mibps"] = r["bytes"] / secs / (1 << 20)
             elif sc == "profile":
                 profile[(w, proxy)] = r
+            elif sc in FILE_SCENARIOS:
+                pre, n = FILE_SCENARIOS[sc], r["requests"]
+                per_resp = r["bytes"] / n if n else 0
+                figures = bool(n)
+                if n and r.get("body_bytes") and per_resp < r["body_bytes"]:
+                    # Every static response carries the whole file: fewer bytes than that is
+                    # an error page or a cut body, whatever the status counts say.
+                    bad.append(f"{per_resp:,.0f} bytes received per response, less than the "
+                               f"{r['body_bytes']:,}-byte file: not the file; no figure")
+                    figures = False
+                if n and r.get("page_bytes") and per_resp > COMPRESSED_MAX_SHARE * r["page_bytes"]:
+                    # A benchmark of compression that receives identity bodies measures nothing.
+                    bad.append(f"{per_resp:,.0f} bytes received per response for the "
+                               f"{r['page_bytes']:,}-byte page: the responses were NOT "
+                               f"compressed; no figure")
+                    figures = False
+                if figures:
+                    put(f"{pre}_rps", n / secs)
+                    if pre.startswith("static"):
+                        put(f"{pre}_mibps", r["bytes"] / secs / (1 << 20))
+                    else:
+                        put(f"{pre}_resp_bytes", per_resp)
+                    if r.get("cpu_seconds") is not None:
+                        put(f"{pre}_cpu_us", r["cpu_seconds"] * 1e6 / n)
         elif sc in ("full", "resume"):
             for k in ("bad_status", "short_body", "errors", "timeouts"):
                 if r.get(k):
@@ -517,6 +691,17 @@ def derive(rows):
                     NOT_AVAILABLE.setdefault((w, proxy), set()).add(key)
             problems.append(f"workers={w} {proxy}: no HTTP/2 support, (11)-(13) are n/a "
                             f"({r.get('detail', '')})")
+        elif sc == "unsupported" and r.get("sc") in FILE_SCENARIOS:
+            # run.sh's pre-flight check of a static-file or compression scenario failed for this
+            # proxy (a build without the feature answers the route with an error, proxies it,
+            # or sends the page uncompressed; nginx without the brotli module): its cells in
+            # that row say n/a, the reason is listed, and it was not run.
+            pre = FILE_SCENARIOS[r["sc"]]
+            for key, _, _, _, _ in METRICS:
+                if key.startswith(pre + "_"):
+                    NOT_AVAILABLE.setdefault((w, proxy), set()).add(key)
+            problems.append(f"workers={w} {proxy} {r['sc']}: n/a, the pre-flight check failed: "
+                            f"{r.get('detail', '')}")
         elif sc == "unsupported":
             # This build cannot run that variant (keepalive_log: no access_log in the config).
             for key, _, _, _, _ in METRICS:
@@ -685,7 +870,7 @@ def report(args):
                      {r["workers"] for r in rows if r["proxy"] != "direct"})
     n_rounds = max([r.get("round", 1) for r in rows
                     if r["scenario"] in ("keepalive", "keepalive_log", "full", "resume", "redirect", "big",
-                                          "ws_echo", "h2_small", "h2_large")]
+                                          "ws_echo", "h2_small", "h2_large", *FILE_SCENARIOS)]
                    or [1])
     md = []
     tsv = ["workers\tround\tmetric\tunit\tbetter\tdirect\tportcullis\tnginx\thaproxy\tratio\ttarget\tmet"]
@@ -817,12 +1002,14 @@ def chart(table, workers, path):
         labels, series = [], {p: [] for p, _ in PROXIES}
         for key, label, unit, higher, _ in METRICS:
             vals = [table.get((w, p), {}).get(key) for p, _ in PROXIES]
-            if any(v is None for v in vals):
+            # Rows 14-17 have no HAProxy: chart a row when Portcullis and one other have it.
+            if vals[0] is None or all(v is None for v in vals[1:]):
                 continue
-            best = max(vals) if higher else min(vals)
+            present = [v for v in vals if v is not None]
+            best = max(present) if higher else min(present)
             labels.append(f"{key}\n({'higher' if higher else 'lower'} better)")
             for (p, _), v in zip(PROXIES, vals):
-                series[p].append(v / best if best else 0)
+                series[p].append(v / best if best and v is not None else 0)
         x = range(len(labels))
         for i, (p, name) in enumerate(PROXIES):
             ax.bar([xi + (i - 1) * 0.27 for xi in x], series[p], 0.27, label=name)
@@ -862,6 +1049,13 @@ def main():
         p.add_argument("--settle", type=float, default=2.5)
         # Upper bound only: the connections are released (SIGTERM) as soon as RSS has been read.
         p.add_argument("--hold", type=float, default=120)
+    p = sub.add_parser("html"); p.add_argument("out")
+    p.add_argument("--size", type=int, default=102400)
+    p = sub.add_parser("bodycheck")
+    p.add_argument("--headers", required=True); p.add_argument("--body", required=True)
+    p.add_argument("--expect", required=True)
+    p.add_argument("--encoding", choices=("identity", "gzip", "br"), default="identity")
+    p.add_argument("--what", default="response")
     p = sub.add_parser("report")
     p.add_argument("results"); p.add_argument("out")
     p.add_argument("--machine"); p.add_argument("--micro"); p.add_argument("--quick", action="store_true")
@@ -887,6 +1081,11 @@ def main():
         ws_idle(args)
     elif args.cmd == "h2loadjson":
         h2load_json(args)
+    elif args.cmd == "html":
+        with open(args.out, "wb") as f:
+            f.write(html_page(args.size))
+    elif args.cmd == "bodycheck":
+        sys.exit(body_check(args))
     elif args.cmd == "report":
         report(args)
 

@@ -25,9 +25,9 @@ namespace portcullis::config {
 namespace internal {
 namespace {
 
-constexpr std::array<std::string_view, 10> kTopKeys = {
+constexpr std::array<std::string_view, 12> kTopKeys = {
     "workers", "temp_dir", "listeners", "upstreams", "routes", "timeouts", "limits",
-    "access_log", "request_id", "admin"};
+    "access_log", "request_id", "admin", "user", "group"};
 
 }  // namespace
 
@@ -48,6 +48,11 @@ Config Loader::load(const YAML::Node& root) {
       }
       config.temp_dir = dir;
       config.temp_dir_mark = markOf(where(e.value));
+    } else if (e.key == "user" || e.key == "group") {
+      std::string name = scalar(e.value, "a user or group name");
+      if (name.empty()) fail(e.value, "must not be empty");
+      (e.key == "user" ? config.user : config.group) = name;
+      (e.key == "user" ? config.user_mark : config.group_mark) = markOf(where(e.value));
     } else if (e.key == "listeners") {
       have_listeners = true;
       std::vector<Value> items = listItems(e.value);
@@ -70,6 +75,11 @@ Config Loader::load(const YAML::Node& root) {
     }
   }
   if (!have_listeners) fail(top, "missing required key 'listeners' at top level");
+  // Without `user:` there is no identity to take the group from, and setgid alone would leave
+  // the process root.
+  if (!config.group.empty() && config.user.empty()) {
+    throw Failure{toString(config.group_mark) + ": 'group' needs 'user' as well"};
+  }
   return config;
 }
 

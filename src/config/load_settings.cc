@@ -62,7 +62,10 @@ void Loader::timeouts(const Value& v, Timeouts& t) const {
     if (e.key == "client_body") t.client_body = d;
     if (e.key == "client_idle") t.client_idle = d;
     if (e.key == "upstream_connect") t.upstream_connect = d;
-    if (e.key == "upstream_response") t.upstream_response = d;
+    if (e.key == "upstream_response") {
+      t.upstream_response = d;
+      t.upstream_response_mark = markOf(where(e.value));
+    }
     if (e.key == "shutdown_grace") t.shutdown_grace = d;
     if (e.key == "tunnel_idle") t.tunnel_idle = d;
   }

@@ -47,6 +47,7 @@ Upstream Loader::upstream(const Entry& e) const {
       u.max_idle = integer32(val, 0, 100'000);
     } else if (f.key == "idle_timeout") {
       u.idle_timeout = duration(val);
+      u.idle_timeout_mark = markOf(where(val));
     } else if (f.key == "policy") {
       constexpr std::array<BalancePolicy, 4> kPolicies = {
           BalancePolicy::RoundRobin, BalancePolicy::LeastRequest, BalancePolicy::Random,

@@ -168,6 +168,7 @@ struct Upstream {
   double retry_budget = 0.2;                // retries at most this share of in-flight requests
   std::chrono::milliseconds dns_refresh{0}; // re-resolve names this often; 0 = only at start
   Mark mark;
+  Mark idle_timeout_mark;  // where `idle_timeout:` was written (line 0: not written, the default)
 };
 
 struct Buffering {
@@ -244,6 +245,7 @@ struct Timeouts {
   // A tunnel (WebSocket) with no byte either way for this long is closed. Long, as nginx's
   // advice for WebSockets: apps ping (Channels, socket.io) well inside it.
   std::chrono::milliseconds tunnel_idle{3'600'000};
+  Mark upstream_response_mark;  // where `upstream_response:` was written (line 0: the default)
 };
 
 struct Limits {
@@ -285,6 +287,13 @@ struct Config {
   unsigned workers = 0;  // 0 = one per CPU
   std::string temp_dir = "/tmp";  // buffering spill files (unlinked at creation)
   Mark temp_dir_mark;             // for "cannot create a file in temp_dir" at start
+  // `user:` / `group:`: names only; the server resolves them (an unknown name is an error at
+  // the key's mark) and drops to them once every root-only resource is open. Empty: keep the
+  // identity the process was started with; group empty: the user's primary group.
+  std::string user;
+  std::string group;
+  Mark user_mark;
+  Mark group_mark;
   std::vector<Listener> listeners;
   std::vector<Upstream> upstreams;
   std::vector<Route> routes;

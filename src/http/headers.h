@@ -30,6 +30,9 @@ class HeaderList {
 
   auto begin() const { return fields_.begin(); }
   auto end() const { return fields_.end(); }
+  // Mutable: a response filter (compression) rewrites a value to a view of its own.
+  auto begin() { return fields_.begin(); }
+  auto end() { return fields_.end(); }
 
  private:
   std::vector<Header> fields_;

@@ -217,7 +217,7 @@ std::optional<ByteRange> parseRange(std::string_view field) {
       field.remove_prefix(1);
       continue;
     }
-    if (found) return std::nullopt;
+    if (found) return std::nullopt;  // a second range, or anything but a comma after the first
     ByteRange r;
     if (field[0] == '-') {
       field.remove_prefix(1);
@@ -232,8 +232,6 @@ std::optional<ByteRange> parseRange(std::string_view field) {
         r.open_ended = true;
       }
     }
-    field = trimOws(field);
-    if (!field.empty() && field[0] != ',') return std::nullopt;
     found = r;
   }
   return found;

@@ -138,6 +138,7 @@ void Exchange::onRequestHead(const http::RequestHead& req, bool has_body) {
   upstreamRequestFields(req, info, fwd_scratch_, up_fields_);
   appendUpstreamRequestHead(up_head_, req, up_fields_);
   hashKeyFor(rt_->config->upstreams[m.cluster], req, conn.client_ip, hash_key_);
+  compress_.onRequest(req, rt_->config->routes[m.route].compress);
   cluster_ = m.cluster;
   route_ = m.route;
   rec_.route = static_cast<int>(m.route);

@@ -33,6 +33,7 @@
 #include "proxy/forwarded.h"
 #include "proxy/local_reply.h"
 #include "proxy/request_record.h"
+#include "proxy/response_compression.h"
 #include "proxy/stream.h"
 #include "proxy/worker_context.h"
 #include "upstream/balancer.h"
@@ -163,6 +164,16 @@ class Exchange final : public upstream::QueueWaiter {
   // Body bytes for the client: straight to the codec, or behind resp_buf_ when buffering and
   // the client is slow.
   void emitResponseBytes(std::string_view data);
+  // --- Compression (exchange_compress.cc): decoded upstream bytes, compressed when the
+  // response is, then emitResponseBytes.
+  void emitResponseBody(std::string_view data);
+  void emitCompressed(std::string_view z);  // the encoder's output -> emitResponseBytes
+  // The upstream paused (its input is drained): what the client has becomes decodable.
+  void flushCompressedBody();
+  void finishCompressedBody();  // the encoder's last bytes, before endResponse
+  // The upstream bytes one relay step may decode: resp_buf_'s room, less the encoder's slack.
+  uint64_t responseInputRoom() const;
+  void compressionFailed();
   void drainResponseBuffer();       // resp_buf_ -> client, under its watermark
   bool responseToBuffer() const;    // body bytes must queue in resp_buf_
   uint64_t responseBufferRoom() const;
@@ -210,6 +221,7 @@ class Exchange final : public upstream::QueueWaiter {
   ForwardScratch fwd_scratch_;
   http::Response resp_;          // the head handed to the codec (views valid during the call)
   LocalReplyScratch reply_scratch_;
+  ResponseCompression compress_;  // the route's compress: rules and the encoder, reused
   std::string hash_key_;
 
   // Copied out of the request head.

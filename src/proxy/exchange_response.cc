@@ -51,6 +51,7 @@ void Exchange::onResponseHead() {
   const http::ResponseHead& head = client_.head();
   rec_.status = head.status;
   downstreamResponse(head, stream_.facts().listener->hsts, resp_);
+  compress_.onResponseHead(resp_);
   stream_.sendResponseHead(resp_);
   client_.consumeHead(up_->input());
   if (resp_buffering_) {
@@ -109,14 +110,14 @@ void Exchange::relayResponseBody() {
     // What will queue in resp_buf_ must fit in it, so decode no more than it takes: append()
     // failing would mean giving up buffering.
     std::string_view avail = in.view();
-    if (responseToBuffer()) avail = avail.substr(0, responseBufferRoom());
+    if (responseToBuffer()) avail = avail.substr(0, responseInputRoom());
     http::DecodeStep step = client_.decodeBody(avail);
     if (step.error) {
       onUpstreamFailed(ErrorKind::UpstreamProtocol, "malformed response body");
       return;
     }
     if (!step.data.empty()) {
-      emitResponseBytes(step.data);
+      emitResponseBody(step.data);
       if (dead_) return;
     }
     in.consume(step.consumed);
@@ -128,6 +129,11 @@ void Exchange::relayResponseBody() {
   if (client_.bodyDone()) {
     onResponseComplete();
     return;
+  }
+  if (in.empty()) {
+    // The upstream paused: a streamed response (SSE, chunked HTML) must not wait in the encoder.
+    flushCompressedBody();
+    if (dead_) return;
   }
   stream_.flush();
   if (dead_) return;
@@ -190,6 +196,8 @@ void Exchange::onDownstreamDrained() {
 }
 
 void Exchange::onResponseComplete() {
+  finishCompressedBody();
+  if (dead_) return;
   resp_state_ = RespState::Done;
   const http::ResponseHead& head = client_.head();
   bool reusable = head.keep_alive && req_complete_ && head.framing != http::Framing::UntilClose && up_ &&
@@ -322,6 +330,7 @@ void Exchange::clearRequestState() {
   req_buffering_ = resp_buffering_ = resp_draining_ = websocket_ = false;
   req_buf_.reset();
   resp_buf_.reset();
+  compress_.clear();
 }
 
 uint64_t Exchange::elapsedUs() const { return (steadyNowNs() - rec_start_ns_) / 1000; }
@@ -349,6 +358,7 @@ void Exchange::onDownstreamClosed() {
 }
 
 void Exchange::releaseIdleMemory() {
+  compress_.release();  // the encoder's state and its output buffer
   // The header vector keeps the capacity of the largest response seen (~32 bytes a header);
   // an idle connection does not need it.
   client_.releaseIdleMemory();

@@ -22,8 +22,11 @@
 #include "net/socket.h"
 #include "proxy/redirect.h"
 #include "server/control.h"
+#include "server/django_settings.h"
 #include "server/metrics.h"
+#include "server/privileges.h"
 #include "server/runtime_builder.h"
+#include "server/sd_notify.h"
 #include "server/worker.h"
 
 namespace pc = portcullis;
@@ -36,8 +39,14 @@ constexpr int kExitUsage = 64;
 
 const char* kUsage =
     "usage: portcullis [-c FILE] [-t] [--ready-file PATH] [--log-level debug|info|warn|error]\n"
+    "       portcullis django-settings [-c FILE] [--format all|settings|gunicorn]\n"
     "  -c, --config FILE    configuration file (default: conf/portcullis.yaml)\n"
-    "  -t, --test           check the configuration (YAML, certificates, upstream names) and exit\n"
+    "  -t, --test           check the configuration (YAML, certificates, upstream names) and exit;\n"
+    "                       warns where it contradicts gunicorn's defaults\n"
+    "  django-settings      print the Django settings.py lines and gunicorn/uvicorn flags that\n"
+    "                       match the configuration (checked as by -t), then exit\n"
+    "  --format WHAT        django-settings: all (default; valid Python), settings, or gunicorn\n"
+    "                       (one line of flags)\n"
     "  --ready-file PATH    once every listener is bound, write \"<name> <host>:<port>\" lines here\n"
     "  --log-level LEVEL    debug, info (default), warn or error\n"
     "  -h, --help           show this help\n"
@@ -47,6 +56,8 @@ struct Options {
   std::string config = "conf/portcullis.yaml";
   std::string ready_file;
   bool test_only = false;
+  bool django_settings = false;
+  std::string django_format;  // --format; empty: "all"
 };
 
 int usageError(const std::string& msg) {
@@ -69,6 +80,12 @@ int parseArgs(int argc, char** argv, Options& o) {
       o.config = a.substr(9);
     } else if (a == "-t" || a == "--test") {
       o.test_only = true;
+    } else if (a == "django-settings") {
+      o.django_settings = true;
+    } else if (a == "--format") {
+      if (!value(o.django_format)) return usageError(a + " needs all, settings or gunicorn");
+      if (o.django_format != "all" && o.django_format != "settings" && o.django_format != "gunicorn")
+        return usageError("unknown format '" + o.django_format + "'");
     } else if (a == "--ready-file") {
       if (!value(o.ready_file)) return usageError(a + " needs a path");
     } else if (a == "--log-level") {
@@ -90,6 +107,7 @@ int parseArgs(int argc, char** argv, Options& o) {
       return usageError("unknown argument '" + a + "'");
     }
   }
+  if (!o.django_format.empty() && !o.django_settings) return usageError("--format is for django-settings");
   return -1;
 }
 
@@ -178,6 +196,9 @@ bool reload(const std::string& path, std::shared_ptr<const pc::config::Config>& 
   if (std::string why = accessLogChange(cfg->access_log, next->access_log); !why.empty()) {
     pc::base::log::warn("reload: ", why, " needs a restart; the access log stays as it was");
   }
+  if (std::string why = pc::server::identityChange(*cfg, *next); !why.empty()) {
+    pc::base::log::warn("reload: ", why, " needs a restart; the process keeps its user and group");
+  }
   const auto updates = listenerUpdates(*next, built->tls);
   for (auto& w : workers) w->reload(built->runtime, updates);
   for (const auto& w : built->warnings) pc::base::log::warn(w);
@@ -240,6 +261,7 @@ void refreshDns(const pc::config::Config& cfg, std::shared_ptr<const pc::proxy::
 int main(int argc, char** argv) {
   Options opt;
   if (int rc = parseArgs(argc, argv, opt); rc >= 0) return rc;
+  if (opt.django_settings) return pc::server::djangoSettingsCommand(opt.config, opt.django_format);
 
   auto loaded = pc::config::loadFile(opt.config);
   if (!loaded) {
@@ -254,7 +276,13 @@ int main(int argc, char** argv) {
   }
   std::shared_ptr<const pc::proxy::Runtime> runtime = built->runtime;
   for (const auto& w : built->warnings) pc::base::log::warn(w);
+  auto identity = pc::server::resolveIdentity(*cfg);
+  if (!identity) {
+    std::fprintf(stderr, "%s\n", identity.error().message.c_str());
+    return kExitConfig;
+  }
   if (opt.test_only) {
+    pc::server::printDjangoWarnings(*cfg);
     std::fprintf(stderr, "portcullis: configuration %s is ok\n", opt.config.c_str());
     return 0;
   }
@@ -330,6 +358,27 @@ int main(int argc, char** argv) {
     pc::base::log::info("admin listening on ", address, " (/metrics, /healthz, /clusters)");
   }
 
+  // Everything root was needed for is open: ports, certificates and keys (read by buildRuntime),
+  // the access log. Give root up before any worker exists; see README "Run as a service" for
+  // what a reload can still do afterwards.
+  if (auto dropped = pc::server::dropPrivileges(*identity); !dropped) {
+    std::fprintf(stderr, "portcullis: %s\n", dropped.error().message.c_str());
+    for (auto& v : per_worker)
+      for (auto& x : v) ::close(x.fd);
+    if (admin_fd >= 0) ::close(admin_fd);
+    return kExitRuntime;
+  }
+  if (identity->configured) {
+    pc::base::log::info("running as user ", identity->user, ", group ", identity->group);
+  }
+  if (auto writable = pc::server::checkTempDir(*cfg); !writable) {
+    std::fprintf(stderr, "portcullis: %s\n", writable.error().message.c_str());
+    for (auto& v : per_worker)
+      for (auto& x : v) ::close(x.fd);
+    if (admin_fd >= 0) ::close(admin_fd);
+    return kExitRuntime;
+  }
+
   pc::server::ProcessStats process;
   process.workers = nworkers;
   std::vector<std::unique_ptr<pc::server::Worker>> workers;
@@ -346,6 +395,7 @@ int main(int argc, char** argv) {
   if (!opt.ready_file.empty() && !writeReadyFile(opt.ready_file, ready)) {
     pc::base::log::error("cannot write ready file ", opt.ready_file, ": ", std::strerror(errno));
   }
+  pc::server::sd::ready();
 
   for (;;) {
     int sig = 0;
@@ -369,6 +419,8 @@ int main(int argc, char** argv) {
       continue;
     }
     if (sig == SIGHUP) {
+      // READY=1 again whatever the outcome: a failed reload keeps serving the old config.
+      pc::server::sd::reloading();
       if (reload(opt.config, cfg, runtime, workers)) {
         process.reloads_ok.fetch_add(1, std::memory_order_relaxed);
         process.generation.fetch_add(1, std::memory_order_relaxed);
@@ -376,9 +428,11 @@ int main(int argc, char** argv) {
         process.reloads_failed.fetch_add(1, std::memory_order_relaxed);
       }
       control.update(runtime);  // no-op when the reload failed (same runtime)
+      pc::server::sd::ready();
       continue;
     }
     pc::base::log::info("signal ", sig, ": draining (up to ", cfg->timeouts.shutdown_grace.count(), " ms)");
+    pc::server::sd::stopping();
     break;
   }
   auto grace = static_cast<uint64_t>(cfg->timeouts.shutdown_grace.count());

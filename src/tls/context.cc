@@ -453,6 +453,14 @@ bool Context::covers(std::string_view host) const {
   return dot != std::string::npos && dot > 0 && impl_->wildcard.count(h.substr(dot + 1)) > 0;
 }
 
+std::vector<std::string> Context::certificateNames() const {
+  std::vector<std::string> out;
+  for (const auto& c : impl_->certs)
+    for (const auto& n : c.names)
+      if (std::find(out.begin(), out.end(), n) == out.end()) out.push_back(n);
+  return out;
+}
+
 const std::vector<std::string>& Context::warnings() const { return impl_->warnings; }
 
 const std::shared_ptr<TicketKeyManager>& Context::ticketKeys() const { return impl_->tickets; }

@@ -80,6 +80,9 @@ class Context {
   // True when some certificate's DNS (or IP) subjectAltName covers `host` (case-insensitive,
   // trailing dot ignored, wildcards as above). The server checks every route host with this.
   bool covers(std::string_view host) const;
+  // Every certificate's subjectAltName entries (DNS names lower-cased, wildcards as written,
+  // IP addresses as text), in configuration order, each once. For `portcullis django-settings`.
+  std::vector<std::string> certificateNames() const;
   // Non-fatal findings from forServer, e.g. "certificate a.pem expires in 9 days". Stable.
   const std::vector<std::string>& warnings() const;
   // The ticket key manager in use (null when tickets are off). Pass it to the next Context.

@@ -19,7 +19,7 @@
 //
 // Suites:
 //   Http2Alpn           what ALPN picks for clients offering h2 and only http/1.1
-//   Http2AlpnConfigured a listener with `protocols: [http/1.1]`
+//   Http2AlpnConfigured a listener with `protocols: [http/1.1]`, and that key on a reload
 //   Http2Proxy          requests and responses: heads, bodies both ways, cookies, malformed
 //                       heads, trailers, 100-continue, cancel, the client's GOAWAY
 //   Http2LocalReplies   404, 502 and 413 answered by the proxy itself over HTTP/2
@@ -201,6 +201,34 @@ TEST_F(Http2AlpnConfigured, ListenerWithoutH2ServesCurlOverHttp11) {
   o.timeout = 3000ms;
   ASSERT_TRUE(H2Peer::run(port(), o, &p));
   EXPECT_NE(p.alpn, "h2") << p.output;
+}
+
+// `protocols` is read again on a reload: new connections follow it, each way.
+TEST_F(Http2AlpnConfigured, ReloadTurnsH2OnAndOffForNewConnections) {
+  FakeUpstream app{"app"};
+  ProxyConfig config = ProxyConfig::singleUpstream({app.address()});
+  config.https_extra = {"protocols: [http/1.1]"};
+  ASSERT_TRUE(proxy_.start(config));
+  auto alpnOfNewConnection = [&] {
+    TlsClient tls;
+    TlsOptions options;
+    options.alpn = {"h2", "http/1.1"};
+    return tls.connect(port(), options) ? tls.alpnSelected() : std::string("(no connection)");
+  };
+  EXPECT_EQ(alpnOfNewConnection(), "http/1.1");
+
+  config.https_extra = {};
+  ASSERT_TRUE(proxy_.rewriteConfig(config));
+  ASSERT_TRUE(proxy_.reload());
+  EXPECT_TRUE(pollUntil([&] { return alpnOfNewConnection() == "h2"; }, 5000ms))
+      << proxy_.stderrText();
+
+  config.https_extra = {"protocols: [http/1.1]"};
+  ASSERT_TRUE(proxy_.rewriteConfig(config));
+  ASSERT_TRUE(proxy_.reload());
+  EXPECT_TRUE(pollUntil([&] { return alpnOfNewConnection() == "http/1.1"; }, 5000ms))
+      << proxy_.stderrText();
+  EXPECT_EQ(proxy_.stderrText().find("reload failed"), std::string::npos) << proxy_.stderrText();
 }
 
 // ---------------------------------------------------------------------------------------------

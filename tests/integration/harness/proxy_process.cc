@@ -162,7 +162,7 @@ size_t countOccurrences(const std::string& haystack, const std::string& needle) 
     argv.push_back(level);
   }
   std::string error;
-  pid_ = spawnProcess(argv, dir_.path() + "/stdout.log", stderr_path_, &error);
+  pid_ = spawnProcess(argv, dir_.path() + "/stdout.log", stderr_path_, &error, env_);
   if (pid_ < 0) return ::testing::AssertionFailure() << error;
 
   // Poll for the ready file (the proxy renames it into place once every listener is bound), and

@@ -87,6 +87,8 @@ class ProxyProcess {
   // (e.g. {"unshare", "-m", "sh", "-c", "mount ... && exec \"$0\" \"$@\""}): the PID stays
   // the proxy's, so signals and the exit status still reach it.
   void setLauncher(std::vector<std::string> prefix) { launcher_ = std::move(prefix); }
+  // Sets NAME=value in the proxy's environment (e.g. NOTIFY_SOCKET) from the next start on.
+  void setEnv(const std::string& name, const std::string& value) { env_.push_back(name + "=" + value); }
 
   // Port of listener `name` from the ready file; 0 if there is none.
   uint16_t port(const std::string& name) const;
@@ -129,6 +131,7 @@ class ProxyProcess {
   std::string ready_path_;
   std::string stderr_path_;
   std::vector<std::string> launcher_;
+  std::vector<std::string> env_;  // "NAME=value"
   pid_t pid_ = -1;
   std::optional<int> exit_status_;  // waitpid status once reaped
   std::map<std::string, uint16_t> ports_;

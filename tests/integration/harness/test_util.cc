@@ -126,10 +126,22 @@ bool pollUntil(const std::function<bool()>& condition, milliseconds timeout) {
 }
 
 int spawnProcess(const std::vector<std::string>& argv, const std::string& stdout_path,
-                 const std::string& stderr_path, std::string* error) {
+                 const std::string& stderr_path, std::string* error, const std::vector<std::string>& env) {
   std::vector<char*> args;
   for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
+  std::vector<char*> envp;
+  for (char** e = environ; *e; ++e) {
+    std::string_view entry(*e);
+    bool replaced = false;
+    for (const auto& kv : env) {
+      std::string_view name = std::string_view(kv).substr(0, kv.find('=') + 1);
+      if (entry.substr(0, name.size()) == name) replaced = true;
+    }
+    if (!replaced) envp.push_back(*e);
+  }
+  for (const auto& kv : env) envp.push_back(const_cast<char*>(kv.c_str()));
+  envp.push_back(nullptr);
 
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
@@ -147,7 +159,7 @@ int spawnProcess(const std::vector<std::string>& argv, const std::string& stdout
   posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
 
   pid_t pid = -1;
-  int rc = posix_spawnp(&pid, args[0], &actions, &attr, args.data(), environ);
+  int rc = posix_spawnp(&pid, args[0], &actions, &attr, args.data(), envp.data());
   posix_spawn_file_actions_destroy(&actions);
   posix_spawnattr_destroy(&attr);
   if (rc != 0) {

@@ -60,9 +60,11 @@ struct CommandResult {
 // Starts argv[0] (a path) with stdin from /dev/null and stdout/stderr appended to the given
 // files. Signal dispositions and the mask are reset in the child, so the proxy does not inherit
 // this process's SIGPIPE=SIG_IGN and hide a missing one of its own. Returns -1 and sets *error
-// on failure.
+// on failure. `env` ("NAME=value") is added to this process's environment for the child; a
+// name already set takes the new value.
 int spawnProcess(const std::vector<std::string>& argv, const std::string& stdout_path,
-                 const std::string& stderr_path, std::string* error);
+                 const std::string& stderr_path, std::string* error,
+                 const std::vector<std::string>& env = {});
 
 // Resident set size of process `pid` in KiB (VmRSS in /proc/<pid>/status); 0 if unreadable.
 uint64_t residentKiB(int pid);

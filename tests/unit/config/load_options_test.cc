@@ -16,6 +16,7 @@ namespace {
 using std::chrono::milliseconds;
 using std::chrono::seconds;
 
+using test_util::errorOf;
 using test_util::load;
 using test_util::mustLoad;
 
@@ -87,6 +88,43 @@ listeners:
   - {name: http, address: "127.0.0.1:8080", redirect_to_https: {}}
 )");
   EXPECT_EQ(c.temp_dir, "/tmp");
+}
+
+// --- user, group ----------------------------------------------------------------------------
+
+// Names only: the server looks them up (and reports unknown ones at these marks).
+TEST(ConfigOptions, UserAndGroupAreReadWithTheirMarks) {
+  Config c = mustLoad(R"(user: portcullis
+group: ssl-cert
+listeners:
+  - {name: http, address: "127.0.0.1:8080", redirect_to_https: {}}
+)");
+  EXPECT_EQ(c.user, "portcullis");
+  EXPECT_EQ(c.group, "ssl-cert");
+  EXPECT_EQ(toString(c.user_mark), "test.yaml:1:7");
+  EXPECT_EQ(toString(c.group_mark), "test.yaml:2:8");
+}
+
+TEST(ConfigOptions, NoUserKeepsTheStartingIdentity) {
+  Config c = mustLoad(R"(
+listeners:
+  - {name: http, address: "127.0.0.1:8080", redirect_to_https: {}}
+)");
+  EXPECT_TRUE(c.user.empty());
+  EXPECT_TRUE(c.group.empty());
+}
+
+TEST(ConfigOptions, GroupNeedsUser) {
+  EXPECT_EQ(errorOf(R"(group: portcullis
+listeners:
+  - {name: http, address: "127.0.0.1:8080", redirect_to_https: {}}
+)"),
+            "test.yaml:1:8: 'group' needs 'user' as well");
+  EXPECT_EQ(errorOf(R"(user: ""
+listeners:
+  - {name: http, address: "127.0.0.1:8080", redirect_to_https: {}}
+)"),
+            "test.yaml:1:7: user: must not be empty");
 }
 
 // --- listener TLS ---------------------------------------------------------------------------

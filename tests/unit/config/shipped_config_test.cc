@@ -81,5 +81,27 @@ TEST(ShippedConfig, ListsTheDefaultTimeoutsAndLimits) {
   EXPECT_EQ(c.upstreams[0].idle_timeout, Upstream{}.idle_timeout);
 }
 
+// conf/etc/portcullis.yaml, installed as /etc/portcullis/portcullis.yaml by the .deb: it must
+// match the unit (conf/systemd/portcullis.service), which starts the proxy as its own user with
+// LogsDirectory and CacheDirectory made for it.
+TEST(ShippedConfig, PackagedConfigMatchesTheSystemdUnit) {
+  auto loaded = loadFile((kRoot / "conf/etc/portcullis.yaml").string());
+  ASSERT_TRUE(loaded) << loaded.error().message;
+  const Config& c = *loaded;
+  EXPECT_TRUE(c.user.empty()) << "systemd's User= sets the identity; user: is for root starts";
+  EXPECT_EQ(c.temp_dir, "/var/cache/portcullis");
+  EXPECT_TRUE(c.access_log.enabled);
+  EXPECT_EQ(c.access_log.path, "/var/log/portcullis/access.log");
+  ASSERT_EQ(c.listeners.size(), 2u);
+  EXPECT_EQ(c.listeners[0].port, 443);
+  ASSERT_TRUE(c.listeners[0].tls);
+  EXPECT_EQ(c.listeners[0].tls->certificates.at(0).key, "/etc/portcullis/tls/privkey.pem");
+  EXPECT_EQ(c.listeners[1].port, 80);
+  ASSERT_NE(c.findUpstream("django"), nullptr);
+  EXPECT_EQ(c.findUpstream("django")->servers.at(0).port, 8000);
+  // The unit's TimeoutStopSec (30s) must outlast the drain.
+  EXPECT_LT(c.timeouts.shutdown_grace, std::chrono::seconds(30));
+}
+
 }  // namespace
 }  // namespace portcullis::config

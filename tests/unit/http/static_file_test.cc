@@ -355,7 +355,11 @@ TEST(StaticHashedName, HashMustBeRightBeforeTheExtension) {
   EXPECT_TRUE(isHashedName("x.min.abcdef12.js"));
 }
 
-TEST(StaticHashedName, PlainNameIsNot) { EXPECT_FALSE(isHashedName("app.css")); }
+TEST(StaticHashedName, PlainNameIsNot) {
+  EXPECT_FALSE(isHashedName("app.css"));
+  EXPECT_FALSE(isHashedName("cafe.css"));  // hex letters, but a word
+  EXPECT_FALSE(isHashedName("assets/face-bad.png"));
+}
 
 TEST(StaticHashedName, SevenDigitsAreTooFew) {
   EXPECT_FALSE(isHashedName("app.abc4567.css"));
@@ -367,7 +371,10 @@ TEST(StaticHashedName, SixtyFiveDigitsAreTooMany) {
   EXPECT_FALSE(isHashedName("app." + std::string(65, 'a') + ".css"));
 }
 
-TEST(StaticHashedName, NonHexIsNot) { EXPECT_FALSE(isHashedName("app.ghijklmn.css")); }
+TEST(StaticHashedName, NonHexIsNot) {
+  EXPECT_FALSE(isHashedName("app.ghijklmn.css"));
+  EXPECT_FALSE(isHashedName("app.abcdefgh.css"));
+}
 
 TEST(StaticHashedName, AllDigitsIsADateNotAHash) {
   EXPECT_FALSE(isHashedName("backup-20240101.zip"));
@@ -567,9 +574,12 @@ TEST(StaticPlan, IfModifiedSinceIsIgnoredWithIfNoneMatch) {
   EXPECT_EQ(outcome({.if_none_match = "\"other\"", .if_modified_since = kDate}), Outcome::Full);
 }
 
+// Each would be a 304 if it were read as a date.
 TEST(StaticPlan, IfModifiedSinceUnparsableIsIgnored) {
   EXPECT_EQ(outcome({.if_modified_since = "Sun, 06 Nov 1994 08:49:37"}), Outcome::Full);
-  EXPECT_EQ(outcome({.if_modified_since = "Sun, 31 Feb 1994 08:49:37 GMT"}), Outcome::Full);
+  EXPECT_EQ(outcome({.if_modified_since = "Thu, 31 Nov 1994 08:49:37 GMT"}), Outcome::Full);
+  EXPECT_EQ(outcome({.if_modified_since = "Sun, 29 Feb 1995 08:49:37 GMT"}), Outcome::Full);
+  EXPECT_EQ(outcome({.if_modified_since = "Mon, 29 Feb 2100 08:49:37 GMT"}), Outcome::Full);
   EXPECT_EQ(outcome({.if_modified_since = "Sun, 06 Nov 1994 24:00:00 GMT"}), Outcome::Full);
   EXPECT_EQ(outcome({.if_modified_since = "Sun, 06 nov 1994 08:49:37 GMT"}), Outcome::Full);
   EXPECT_EQ(outcome({.if_modified_since = "Sun, 06 Nov 1994 08:49:37 GMT junk"}), Outcome::Full);

@@ -8,6 +8,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -17,6 +18,8 @@
 #include "net/loop.h"
 #include "net/socket.h"
 #include "proxy/router.h"
+
+#include <zlib.h>
 
 namespace portcullis::proxy {
 namespace {
@@ -48,6 +51,7 @@ class FakeStream final : public DownstreamStream {
   void sendBody(std::string_view data) override {
     body.append(data);
     bytes_out += data.size();
+    if (++sends >= above_after_sends) above = true;
   }
   base::Result<size_t> sendBodyFrom(BodyBuffer& from, size_t max) override {
     base::Buffer b;
@@ -57,7 +61,7 @@ class FakeStream final : public DownstreamStream {
   }
   void endResponse() override { events.push_back("end"); }
   void flush() override {}
-  bool aboveHighWatermark() const override { return false; }
+  bool aboveHighWatermark() const override { return above; }
   bool responseStarted() const override { return started; }
   void rearmTimer() override {}
   void reset() override { events.push_back("reset"); }
@@ -71,6 +75,10 @@ class FakeStream final : public DownstreamStream {
   uint64_t bytes_out = 0;
   int body_wanted = 0;
   bool started = false;
+  // The client's queue: above its high watermark from the `above_after_sends`th sendBody on.
+  bool above = false;
+  size_t sends = 0;
+  size_t above_after_sends = SIZE_MAX;
 };
 
 class Records final : public RequestObserver {
@@ -122,8 +130,9 @@ class RawUpstream {
   uint16_t port_ = 0;
 };
 
-// One upstream "app" at `port`, a catch-all route for `route_host`.
-std::shared_ptr<const Runtime> runtimeFor(uint16_t port, std::string route_host = "") {
+// One upstream "app" at `port`, a catch-all route for `route_host`; `tweak` edits the config.
+std::shared_ptr<const Runtime> runtimeFor(uint16_t port, std::string route_host = "",
+                                          const std::function<void(config::Config&)>& tweak = {}) {
   auto cfg = std::make_shared<config::Config>();
   config::Upstream u;
   u.name = "app";
@@ -137,6 +146,7 @@ std::shared_ptr<const Runtime> runtimeFor(uint16_t port, std::string route_host 
   r.upstream = "app";
   cfg->routes.push_back(r);
   cfg->limits.body = 1000;
+  if (tweak) tweak(*cfg);
   auto rt = std::make_shared<Runtime>();
   rt->config = cfg;
   rt->router = Router(*cfg);
@@ -478,6 +488,100 @@ TEST_F(ExchangeTest, ARouteWithoutWebSocketSendsAPlainRequest) {
   up.send(k101);  // an app that switches anyway gets no tunnel
   ASSERT_TRUE(runUntil(loop_, [&] { return sawEvent("done"); }));
   EXPECT_TRUE(sawEvent("local 502"));
+}
+
+// gzip-decodes as far as `in` goes (a flushed prefix decodes whole).
+std::string gunzipPrefix(std::string_view in, bool* finished = nullptr) {
+  z_stream z{};
+  inflateInit2(&z, 15 + 16);
+  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
+  z.avail_in = static_cast<uInt>(in.size());
+  std::string out;
+  char buf[16384];
+  int rc = Z_OK;
+  while (rc == Z_OK) {
+    z.next_out = reinterpret_cast<Bytef*>(buf);
+    z.avail_out = sizeof buf;
+    rc = inflate(&z, Z_NO_FLUSH);
+    out.append(buf, sizeof buf - z.avail_out);
+    if (rc == Z_OK && z.avail_in == 0 && z.avail_out != 0) break;
+  }
+  if (finished) *finished = rc == Z_STREAM_END;
+  inflateEnd(&z);
+  return out;
+}
+
+std::string chunk(std::string_view s) {
+  char size[32];
+  snprintf(size, sizeof size, "%zx\r\n", s.size());
+  return size + std::string(s) + "\r\n";
+}
+
+// A route with compress: the head is rewritten, what the upstream sent before it paused is
+// decodable at the client at once (the flush), the stream ends before endResponse, the record
+// counts the compressed bytes, and the next request on the same exchange (keep-alive) starts a
+// fresh stream on the reused encoder.
+TEST_F(ExchangeTest, CompressedBodyIsFlushedWhenTheUpstreamPausesAndFinishedBeforeTheEnd) {
+  RawUpstream up;
+  start(runtimeFor(up.port(), "", [](config::Config& c) { c.routes[0].compress.enabled = true; }));
+  const std::string first(3000, 'a'), rest = std::string(5000, 'b') + "end";
+  for (int round = 0; round < 2; ++round) {
+    stream_->events.clear();
+    stream_->body.clear();
+    request("GET /page HTTP/1.1\r\nHost: example.com\r\nAccept-Encoding: gzip\r\n\r\n");
+    ASSERT_TRUE(runUntil(loop_, [&] { return up.poll(); }));
+    up.got.clear();
+    up.send("HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nETag: \"e1\"\r\nTransfer-Encoding: chunked\r\n\r\n" +
+            chunk(first));
+    ASSERT_TRUE(runUntil(loop_, [&] { return gunzipPrefix(stream_->body) == first; }))
+        << "round " << round << ": the first part is held in the encoder";
+    EXPECT_FALSE(sawEvent("end"));
+    up.send(chunk(rest) + "0\r\n\r\n");
+    ASSERT_TRUE(runUntil(loop_, [&] { return sawEvent("done"); }));
+    EXPECT_EQ(stream_->events, (std::vector<std::string>{"head 200", "end", "done"}));
+    bool finished = false;
+    EXPECT_EQ(gunzipPrefix(stream_->body, &finished), first + rest);
+    EXPECT_TRUE(finished) << "the gzip trailer was not sent before endResponse";
+    ASSERT_EQ(records_.all.size(), static_cast<size_t>(round + 1));
+    EXPECT_EQ(records_.all.back().bytes_out, 100u + stream_->body.size());
+  }
+}
+
+// The client falls behind right after the encoder gave out part of a large step: what it still
+// holds comes out (at the flush) larger than a small memory-only response buffer. It goes to the
+// codec directly (nothing is queued yet), buffering stays on (no "cannot spill" fallback), and
+// the rest queues and drains in order.
+TEST_F(ExchangeTest, CompressedBytesHeldWhenTheClientFallsBehindDoNotOverflowATightBuffer) {
+  RawUpstream up;
+  start(runtimeFor(up.port(), "", [](config::Config& c) {
+    c.routes[0].compress.enabled = true;
+    c.routes[0].buffering.memory = 1024;
+    c.routes[0].buffering.max_file = 0;
+  }));
+  stream_->above_after_sends = 1;
+  request("GET /page HTTP/1.1\r\nHost: example.com\r\nAccept-Encoding: gzip\r\n\r\n");
+  ASSERT_TRUE(runUntil(loop_, [&] { return up.poll(); }));
+  std::string body;
+  for (int i = 0; body.size() < 300000; ++i) body += "<li>row " + std::to_string(i * 7919 % 100003) + " of the table</li>\n";
+  ::testing::internal::CaptureStderr();
+  up.send("HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: " + std::to_string(body.size()) +
+          "\r\n\r\n" + body);
+  // The client reads whenever the exchange waits on it.
+  bool done = runUntil(loop_, [&] {
+    if (sawEvent("done")) return true;
+    if (stream_->above && ex_->waitingOnClient()) {
+      stream_->above = false;
+      ex_->onDownstreamDrained();
+      stream_->above = true;
+    }
+    return false;
+  });
+  const std::string err = ::testing::internal::GetCapturedStderr();
+  ASSERT_TRUE(done);
+  EXPECT_EQ(err.find("cannot spill"), std::string::npos) << err;
+  bool finished = false;
+  EXPECT_TRUE(gunzipPrefix(stream_->body, &finished) == body);
+  EXPECT_TRUE(finished);
 }
 
 }  // namespace

@@ -147,6 +147,15 @@ TEST(ContextCovers, ExactWildcardAndIpNames) {
   EXPECT_FALSE(ctx->covers(""));
 }
 
+// certificateNames(): every subjectAltName, in configuration order, each once (a-rsa repeats
+// a-ecdsa's names), for `portcullis django-settings`.
+TEST(ContextCovers, CertificateNamesInConfigurationOrderEachOnce) {
+  auto ctx = serverContext({pki().pair("default"), pki().pair("wildcard"), pki().pair("a-ecdsa"),
+                            pki().pair("a-rsa"), pki().pair("localhost")});
+  EXPECT_THAT(ctx->certificateNames(), ElementsAre("default.test", "*.example.com", "a.example.com",
+                                                   "alt.example.net", "localhost", "127.0.0.1"));
+}
+
 // --- Startup checks -----------------------------------------------------------------------------
 
 TEST(ContextChecks, KeyOfAnotherPairIsRefused) {
