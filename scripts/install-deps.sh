@@ -16,6 +16,7 @@ packages=(
   mariadb-server python3-django gunicorn python3-mysqldb
   # scripts/check-package.sh: dpkg-shlibdeps, systemd-analyze, logrotate -d
   dpkg-dev systemd logrotate
+  media-types
 )
 
 missing=()

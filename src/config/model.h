@@ -192,7 +192,7 @@ struct StaticFiles {
   // ManifestStaticFilesStorage: app.3f2a9c1b7d4e.css) always get a year and `immutable`.
   std::chrono::seconds max_age{3600};
   // Symlinks may point outside root (a deploy that links shared/static into a release dir).
-  // Off: a file whose real path leaves root is 404.
+  // Off: a file whose real path leaves root is 403.
   bool allow_symlinks_outside = false;
   // Serve `name.br` / `name.zst` / `name.gz` next to `name` when the client accepts them.
   bool precompressed = true;

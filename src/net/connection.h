@@ -104,7 +104,14 @@ class Connection {
   // onClose before flush returns): check closing() afterwards if you keep going.
   void flush();
   size_t pendingBytes() const;
-  bool aboveHighWatermark() const { return pendingBytes() > kHighWatermark; }
+  // True above kHighWatermark; from then on an onDrained is owed, even when the bytes that made
+  // it true were still staged and a write in flight completes before the next flush (the caller
+  // that saw "above" and stopped must hear when to go on).
+  bool aboveHighWatermark() const {
+    if (pendingBytes() <= kHighWatermark) return false;
+    was_above_high_ = true;
+    return true;
+  }
 
   void pauseReading();
   void resumeReading();
@@ -233,7 +240,7 @@ class Connection {
   bool reading_ = false;           // uv_read_start is in effect: mirrors libuv, which cannot be asked
   bool paused_ = false;            // the handler's pauseReading(): may be set from Connecting to Flushing
   bool writing_ = false;           // a uv_write is in flight: comes and goes in every connected state
-  bool was_above_high_ = false;    // crossed kHighWatermark, onDrained owed: write-side hysteresis
+  mutable bool was_above_high_ = false;  // crossed kHighWatermark, onDrained owed: write-side hysteresis
   bool eof_ = false;               // the peer finished sending: our write side goes on, in any state
   bool tls_write_failed_ = false;  // encryptNow may not close under its caller; the next flush() does
   bool write_shut_ = false;        // shutdownWrite(): no more output, FIN once flushed; Open goes on reading

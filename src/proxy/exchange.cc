@@ -1,5 +1,7 @@
 #include "proxy/exchange.h"
 
+#include "proxy/exchange_static.h"
+
 #include "base/log.h"
 #include "http/serializer.h"
 #include "http/uri.h"
@@ -96,6 +98,19 @@ void Exchange::onRequestHead(const http::RequestHead& req, bool has_body) {
                                                                              : ErrorKind::NoRoutePath;
     return;
   }
+  route_ = m.route;
+  rec_.route = static_cast<int>(m.route);
+  if (const auto& st = rt_->config->routes[m.route].static_files) {
+    const bool has_cluster = m.cluster != RouteMatch::kNoCluster;
+    prepareStatic(req, *st, has_cluster && st->fallback_upstream);
+    // Served (or refused) from the root unless the upstream may get it: then the upstream
+    // head is prepared too, for a missing file or a method the files do not answer.
+    if (!has_cluster || !st->fallback_upstream) return;
+  }
+  if (m.cluster == RouteMatch::kNoCluster) {
+    verdict_error_ = ErrorKind::Internal;  // not reached: config requires an upstream here
+    return;
+  }
 
   // Serialize the upstream head now: req's views point into the codec's input buffer.
   up_head_.clear();
@@ -129,7 +144,7 @@ void Exchange::onRequestHead(const http::RequestHead& req, bool has_body) {
   rec_.route = static_cast<int>(m.route);
   rec_.cluster = static_cast<int>(m.cluster);
   rec_.cluster_name = rt_->clusters[m.cluster]->name();
-  verdict_ = Verdict::Forward;
+  if (verdict_ != Verdict::Static) verdict_ = Verdict::Forward;
 }
 
 void Exchange::proceed() {
@@ -144,9 +159,16 @@ void Exchange::proceed() {
       if (!reply(location_)) return;
       finish();
       return;
+    case Verdict::Static:
+      startStatic();
+      return;
     case Verdict::Forward:
       break;
   }
+  forward();
+}
+
+void Exchange::forward() {
   const config::Buffering& buffering = rt_->config->routes[route_].buffering;
   req_buffering_ = buffering.request && !req_complete_;
   resp_buffering_ = buffering.response;

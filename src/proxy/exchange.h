@@ -27,6 +27,7 @@
 #include "http/headers.h"
 #include "http/message.h"
 #include "net/connection.h"
+#include "net/file_io.h"
 #include "proxy/body_buffer.h"
 #include "proxy/error_map.h"
 #include "proxy/forwarded.h"
@@ -40,6 +41,8 @@
 #include "upstream/request_queue.h"
 
 namespace portcullis::proxy {
+
+struct StaticState;  // exchange_static.h
 
 class Exchange final : public upstream::QueueWaiter {
  public:
@@ -103,7 +106,7 @@ class Exchange final : public upstream::QueueWaiter {
   // The upstream side is busy with this request (from routing until the response is complete).
   bool inFlight() const { return resp_state_ != RespState::None; }
   // A response waits on the client to read it: the codec's send timeout applies.
-  bool waitingOnClient() const { return up_paused_ || !resp_buf_.empty(); }
+  bool waitingOnClient() const { return up_paused_ || !resp_buf_.empty() || static_waiting_; }
 
   // Called by the worker's queue service: a slot may be free (or the wait timed out).
   void onDequeued(bool timed_out);
@@ -126,13 +129,27 @@ class Exchange final : public upstream::QueueWaiter {
   // Body bytes moved per step between a BodyBuffer and a connection.
   static constexpr size_t kBufferStep = 64 * 1024;
   // What onRequestHead decided, carried out by proceed().
-  enum class Verdict : uint8_t { Fail, Redirect, Forward };
+  // Static: a route with `static:` answers from its root (exchange_static.cc).
+  enum class Verdict : uint8_t { Fail, Redirect, Forward, Static };
   // The upstream side of the request.
   // Tunnel: the upstream answered 101 to a WebSocket upgrade; bytes flow both ways until both
   // sides have finished, either closes, or tunnel_idle passes.
   enum class RespState : uint8_t { None, Queued, Connecting, WaitHead, Body, Done, Tunnel };
 
+  // proceed() for a forwarded request (also a static route's fallback).
+  void forward();
   void startExchange();
+  // --- Static files (exchange_static.cc).
+  // At the head: copies what serving needs (the head's views die after onRequestHead). Sets
+  // verdict_ to Static (or leaves it to the caller when the request is for the fallback).
+  void prepareStatic(const http::RequestHead& req, const config::StaticFiles& st, bool can_fall_back);
+  void startStatic();
+  void onStaticOpened(std::vector<net::OpenResult>& results);
+  void sendStaticChunk();
+  void onStaticRead(int64_t got, size_t asked);
+  // A reply of the static route's own (400/403/404/405/500; Allow on 405), then finish().
+  void staticReply(int status);
+  void cancelStatic();
   void selectHost();
   void enqueue();
   void releaseHostSlot();        // the request leaves its host (idempotent)
@@ -240,6 +257,8 @@ class Exchange final : public upstream::QueueWaiter {
   bool tunnel_down_eof_ = false;   // tunnel: the client half-closed
   uint64_t tunnel_active_ms_ = 0;  // tunnel: loop time of the last byte either way
   bool dead_ = false;              // torn down with its connection
+  bool static_waiting_ = false;    // static file: the next read waits for the client to drain
+  std::unique_ptr<StaticState> static_;  // a static route's request (allocated on first use)
 
   RequestRecord rec_;
   bool rec_open_ = false;          // rec_ belongs to a request in progress

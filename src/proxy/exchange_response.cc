@@ -2,6 +2,7 @@
 // and the one exit. The request half is in exchange.cc.
 #include "base/log.h"
 #include "proxy/exchange.h"
+#include "proxy/exchange_static.h"
 #include "proxy/retry_policy.h"
 
 namespace portcullis::proxy {
@@ -176,6 +177,10 @@ void Exchange::drainResponseBuffer() {
 }
 
 void Exchange::onDownstreamDrained() {
+  if (static_waiting_) {
+    sendStaticChunk();  // exchange_static.cc: the next chunk of a static file
+    return;
+  }
   if (!resp_buf_.empty()) {
     drainResponseBuffer();
     if (dead_ || resp_state_ != RespState::Body) return;
@@ -321,6 +326,7 @@ void Exchange::finish() {
 
 void Exchange::clearRequestState() {
   resp_state_ = RespState::None;
+  cancelStatic();
   req_buffering_ = resp_buffering_ = resp_draining_ = websocket_ = false;
   req_buf_.reset();
   resp_buf_.reset();
@@ -361,6 +367,7 @@ void Exchange::releaseIdleMemory() {
   up_head_.release();
   std::string().swap(hash_key_);
   std::string().swap(location_);
+  if (static_ && !static_->task) static_->buf.reset();
 }
 
 void Exchange::revive() {
@@ -374,6 +381,7 @@ void Exchange::revive() {
 void Exchange::teardown() {
   if (dead_) return;
   dead_ = true;
+  cancelStatic();
   if (resp_state_ == RespState::Queued && queued()) {
     worker_.dequeue(*this);
     rt_->clusters[cluster_]->waiting().fetch_sub(1, std::memory_order_relaxed);

@@ -68,7 +68,7 @@ void resetRecord(RequestRecord& r, const ConnectionFacts& c) {
   r.route = r.cluster = r.host_index = -1;
   r.cluster_name = r.upstream_host = {};
   r.attempts = r.retries = 0;
-  r.queued = r.queue_timeout = r.tunnel = false;
+  r.queued = r.queue_timeout = r.tunnel = r.static_file = false;
   r.has_error = false;
 }
 

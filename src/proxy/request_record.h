@@ -60,6 +60,7 @@ struct RequestRecord {
   bool queue_timeout = false;       // ... and gave up waiting (503)
 
   bool tunnel = false;              // the upstream answered 101: a WebSocket tunnel (logged at its end)
+  bool static_file = false;         // answered from a static route's root, not by an upstream
 
   bool has_error = false;
   ErrorKind error = ErrorKind::Internal;  // meaningful only when has_error

@@ -91,6 +91,13 @@ std::shared_ptr<const RequestSlots> buildRequestSlots(Registry& reg, const confi
         s->requests.push_back(reg.slot(f.requests, {l.name, route_label, cluster, std::string(c)}));
       s->duration.push_back(reg.slot(f.duration, {l.name, route_label, cluster}));
     }
+    for (const auto& r : cfg.routes) {
+      const bool own = r.static_files && !r.upstream.empty();
+      for (std::string_view c : kClassNames)
+        s->static_requests.push_back(own ? reg.slot(f.requests, {l.name, routeLabel(r), "", std::string(c)})
+                                         : RequestSlots::kNoStaticSlot);
+      s->static_duration.push_back(own ? reg.slot(f.duration, {l.name, routeLabel(r), ""}) : RequestSlots::kNoStaticSlot);
+    }
     s->bytes_in.push_back(reg.slot(f.bytes_in, {l.name}));
     s->bytes_out.push_back(reg.slot(f.bytes_out, {l.name}));
     for (size_t k = 0; k < kErrorKinds; ++k)
@@ -136,8 +143,14 @@ void RequestStats::onRequestDone(const RequestRecord& r) {
     route = static_cast<size_t>(r.route) + 1;
   }
   const size_t lr = l * (s->routes + 1) + route;
-  shard_.add(s->requests[lr * kStatusClasses + statusClass(r.status)]);
-  shard_.observe(s->duration[lr], kDurationBucketsUs, r.duration_us);
+  const size_t ls = route ? l * s->routes + route - 1 : 0;
+  if (r.static_file && route && s->static_duration[ls] != RequestSlots::kNoStaticSlot) {
+    shard_.add(s->static_requests[ls * kStatusClasses + statusClass(r.status)]);
+    shard_.observe(s->static_duration[ls], kDurationBucketsUs, r.duration_us);
+  } else {
+    shard_.add(s->requests[lr * kStatusClasses + statusClass(r.status)]);
+    shard_.observe(s->duration[lr], kDurationBucketsUs, r.duration_us);
+  }
   shard_.add(s->bytes_in[l], r.bytes_in);
   shard_.add(s->bytes_out[l], r.bytes_out);
   if (r.has_error && static_cast<size_t>(r.error) < kErrorKinds)

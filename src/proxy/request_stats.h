@@ -44,6 +44,11 @@ struct RequestSlots {
   // [(listener * (routes + 1) + route + 1) * kStatusClasses + class]; route -1 = none.
   std::vector<uint32_t> requests;
   std::vector<uint32_t> duration;  // histogram, [listener * (routes + 1) + route + 1]
+  // Files a static route with a fallback answered from disk: their own series, with an empty
+  // cluster label (the route's series carry its upstream's name). [(listener * routes + route)
+  // * kStatusClasses + class] and [listener * routes + route]; kNoStaticSlot for other routes.
+  static constexpr uint32_t kNoStaticSlot = UINT32_MAX;
+  std::vector<uint32_t> static_requests, static_duration;
   std::vector<uint32_t> bytes_in, bytes_out;  // [listener]
   std::vector<uint32_t> errors;               // [listener * kErrorKinds + kind]
   // [cluster]

@@ -23,7 +23,7 @@ Router::Router(const config::Config& cfg) {
     }
     e.path = r.path_prefix;
     e.acme = isAcmeChallenge(e.path);
-    e.cluster = 0;
+    e.cluster = RouteMatch::kNoCluster;
     for (size_t i = 0; i < cfg.upstreams.size(); ++i)
       if (cfg.upstreams[i].name == r.upstream) e.cluster = i;
     entries_.push_back(std::move(e));

@@ -9,6 +9,7 @@
 //   learns nothing about the apps behind the proxy;
 // - a host matches but no path prefix does -> 404.
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -19,7 +20,9 @@ namespace portcullis::proxy {
 
 struct RouteMatch {
   enum class Kind { Forward, NoHost, NoPath } kind = Kind::NoHost;
-  size_t cluster = 0;  // index into Config::upstreams, for Forward
+  // A static route without fallback names no upstream.
+  static constexpr size_t kNoCluster = SIZE_MAX;
+  size_t cluster = 0;  // index into Config::upstreams, for Forward; kNoCluster: none
   size_t route = 0;    // index into Config::routes, for Forward
 };
 

@@ -25,7 +25,10 @@ void Generation::retire() {
 }
 
 WorkerContext::WorkerContext(net::Loop& loop, std::shared_ptr<const Runtime> runtime, uint64_t seed)
-    : loop_(loop), seed_(seed), current_(std::make_shared<Generation>(std::move(runtime), seed)) {
+    : loop_(loop),
+      file_cache_(net::FileCache::capacityFor(runtime->config ? runtime->config->workers : 1)),
+      seed_(seed),
+      current_(std::make_shared<Generation>(std::move(runtime), seed)) {
   sweep_ = net::Timer::create(loop_, [this] { serviceQueues(); });
 }
 

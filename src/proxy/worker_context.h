@@ -8,6 +8,8 @@
 
 #include "config/model.h"
 #include "http/parser.h"
+#include "http/static_file.h"
+#include "net/file_cache.h"
 #include "net/loop.h"
 #include "net/timer.h"
 #include "proxy/request_record.h"
@@ -30,6 +32,8 @@ struct Runtime {
   Router router;
   std::vector<std::shared_ptr<const upstream::Cluster>> clusters;  // aligned with config->upstreams
   http::ParserLimits parser_limits;
+  // Content types for static files, loaded once per process (server/); null: all octet-stream.
+  std::shared_ptr<const http::MimeTypes> mime_types;
   // Metric slots of this config's label sets (null when built without metrics, e.g. in tests).
   std::shared_ptr<const RequestSlots> stats;
 };
@@ -104,6 +108,8 @@ class WorkerContext {
   ~WorkerContext();
 
   net::Loop& loop() { return loop_; }
+  // Static files: this worker's open fds and negative results, 2 s validity.
+  net::FileCache& fileCache() { return file_cache_; }
   const std::shared_ptr<Generation>& current() const { return current_; }
   // Reload: requests that start from now on use `runtime`; the previous generation lives on
   // in the requests still using it.
@@ -163,6 +169,7 @@ class WorkerContext {
   void serviceQueue(Generation& gen, size_t cluster);
 
   net::Loop& loop_;
+  net::FileCache file_cache_;
   uint64_t seed_;
   std::shared_ptr<Generation> current_;
   // Generations with queued requests (an old one stays here until its waiters are gone).

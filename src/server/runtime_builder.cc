@@ -202,6 +202,9 @@ base::Result<BuiltRuntime> buildRuntime(std::shared_ptr<const config::Config> cf
   auto rt = std::make_shared<proxy::Runtime>();
   rt->config = cfg;
   rt->router = proxy::Router(*cfg);
+  // /etc/mime.types (Debian's media-types) is read once per process, at the first build.
+  static const auto mime_types = std::make_shared<const http::MimeTypes>(http::MimeTypes::load());
+  rt->mime_types = mime_types;
   rt->parser_limits.request_line = cfg->limits.request_line;
   rt->parser_limits.header_bytes = cfg->limits.header_bytes;
   rt->parser_limits.header_count = cfg->limits.header_count;

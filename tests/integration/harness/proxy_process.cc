@@ -57,7 +57,8 @@ std::string ProxyConfig::toYaml() const {
     for (const auto& r : routes) {
       y << "  - { ";
       if (!r.host.empty()) y << "host: \"" << r.host << "\", ";
-      y << "path: \"" << r.path << "\", upstream: " << r.upstream;
+      y << "path: \"" << r.path << "\"";
+      if (!r.upstream.empty()) y << ", upstream: " << r.upstream;  // a static route may have none
       if (!r.buffering.empty()) y << ", buffering: " << r.buffering;
       for (const auto& kv : r.extra) y << ", " << kv;
       y << " }\n";

@@ -182,5 +182,17 @@ TEST(Router, AcmeOnlyIsNotShadowedByAMoreSpecificOrdinaryHost) {
   EXPECT_TRUE(forwardsTo(r.match("example.com", "/.well-known/acme-challenge/tok", false), 1));
 }
 
+TEST(Router, AStaticRouteWithoutUpstreamHasNoCluster) {
+  // A static route without fallback names no upstream: it must not borrow cluster 0.
+  config::Config cfg = makeConfig({{"", "/static/", ""}, {"", "/", "app3"}});
+  cfg.routes[0].static_files = config::StaticFiles{};
+  Router r(cfg);
+  RouteMatch m = r.match("example.com", "/static/app.css");
+  EXPECT_EQ(m.kind, RouteMatch::Kind::Forward);
+  EXPECT_EQ(m.route, 0u);
+  EXPECT_EQ(m.cluster, RouteMatch::kNoCluster);
+  EXPECT_TRUE(forwardsTo(r.match("example.com", "/other"), 3));
+}
+
 }  // namespace
 }  // namespace portcullis::proxy
