@@ -10,7 +10,7 @@ $E2E_PYTHON).
 
   PORTCULLIS_BIN=build/portcullis python3 tests/e2e/run_e2e.py [-v] [unittest args]
 
-PORTCULLIS_E2E_STATIC=1 adds the proxy's static-file route for /static/ and its test.
+The proxy serves /static/ itself (a static: route over the collectstatic output).
 E2E_KEEP=1 keeps the temp directory (logs, config) for a post-mortem.
 """
 import ctypes
@@ -34,7 +34,7 @@ from http.cookies import SimpleCookie
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
 DJAPP = os.path.join(HERE, "djapp")
-STATIC_ENABLED = os.environ.get("PORTCULLIS_E2E_STATIC") == "1"
+
 SERVER_NAMES = ("app1", "app2", "app3")
 DB_NAME = "e2e"
 DB_USER = "django"
@@ -418,10 +418,9 @@ class Stack:
 
     def proxy_yaml(self):
         servers = ", ".join("127.0.0.1:%d" % self.app_ports[n] for n in SERVER_NAMES)
-        routes = []
-        if STATIC_ENABLED:
-            routes.append('  - {path: /static/, static: {root: "%s"}}' % self.static_root)
-        routes.append("  - {path: /, upstream: django}")
+        # The proxy serves /static/ itself, from the collectstatic output.
+        routes = ['  - {path: /static/, static: {root: "%s"}}' % self.static_root,
+                  "  - {path: /, upstream: django}"]
         return "\n".join([
             "workers: 2",
             "listeners:",
@@ -858,8 +857,7 @@ class DjangoBehindPortcullis(unittest.TestCase):
             reached()
         self.assertEqual(set(counts), set(SERVER_NAMES), counts)
 
-    # k. static files served by the proxy itself (PORTCULLIS_E2E_STATIC=1 until that lands)
-    @unittest.skipUnless(STATIC_ENABLED, "the proxy's static: route is not merged yet; PORTCULLIS_E2E_STATIC=1 runs it")
+    # k. static files served by the proxy itself
     def test_k_static_files_from_the_proxy(self):
         with open(os.path.join(self.stack.static_root, "staticfiles.json")) as f:
             manifest = json.load(f)["paths"]
