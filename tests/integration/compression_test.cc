@@ -472,6 +472,11 @@ TEST_F(Compress, StreamedResponseIsFlushedWhenTheUpstreamPauses) {
 // 64 MiB through one connection: the proxy's peak memory grows by far less (no whole-body
 // buffering, the encoder's window is bounded).
 TEST_F(Compress, LargeResponseKeepsMemoryBounded) {
+#if defined(__SANITIZE_ADDRESS__)
+  // ASan's quarantine keeps freed blocks resident, so peak RSS says nothing about what the
+  // proxy holds; the Release run measures it.
+  GTEST_SKIP() << "peak RSS is not meaningful under AddressSanitizer";
+#endif
   const std::string big = page(64 * kMiB, 11);
   Reply reply;
   reply.headers = {{"Content-Type", "text/html"}};
