@@ -4,19 +4,18 @@
 // does not grow with the response. Every compressed body is decoded here with the reference
 // decoders (zlib, brotli, zstd) and compared byte for byte with what the upstream sent.
 #include <arpa/inet.h>
-#include <brotli/decode.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
-#include <zlib.h>
-#include <zstd.h>
 
 #include <fstream>
 #include <future>
 #include <random>
 #include <string>
 #include <thread>
+
+#include "../unit/support/reference_decoders.h"
 
 #include "harness/h2_client.h"
 #include "harness/harness.h"
@@ -29,84 +28,8 @@ using namespace std::chrono_literals;
 
 constexpr size_t kMiB = 1024 * 1024;
 
-struct Decoded {
-  std::string data;
-  bool finished = false;  // the coding's end marker was seen
-  bool error = false;
-};
-
-// Streaming decode, so that a prefix (after a flush) decodes as far as it goes.
-Decoded decode(std::string_view coding, std::string_view in) {
-  Decoded d;
-  static char buf[65536];
-  if (coding == "gzip") {
-    z_stream z{};
-    inflateInit2(&z, 15 + 16);
-    z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
-    z.avail_in = static_cast<uInt>(in.size());
-    while (true) {
-      z.next_out = reinterpret_cast<Bytef*>(buf);
-      z.avail_out = sizeof buf;
-      int rc = inflate(&z, Z_NO_FLUSH);
-      d.data.append(buf, sizeof buf - z.avail_out);
-      if (rc == Z_STREAM_END) {
-        d.finished = true;
-        d.error = z.avail_in != 0;
-        break;
-      }
-      if (rc == Z_BUF_ERROR || (rc == Z_OK && z.avail_in == 0 && z.avail_out != 0)) break;
-      if (rc != Z_OK) {
-        d.error = true;
-        break;
-      }
-    }
-    inflateEnd(&z);
-  } else if (coding == "br") {
-    BrotliDecoderState* s = BrotliDecoderCreateInstance(nullptr, nullptr, nullptr);
-    size_t avail_in = in.size();
-    const uint8_t* next_in = reinterpret_cast<const uint8_t*>(in.data());
-    while (true) {
-      size_t avail_out = sizeof buf;
-      uint8_t* next_out = reinterpret_cast<uint8_t*>(buf);
-      BrotliDecoderResult r = BrotliDecoderDecompressStream(s, &avail_in, &next_in, &avail_out, &next_out, nullptr);
-      d.data.append(buf, sizeof buf - avail_out);
-      if (r == BROTLI_DECODER_RESULT_SUCCESS) {
-        d.finished = true;
-        d.error = avail_in != 0;
-        break;
-      }
-      // Out of input, but the ring buffer may still hold more than a buffer of output.
-      if (r == BROTLI_DECODER_RESULT_NEEDS_MORE_INPUT && avail_out != 0) break;
-      if (r == BROTLI_DECODER_RESULT_ERROR) {
-        d.error = true;
-        break;
-      }
-    }
-    BrotliDecoderDestroyInstance(s);
-  } else if (coding == "zstd") {
-    ZSTD_DCtx* s = ZSTD_createDCtx();
-    ZSTD_inBuffer zin{in.data(), in.size(), 0};
-    while (true) {
-      ZSTD_outBuffer zout{buf, sizeof buf, 0};
-      size_t r = ZSTD_decompressStream(s, &zout, &zin);
-      if (ZSTD_isError(r)) {
-        d.error = true;
-        break;
-      }
-      d.data.append(buf, zout.pos);
-      if (r == 0) {
-        d.finished = true;
-        d.error = zin.pos != zin.size;
-        break;
-      }
-      if (zin.pos == zin.size && zout.pos < zout.size) break;
-    }
-    ZSTD_freeDCtx(s);
-  } else {
-    d.error = true;
-  }
-  return d;
-}
+using test_support::decode;
+using test_support::Decoded;
 
 // The body decoded completely and equal to `expected`.
 ::testing::AssertionResult decodesTo(std::string_view coding, std::string_view body, std::string_view expected) {

@@ -1,9 +1,8 @@
 #include "http/compressor.h"
 
-#include <brotli/decode.h>
+#include "../support/reference_decoders.h"
+
 #include <gtest/gtest.h>
-#include <zlib.h>
-#include <zstd.h>
 
 #include <random>
 #include <string>
@@ -11,92 +10,9 @@
 namespace portcullis::http {
 namespace {
 
-struct Decoded {
-  std::string data;
-  bool finished = false;  // the stream's end marker was seen
-  bool error = false;
-};
+using test_support::Decoded;
 
-// Decodes with the reference decoders, streaming, so that a prefix (after a flush) decodes too.
-Decoded decode(Coding c, std::string_view in) {
-  Decoded d;
-  char buf[8192];
-  switch (c) {
-    case Coding::Gzip: {
-      z_stream z{};
-      if (inflateInit2(&z, 15 + 16) != Z_OK) return {{}, false, true};
-      z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
-      z.avail_in = static_cast<uInt>(in.size());
-      while (true) {
-        z.next_out = reinterpret_cast<Bytef*>(buf);
-        z.avail_out = sizeof buf;
-        int rc = inflate(&z, Z_NO_FLUSH);
-        d.data.append(buf, sizeof buf - z.avail_out);
-        if (rc == Z_STREAM_END) {
-          d.finished = true;
-          d.error = z.avail_in != 0;  // bytes after the trailer
-          break;
-        }
-        if (rc == Z_BUF_ERROR || (rc == Z_OK && z.avail_in == 0 && z.avail_out != 0)) break;
-        if (rc != Z_OK) {
-          d.error = true;
-          break;
-        }
-      }
-      inflateEnd(&z);
-      return d;
-    }
-    case Coding::Brotli: {
-      BrotliDecoderState* s = BrotliDecoderCreateInstance(nullptr, nullptr, nullptr);
-      size_t avail_in = in.size();
-      const uint8_t* next_in = reinterpret_cast<const uint8_t*>(in.data());
-      while (true) {
-        size_t avail_out = sizeof buf;
-        uint8_t* next_out = reinterpret_cast<uint8_t*>(buf);
-        BrotliDecoderResult r = BrotliDecoderDecompressStream(s, &avail_in, &next_in, &avail_out, &next_out, nullptr);
-        d.data.append(buf, sizeof buf - avail_out);
-        if (r == BROTLI_DECODER_RESULT_SUCCESS) {
-          d.finished = true;
-          d.error = avail_in != 0;
-          break;
-        }
-        // Out of input, but the ring buffer may still hold output for a full buffer: go on
-        // until it is drained.
-        if (r == BROTLI_DECODER_RESULT_NEEDS_MORE_INPUT && avail_out != 0) break;
-        if (r == BROTLI_DECODER_RESULT_ERROR) {
-          d.error = true;
-          break;
-        }
-      }
-      BrotliDecoderDestroyInstance(s);
-      return d;
-    }
-    case Coding::Zstd: {
-      ZSTD_DCtx* s = ZSTD_createDCtx();
-      ZSTD_inBuffer zin{in.data(), in.size(), 0};
-      while (true) {
-        ZSTD_outBuffer zout{buf, sizeof buf, 0};
-        size_t r = ZSTD_decompressStream(s, &zout, &zin);
-        if (ZSTD_isError(r)) {
-          d.error = true;
-          break;
-        }
-        d.data.append(buf, zout.pos);
-        if (r == 0) {
-          d.finished = true;
-          d.error = zin.pos != zin.size;
-          break;
-        }
-        if (zin.pos == zin.size && zout.pos < zout.size) break;
-      }
-      ZSTD_freeDCtx(s);
-      return d;
-    }
-    case Coding::Identity:
-      break;
-  }
-  return {{}, false, true};
-}
+Decoded decode(Coding c, std::string_view in) { return test_support::decode(codingToken(c), in); }
 
 // Text that compresses like a web page, with a share of noise so blocks differ.
 std::string sample(size_t n, uint32_t seed = 1) {
